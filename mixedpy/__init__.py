@@ -1,0 +1,12 @@
+"""mixedpy: linear mixed models for pandas users, with lme4's numbers.
+
+>>> import mixedpy
+>>> m = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+>>> print(m.summary())  # doctest: +SKIP
+"""
+from . import datasets, errors
+from .api import fit
+from .results import LmmResult
+
+__all__ = ["fit", "LmmResult", "datasets", "errors"]
+__version__ = "0.1.0"

@@ -1,0 +1,103 @@
+"""``fit()``: a short orchestrator of the stages, each usable alone.
+
+    make_frame → fixed_design, random_design → Workspace (objective) → minimize_deviance
+    → solve_at (BLUE, BLUP, σ) → LmmResult
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+
+from .design.fixed import fixed_design
+from .design.frame import make_frame
+from .design.random import random_design
+from .errors import ConvergenceWarning, DataError, ModelSpecError, SingularFitWarning
+from .objective import Workspace
+from .optimize import OptSummary, minimize_deviance
+from .results import LmmResult
+from .solution import solve_at
+
+METHODS = ("reml", "ml")
+OPTIMIZERS = ("cobyqa", "lbfgsb", "nelder-mead")
+
+
+def _method(reml: bool, method: str | None) -> bool:
+    if method is None:
+        if not isinstance(reml, (bool, np.bool_)):
+            raise ModelSpecError(f"reml must be True or False, got {reml!r}")
+        return bool(reml)
+    m = str(method).lower()
+    if m not in METHODS:
+        raise ModelSpecError(f"method {method!r} is not supported; use one of {', '.join(METHODS)}")
+    return m == "reml"
+
+
+def _check_sizes(n: int, p: int, random) -> None:
+    if n <= p:
+        raise DataError(f"{n} observations are too few for {p} fixed-effect coefficients")
+    for t in random.terms:
+        if t.nlev < 2 and len(random.terms):
+            raise DataError(f"grouping factor {t.group!r} has only {t.nlev} level; a random effect "
+                            "needs at least 2 levels")
+
+
+def fit(formula: str, data, reml: bool = True, *, method: str | None = None,
+        optimizer: str = "cobyqa") -> LmmResult:
+    """Fit a linear mixed model given by an lme4-style formula.
+
+    Parameters
+    ----------
+    formula : str
+        e.g. ``"Reaction ~ Days + (Days | Subject)"``. Random terms: ``(x | g)``, ``(x || g)``,
+        ``(1 | a/b)``, ``(1 | a:b)``; fixed part in formulaic syntax; ``t^2`` squares a numeric ``t``.
+        Without random terms the model is fitted by least squares.
+    data : pandas.DataFrame
+        The data; never modified.
+    reml : bool, default True
+        Optimize the REML criterion (False: maximum likelihood).
+    method : {"reml", "ml"}, optional
+        Alternative to ``reml``.
+    optimizer : {"cobyqa", "lbfgsb", "nelder-mead"}
+        Backend for the θ optimization.
+
+    Returns
+    -------
+    LmmResult
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> m = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+    >>> round(m.reml_criterion, 2)
+    1743.63
+    >>> m.coef_table.round(3).loc["Days", ["estimate", "se"]].tolist()
+    [10.467, 1.546]
+    """
+    use_reml = _method(reml, method)
+    if optimizer not in OPTIMIZERS:
+        raise ModelSpecError(f"optimizer {optimizer!r} is not supported; use one of {', '.join(OPTIMIZERS)}")
+    frame = make_frame(formula, data)
+    fixed = fixed_design(frame.formula.response, frame.formula.fixed, frame.data)
+    random = random_design(frame.formula.random, frame.data)
+    _check_sizes(len(fixed.y), fixed.X.shape[1], random)
+    ws = Workspace(fixed.X, fixed.y, random)
+    opt = minimize_deviance(lambda th: ws.deviance(th, use_reml), random.theta0, random.lower, optimizer)
+    if not opt.converged:
+        warnings.warn(f"the optimizer ({opt.method}) stopped without converging after {opt.nfev} "
+                      f"evaluations: {opt.message}; gradient at the optimum {np.round(opt.gradient, 6)}. "
+                      "Check the scale of the predictors or try optimizer='lbfgsb'.",
+                      ConvergenceWarning, stacklevel=2)
+    sol = solve_at(ws, opt.theta, use_reml)
+    result = LmmResult(formula=formula if isinstance(formula, str) else frame.formula.text, frame=frame,
+                       fixed=fixed, random=random, workspace=ws, opt=opt, solution=sol, reml=use_reml,
+                       method="reml" if use_reml else "ml", data_name=_data_name(data))
+    if result.is_singular:
+        warnings.warn("boundary (singular) fit: a random-effect variance is estimated as 0 (or a "
+                      "correlation as ±1); consider simplifying the random-effects structure",
+                      SingularFitWarning, stacklevel=2)
+    return result
+
+
+def _data_name(data) -> str:
+    return str(getattr(data, "attrs", {}).get("name", "data"))

@@ -1,0 +1,142 @@
+"""Fixed-effects design: the response y and the matrix X through formulaic, with lme4's rank check.
+
+Aliased columns (linearly dependent on earlier ones) are dropped with a warning, keeping the
+earlier columns, as lme4 does.  The formulaic ``ModelSpec`` is kept so that ``predict`` builds X for
+new data with the same levels and contrasts.
+"""
+from __future__ import annotations
+
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import formulaic
+
+from ..errors import ColumnsDroppedWarning, DataError, DataTypeError, FormulaError
+
+INTERCEPT = "(Intercept)"
+
+
+@dataclass(frozen=True)
+class FixedDesign:
+    """Response and fixed-effects matrix.
+
+    Attributes
+    ----------
+    y : ndarray (n,)
+    X : ndarray (n, p), full column rank
+    names : list of str
+        Column names of X (formulaic spelling, ``(Intercept)`` for the intercept).
+    spec : formulaic.ModelSpec
+        Spec of the full (before dropping) X, for new data.
+    kept : ndarray of int
+        Positions of the kept columns in the spec's matrix.
+    dropped : list of str
+        Names of aliased columns that were dropped.
+    terms : dict
+        Formula term (as written by formulaic, e.g. ``recipe:temperature``) → positions in X.
+    response : str
+        Name of the response.
+    """
+
+    y: np.ndarray
+    X: np.ndarray
+    names: list[str]
+    spec: object
+    kept: np.ndarray
+    dropped: list[str]
+    terms: dict
+    response: str
+    has_intercept: bool
+
+
+def rename(columns) -> list[str]:
+    return [INTERCEPT if c == "Intercept" else str(c) for c in columns]
+
+
+def model_matrix(expr: str, data: pd.DataFrame, where: str):
+    try:
+        return formulaic.model_matrix(expr, data, na_action="ignore")
+    except (formulaic.errors.FormulaicError, SyntaxError, NameError) as exc:
+        raise FormulaError(f"cannot build the {where} from {expr!r}: {exc}") from None
+    except (TypeError, ValueError, KeyError) as exc:
+        raise FormulaError(f"cannot build the {where} from {expr!r}: {type(exc).__name__}: {exc}") from None
+
+
+def response_vector(expr: str, data: pd.DataFrame) -> np.ndarray:
+    col = data[expr.strip("`")] if expr.strip("`") in data.columns else None
+    if col is not None and not (pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)):
+        raise DataTypeError(f"response {expr.strip('`')!r} must be numeric, got dtype {col.dtype}")
+    mm = model_matrix(f"{expr} ~ 1", data, "response").lhs
+    if mm.shape[1] != 1:
+        raise DataTypeError(f"response {expr!r} must be one numeric column, got {mm.shape[1]} columns "
+                            f"({', '.join(map(str, mm.columns))})")
+    y = np.asarray(mm, dtype=float).ravel()
+    if not np.isfinite(y).all():
+        raise DataError(f"response {expr!r} has non-finite values (e.g. log of zero) in "
+                        f"{int((~np.isfinite(y)).sum())} rows")
+    return y
+
+
+def independent_columns(X: np.ndarray, tol: float = 1e-7) -> np.ndarray:
+    """Positions of columns that are not (numerically) combinations of earlier ones.
+
+    Greedy in column order like R's ``qr(X, LAPACK = FALSE)`` used by lme4: a column is aliased
+    when its residual after projection on the kept columns is below ``tol`` times its norm.
+    """
+    if X.shape[1] == 0:
+        return np.arange(0)
+    R = np.linalg.qr(X, mode="r")
+    keep: list[int] = []
+    for j in range(X.shape[1]):
+        norm = np.linalg.norm(R[:, j])
+        if norm == 0:
+            continue
+        if keep:
+            Q, _ = np.linalg.qr(R[:, keep])
+            resid = R[:, j] - Q @ (Q.T @ R[:, j])
+        else:
+            resid = R[:, j]
+        if np.linalg.norm(resid) > tol * norm:
+            keep.append(j)
+    return np.asarray(keep, dtype=int)
+
+
+def term_positions(spec, kept: np.ndarray) -> dict:
+    """Formula term → positions of its columns among the kept columns of X."""
+    where = {int(k): i for i, k in enumerate(kept)}
+    out = {}
+    for term, idx in spec.term_indices.items():
+        pos = [where[i] for i in idx if i in where]
+        name = str(term)
+        out["(Intercept)" if name == "1" else name] = pos
+    return out
+
+
+def fixed_design(response: str, fixed: str, data: pd.DataFrame) -> FixedDesign:
+    """Build y and X, dropping aliased columns of X with a :class:`ColumnsDroppedWarning`."""
+    y = response_vector(response, data)
+    mm = model_matrix(fixed, data, "fixed-effects matrix")
+    X = np.asarray(mm, dtype=float)
+    if not np.isfinite(X).all():
+        bad = [c for c, ok in zip(mm.columns, np.isfinite(X).all(axis=0)) if not ok]
+        raise DataError(f"fixed-effects column(s) {', '.join(map(str, bad))} have non-finite values")
+    names = rename(mm.columns)
+    kept = independent_columns(X)
+    dropped = [names[j] for j in range(X.shape[1]) if j not in set(kept.tolist())]
+    if dropped:
+        warnings.warn(f"fixed-effect model matrix is rank deficient: dropping {len(dropped)} aliased "
+                      f"column(s) {', '.join(dropped)}", ColumnsDroppedWarning, stacklevel=3)
+    return FixedDesign(y=y, X=X[:, kept], names=[names[j] for j in kept], spec=mm.model_spec,
+                       kept=kept, dropped=dropped, terms=term_positions(mm.model_spec, kept),
+                       response=response.strip("`"), has_intercept="(Intercept)" in names)
+
+
+def new_fixed_matrix(design: FixedDesign, data: pd.DataFrame) -> np.ndarray:
+    """X for new data with the fitted model's levels and contrasts (kept columns only)."""
+    try:
+        mm = design.spec.get_model_matrix(data, na_action="ignore")
+    except Exception as exc:  # formulaic raises a variety of errors for unusable new data
+        raise DataError(f"cannot build the fixed-effects matrix for new data: {exc}") from None
+    return np.asarray(mm, dtype=float)[:, design.kept]

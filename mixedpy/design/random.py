@@ -1,0 +1,189 @@
+"""Random-effects structure: Z, the map θ → Λ(θ), and the order of terms.
+
+Glossary (lme4's notation)
+--------------------------
+q        number of random effects (columns of Z)
+Z        n × q sparse model matrix; term i occupies ``nlev_i * k_i`` columns, level-major
+         (the k_i columns of level 0, then of level 1, ...)
+theta    covariance parameters: for each term the lower triangle of its k×k relative covariance
+         factor T_i, column by column; diagonal elements bounded below by 0
+Lambda   q × q block-diagonal relative covariance factor, I_nlev ⊗ T_i for term i, so that
+         Var(b) = σ² Λ Λ'
+lind     for each stored entry of Λ (CSC order), the index of the θ element it holds
+
+Terms are ordered as lme4 orders them: stably by decreasing number of levels.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from ..errors import DataError
+from ..formula import RandomTerm
+from .fixed import model_matrix, rename
+from .frame import grouping_factor
+
+
+@dataclass(frozen=True)
+class ReTerm:
+    """One random-effects term after materialization.
+
+    Attributes
+    ----------
+    group : str
+        Grouping factor name as lme4 writes it (``"cask:batch"``).
+    columns : list of str
+        Names of the term's columns (``"(Intercept)"``, ``"Days"``).
+    levels : pandas.Index
+        Level labels of the grouping factor (observed levels only).
+    codes : ndarray of int (n,)
+        Level of each observation.
+    X : ndarray (n, k)
+        The term's model matrix.
+    offset : int
+        First column of this term in Z (and in b, u).
+    theta_offset : int
+        First element of this term in θ.
+    spec : formulaic ModelSpec
+        For building the term's matrix for new data.
+    """
+
+    group: str
+    columns: list[str]
+    levels: pd.Index
+    codes: np.ndarray
+    X: np.ndarray
+    offset: int
+    theta_offset: int
+    spec: object
+    source: RandomTerm
+
+    @property
+    def k(self) -> int:
+        return self.X.shape[1]
+
+    @property
+    def nlev(self) -> int:
+        return len(self.levels)
+
+    @property
+    def q(self) -> int:
+        return self.k * self.nlev
+
+    @property
+    def ntheta(self) -> int:
+        return self.k * (self.k + 1) // 2
+
+    def tril(self) -> tuple[np.ndarray, np.ndarray]:
+        """Row and column of each θ element of this term in T (column-major lower triangle)."""
+        cols, rows = np.triu_indices(self.k)  # column-major lower triangle == row-major upper
+        return rows, cols
+
+    def T(self, theta: np.ndarray) -> np.ndarray:
+        """The term's k × k lower-triangular relative covariance factor."""
+        T = np.zeros((self.k, self.k))
+        r, c = self.tril()
+        T[r, c] = theta[self.theta_offset:self.theta_offset + self.ntheta]
+        return T
+
+
+@dataclass(frozen=True)
+class RandomDesign:
+    """Z, the θ → Λ map and per-term descriptions.
+
+    Attributes
+    ----------
+    terms : tuple of ReTerm
+    Z : scipy.sparse.csc_matrix (n × q)
+    Lambda_rows, Lambda_cols : ndarray
+        Pattern of Λ (all entries that some θ can make non-zero).
+    lind : ndarray
+        θ index held by each entry of the pattern.
+    theta0 : ndarray
+        lme4's starting value (1 on diagonals, 0 elsewhere).
+    lower : ndarray
+        Lower bounds of θ (0 on diagonals, -inf elsewhere).
+    """
+
+    terms: tuple
+    Z: sp.csc_matrix
+    Lambda_rows: np.ndarray
+    Lambda_cols: np.ndarray
+    lind: np.ndarray
+    theta0: np.ndarray
+    lower: np.ndarray
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
+
+    @property
+    def q(self) -> int:
+        return self.Z.shape[1]
+
+    @property
+    def ntheta(self) -> int:
+        return len(self.theta0)
+
+    def Lambda(self, theta: np.ndarray) -> sp.csc_matrix:
+        """Λ(θ) with the full pattern kept (explicit zeros stay stored)."""
+        return sp.csc_matrix((np.asarray(theta)[self.lind], (self.Lambda_rows, self.Lambda_cols)),
+                             shape=(self.q, self.q))
+
+    def groups(self) -> dict:
+        """Grouping factor name → list of its terms (terms sharing a factor, e.g. from ``||``)."""
+        out: dict = {}
+        for t in self.terms:
+            out.setdefault(t.group, []).append(t)
+        return out
+
+
+def term_Z(term_X: np.ndarray, codes: np.ndarray, nlev: int, n: int) -> sp.csc_matrix:
+    """The n × (nlev k) block of Z for one term, level-major columns."""
+    k = term_X.shape[1]
+    rows = np.repeat(np.arange(n), k)
+    cols = (codes[:, None] * k + np.arange(k)[None, :]).ravel()
+    return sp.csc_matrix((term_X.ravel(), (rows, cols)), shape=(n, nlev * k))
+
+
+def _materialize(term: RandomTerm, data: pd.DataFrame):
+    mm = model_matrix(term.expr, data, f"random term {term}")
+    if mm.shape[1] == 0:
+        raise DataError(f"random term {term} has no columns")
+    X = np.asarray(mm, dtype=float)
+    if not np.isfinite(X).all():
+        raise DataError(f"random term {term} has non-finite values")
+    codes, levels = grouping_factor(data, term.group)
+    return X, rename(mm.columns), codes, levels, mm.model_spec
+
+
+def random_design(random: tuple, data: pd.DataFrame) -> RandomDesign:
+    """Materialize the random terms: Z blocks in lme4's term order and the θ → Λ map."""
+    built = [(t, *_materialize(t, data)) for t in random]
+    order = sorted(range(len(built)), key=lambda i: -len(built[i][4]))  # stable: ties keep order
+    n = len(data)
+    terms, blocks, rows, cols, lind = [], [], [], [], []
+    offset = theta_offset = 0
+    theta0, lower = [], []
+    for i in order:
+        src, X, names, codes, levels, spec = built[i]
+        term = ReTerm(group=src.name, columns=names, levels=levels, codes=codes, X=X, offset=offset,
+                      theta_offset=theta_offset, spec=spec, source=src)
+        if term.nlev >= n and n > 1:
+            raise DataError(f"grouping factor {term.group!r} of {src} has {term.nlev} levels for {n} "
+                            "observations: the random effects would be confounded with the residual")
+        terms.append(term)
+        blocks.append(term_Z(X, codes, term.nlev, n))
+        r, c = term.tril()
+        base = offset + np.arange(term.nlev)[:, None] * term.k
+        rows.append((base + r[None, :]).ravel())
+        cols.append((base + c[None, :]).ravel())
+        lind.append(np.tile(theta_offset + np.arange(term.ntheta), term.nlev))
+        theta0.extend(1.0 if a == b else 0.0 for a, b in zip(r, c))
+        lower.extend(0.0 if a == b else -np.inf for a, b in zip(r, c))
+        offset += term.q
+        theta_offset += term.ntheta
+    Z = sp.hstack(blocks, format="csc") if blocks else sp.csc_matrix((n, 0))
+    cat = (lambda xs: np.concatenate(xs) if xs else np.zeros(0, dtype=int))
+    return RandomDesign(terms=tuple(terms), Z=Z, Lambda_rows=cat(rows), Lambda_cols=cat(cols),
+                        lind=cat(lind), theta0=np.array(theta0), lower=np.array(lower))

@@ -1,0 +1,73 @@
+"""One exception tree and the warning classes of mixedpy.
+
+Every error raised for bad input is a :class:`MixedpyError` and also a subclass of the builtin
+``ValueError``, ``TypeError`` or ``KeyError`` it corresponds to, so ``except ValueError`` in user code
+keeps working.  Messages name the column, term, level or value at fault.
+
+Warnings have their own classes so that users can filter them precisely::
+
+    import warnings, mixedpy
+    warnings.simplefilter("ignore", mixedpy.errors.SingularFitWarning)
+"""
+from __future__ import annotations
+
+__all__ = [
+    "MixedpyError",
+    "FormulaError",
+    "DataError",
+    "ColumnNotFoundError",
+    "DataTypeError",
+    "ModelSpecError",
+    "MixedpyWarning",
+    "SingularFitWarning",
+    "ConvergenceWarning",
+    "RowsDroppedWarning",
+    "ColumnsDroppedWarning",
+]
+
+
+class MixedpyError(Exception):
+    """Base class of every exception mixedpy raises for bad input."""
+
+
+class FormulaError(MixedpyError, ValueError):
+    """The model formula is malformed (syntax, empty grouping, unknown operator)."""
+
+
+class DataError(MixedpyError, ValueError):
+    """The data cannot support the model (non-finite values, too few rows or levels)."""
+
+
+class ColumnNotFoundError(MixedpyError, KeyError):
+    """A column named in the formula is not in the data."""
+
+    def __str__(self) -> str:  # KeyError would otherwise quote the whole message
+        return str(self.args[0]) if self.args else ""
+
+
+class DataTypeError(MixedpyError, TypeError):
+    """An argument has the wrong type (e.g. ``data`` is not a DataFrame, a response is not numeric)."""
+
+
+class ModelSpecError(MixedpyError, ValueError):
+    """An option of the fit is invalid (unknown method, bad ``relmat`` or ``variances`` entry)."""
+
+
+class MixedpyWarning(UserWarning):
+    """Base class of mixedpy's warnings."""
+
+
+class SingularFitWarning(MixedpyWarning):
+    """The estimated random-effects covariance is singular (a variance at 0 or a correlation at ±1)."""
+
+
+class ConvergenceWarning(MixedpyWarning):
+    """The optimizer stopped without meeting its convergence criteria."""
+
+
+class RowsDroppedWarning(MixedpyWarning):
+    """Rows with missing values in a used column were dropped before fitting."""
+
+
+class ColumnsDroppedWarning(MixedpyWarning):
+    """Aliased (linearly dependent) fixed-effect columns were dropped."""

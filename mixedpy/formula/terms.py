@@ -1,0 +1,63 @@
+"""Frozen descriptions of a mixed-model formula; they hold strings only, never data.
+
+Glossary
+--------
+response   the left-hand side expression (formulaic syntax), e.g. ``"Reaction"`` or ``"log(y)"``
+fixed      the fixed-effects right-hand side (formulaic syntax), e.g. ``"1 + Days"``
+RandomTerm one ``(expr | group)`` block after ``||`` and ``/`` expansion
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RandomTerm:
+    """One random-effects term ``(expr | group)``.
+
+    Attributes
+    ----------
+    expr : str
+        Right-hand side of the term's model matrix in formulaic syntax, e.g. ``"1 + Days"``.
+    group : tuple of str
+        Names of the columns whose interaction forms the grouping factor, e.g. ``("cask", "batch")``.
+    name : str
+        The grouping factor's name as lme4 writes it, e.g. ``"cask:batch"``.
+    """
+
+    expr: str
+    group: tuple[str, ...]
+    name: str
+
+    def __str__(self) -> str:
+        return f"({self.expr} | {self.name})"
+
+
+@dataclass(frozen=True)
+class ModelFormula:
+    """A parsed mixed-model formula.
+
+    Attributes
+    ----------
+    response : str
+        Left-hand side (formulaic expression).
+    fixed : str
+        Fixed-effects right-hand side (formulaic syntax, ``"1"`` when only an intercept).
+    random : tuple of RandomTerm
+        Random-effects terms in the order written (``||`` and ``/`` already expanded).
+    text : str
+        The formula as the user wrote it.
+    """
+
+    response: str
+    fixed: str
+    random: tuple[RandomTerm, ...]
+    text: str
+
+    @property
+    def grouping_columns(self) -> tuple[str, ...]:
+        seen: dict[str, None] = {}
+        for t in self.random:
+            for g in t.group:
+                seen[g] = None
+        return tuple(seen)

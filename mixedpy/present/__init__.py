@@ -1,0 +1,1 @@
+"""Presentation: summary text/HTML (and plots, with the optional matplotlib extra)."""
