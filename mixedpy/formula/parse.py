@@ -10,6 +10,7 @@ What is translated here (and nothing else: the fixed part goes to formulaic as i
 """
 from __future__ import annotations
 
+import keyword
 import re
 from collections.abc import Collection
 
@@ -187,7 +188,8 @@ def _rewrite_names(expr: str, columns: Collection[str], numeric: Collection[str]
         if m and (i == 0 or not (expr[i - 1].isalnum() or expr[i - 1] in "._")):
             name = m.group(0)
             bare = name[1:-1] if name.startswith("`") else name
-            quoted = f"`{bare}`" if (bare in columns and not re.fullmatch(r"[A-Za-z_]\w*", bare)) else name
+            needs_quotes = not re.fullmatch(r"[A-Za-z_]\w*", bare) or keyword.iskeyword(bare)
+            quoted = f"`{bare}`" if (bare in columns and needs_quotes) else name
             power = re.compile(r"\s*\^\s*(\d+)").match(expr, m.end())
             if power and bare in numeric:
                 out.append(f"I({quoted} ** {power.group(1)})")

@@ -1,0 +1,137 @@
+"""Every reference case against lme4 1.1-31 / lmerTest 3.1-3 (tests/reference, made by make_ref.R).
+
+Tolerances: estimates 1e-4 relative, SEs 2e-3, variance components and correlations 2e-3, σ,
+logLik, AIC, BIC 1e-3 absolute, BLUPs and conditional SDs 2e-3; the objective must be at least as
+good as lme4's, and the deviance at lme4's own θ must equal lme4's criterion to 1e-6.
+"""
+from __future__ import annotations
+
+import math
+import re
+
+import numpy as np
+import pytest
+
+from conftest import expected_names
+
+CASES = expected_names()
+
+
+def aslist(x):
+    return [] if x is None else x if isinstance(x, list) else [x]
+
+
+def norm(name: str) -> str:
+    s = str(name).replace("(Intercept)", "Intercept")
+    s = re.sub(r"\[T\.([^\]]*)\]", r"\1", s)
+    s = re.sub(r"\[([^\]]*)\]", r"\1", s)
+    s = re.sub(r"I\((\w+)\s*\*\*\s*(\d+)\)", r"\1^\2", s)
+    s = re.sub(r"I\((\w+)\s*\^\s*(\d+)\)", r"\1^\2", s)
+    return s.replace(" ", "")
+
+
+def norm_group(g: str) -> str:
+    return ":".join(sorted(re.sub(r"\.\d+$", "", str(g)).split(":")))
+
+
+def rel_close(a, b, rtol, atol=0.0):
+    return abs(float(a) - float(b)) <= atol + rtol * abs(float(b))
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_deviance_at_lme4_theta(name, fitted_cases):
+    m, case, ref, _ = fitted_cases(name)
+    theta = np.array(aslist(ref["theta"]), dtype=float)
+    target = ref["reml_criterion"] if case["reml"] else ref["deviance"]
+    assert m.workspace.deviance(theta, reml=bool(case["reml"])) == pytest.approx(target, rel=1e-6)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_objective_at_least_as_good_as_lme4(name, fitted_cases):
+    m, case, ref, _ = fitted_cases(name)
+    ours = m.reml_criterion if case["reml"] else m.deviance
+    theirs = ref["reml_criterion"] if case["reml"] else ref["deviance"]
+    assert ours <= theirs + 1e-6 * abs(theirs)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_fixed_effects(name, fitted_cases):
+    m, _, ref, _ = fitted_cases(name)
+    ct = m.coef_table
+    ours = {norm(n): i for i, n in enumerate(ct.index)}
+    names = [norm(n) for n in aslist(ref["fixef"]["names"])]
+    assert sorted(ours) == sorted(names)
+    scale = max(abs(v) for v in aslist(ref["fixef"]["estimate"]))
+    for k, n in enumerate(names):
+        row = ct.iloc[ours[n]]
+        assert rel_close(row["estimate"], aslist(ref["fixef"]["estimate"])[k], 1e-4, 1e-6 * scale), n
+        assert rel_close(row["se"], aslist(ref["fixef"]["se"])[k], 2e-3), n
+    V = np.array(ref["vcov"], dtype=float).reshape(len(names), len(names))
+    order = [ours[n] for n in names]
+    assert np.allclose(m.vcov.to_numpy()[np.ix_(order, order)], V, rtol=4e-3, atol=1e-6 * np.abs(V).max())
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_variance_components(name, fitted_cases):
+    m, _, ref, _ = fitted_cases(name)
+    rv = ref["varcorr"]
+    sigma = ref["sigma"]
+    mine = {}
+    for _, r in m.varcorr.iterrows():
+        if r["group"] == "Residual":
+            mine[("Residual", "", "")] = r["sd_cor"]
+            continue
+        t1, t2 = norm(r["term1"]), "" if isinstance(r["term2"], float) else norm(r["term2"])
+        key = (norm_group(r["group"]), *sorted([t1, t2])[::-1]) if t2 else (norm_group(r["group"]), t1, "")
+        mine[key] = r["sd_cor"]
+    for g, v1, v2, sdcor in zip(aslist(rv["grp"]), aslist(rv["var1"]), aslist(rv["var2"]), aslist(rv["sdcor"])):
+        if g == "Residual":
+            key = ("Residual", "", "")
+        elif v2:
+            key = (norm_group(g), *sorted([norm(v1), norm(v2)])[::-1])
+        else:
+            key = (norm_group(g), norm(v1), "")
+        assert key in mine, (key, sorted(mine))
+        if key[2]:  # a correlation
+            if not (isinstance(sdcor, float) and math.isnan(sdcor)):
+                assert rel_close(mine[key], sdcor, 2e-3, 5e-3), key
+        else:
+            assert rel_close(mine[key], sdcor, 2e-3, 2e-3 * sigma), key
+    assert rel_close(m.sigma, sigma, 1e-3)
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_likelihood_and_singularity(name, fitted_cases):
+    m, _, ref, _ = fitted_cases(name)
+    assert m.loglik == pytest.approx(ref["loglik"], abs=1e-3)
+    assert m.aic == pytest.approx(ref["aic"], abs=2e-3)
+    assert m.bic == pytest.approx(ref["bic"], abs=2e-3)
+    assert m.nobs == ref["nobs"]
+    assert bool(m.is_singular) == bool(ref["is_singular"])
+    ours = {norm_group(g): n for g, n in m.ngroups.items()}
+    for g, n in ref["ngrps"].items():
+        assert ours[norm_group(g)] == n
+
+
+@pytest.mark.parametrize("name", CASES)
+def test_blups_and_conditional_sds(name, fitted_cases):
+    m, _, ref, _ = fitted_cases(name)
+    if ref["is_singular"]:
+        pytest.skip("BLUPs of singular fits are not compared (they sit on a boundary)")
+    mine = {norm_group(k): k for k in m.ranef}
+    for gname, rr in ref["ranef"].items():
+        ours, ours_sd = m.ranef[mine[norm_group(gname)]], m.ranef_se[mine[norm_group(gname)]]
+        levels = [str(x) for x in aslist(rr["levels"])]
+        terms = [norm(t) for t in aslist(rr["terms"])]
+        vals = np.atleast_2d(np.array(rr["values"], dtype=float))
+        sds = np.atleast_2d(np.array(rr["cond_sd"], dtype=float))
+        if vals.shape[0] != len(levels):
+            vals, sds = vals.T, sds.T
+        cols = {norm(c): c for c in ours.columns}
+        idx = {str(i): i for i in ours.index}
+        rows = [idx.get(lev) or idx[":".join(reversed(lev.split(":")))] for lev in levels]
+        for j, t in enumerate(terms):
+            got = ours.loc[rows, cols[t]].to_numpy()
+            spread = float(np.std(vals[:, j])) or 1.0
+            assert np.allclose(got, vals[:, j], rtol=2e-3, atol=2e-3 * spread), (gname, t)
+            assert np.allclose(ours_sd.loc[rows, cols[t]].to_numpy(), sds[:, j], rtol=5e-3, atol=1e-6), (gname, t)
