@@ -43,7 +43,7 @@ def _check_sizes(n: int, p: int, random) -> None:
 
 
 def fit(formula: str, data, reml: bool = True, *, method: str | None = None,
-        optimizer: str = "cobyqa") -> LmmResult:
+        optimizer: str = "cobyqa", engine: str = "auto") -> LmmResult:
     """Fit a linear mixed model given by an lme4-style formula.
 
     Parameters
@@ -60,6 +60,9 @@ def fit(formula: str, data, reml: bool = True, *, method: str | None = None,
         Alternative to ``reml``.
     optimizer : {"cobyqa", "lbfgsb", "nelder-mead"}
         Backend for the θ optimization.
+    engine : {"auto", "blocked", "sparse"}
+        Factorization of A(θ): blocked (first term block-diagonal, dense Schur complement) or the
+        general sparse LDLᵀ; "auto" picks by size.
 
     Returns
     -------
@@ -81,7 +84,9 @@ def fit(formula: str, data, reml: bool = True, *, method: str | None = None,
     fixed = fixed_design(frame.formula.response, frame.formula.fixed, frame.data)
     random = random_design(frame.formula.random, frame.data)
     _check_sizes(len(fixed.y), fixed.X.shape[1], random)
-    ws = Workspace(fixed.X, fixed.y, random)
+    if engine not in ("auto", "blocked", "sparse"):
+        raise ModelSpecError(f"engine {engine!r} is not supported; use 'auto', 'blocked' or 'sparse'")
+    ws = Workspace(fixed.X, fixed.y, random, engine)
     opt = minimize_deviance(lambda th: ws.deviance(th, use_reml), random.theta0, random.lower, optimizer)
     if not opt.converged:
         warnings.warn(f"the optimizer ({opt.method}) stopped without converging after {opt.nfev} "

@@ -18,9 +18,9 @@ Deviance (−2 log-likelihood, σ and β profiled out)::
     ML:   ldL2 + n (1 + log(2π pwrss / n))
     REML: ldL2 + ldRX2 + (n − p)(1 + log(2π pwrss / (n − p)))
 
-Λᵀ ZᵀZ Λ is bilinear in θ: with E_r the 0/1 pattern of θ_r in Λ, it equals Σ_rs θ_r θ_s E_rᵀ ZᵀZ E_s.
-The products E_rᵀ ZᵀZ E_s are formed once (scattered onto the fixed pattern of A), so each θ costs
-one weighted sum of stored values and one numeric refactorization.
+A(θ) is handled by one of two engines, chosen once per model (:func:`make_system`): the blocked
+engine (first term block-diagonal, dense Schur complement for the rest; fastest for the usual
+one-big-factor designs) or the general sparse LDLᵀ engine.
 """
 from __future__ import annotations
 
@@ -31,7 +31,8 @@ import scipy.linalg as la
 import scipy.sparse as sp
 
 from .design.random import RandomDesign
-from .linalg import SparseLDL
+from .linalg.blocked_system import MAX_DENSE, BlockedSystem
+from .linalg.sparse_system import SparseSystem
 
 LOG2PI = float(np.log(2 * np.pi))
 
@@ -60,6 +61,24 @@ class DevianceParts:
         return self.pwrss / (self.n - self.p if reml else self.n)
 
 
+MAX_PAIR_ENTRIES = 60_000_000
+
+
+def make_system(Z: sp.spmatrix, ZtZ: sp.spmatrix, random: RandomDesign, engine: str = "auto"):
+    """The factorization engine for A(θ): ``"blocked"``, ``"sparse"`` or ``"auto"`` (blocked when
+    the Schur complement of the first term is small enough to be dense)."""
+    t1 = random.terms[0]
+    q2 = random.q - t1.q
+    if engine == "auto":
+        C = sp.csr_matrix(ZtZ[:t1.q, t1.q:])
+        per_level = np.bincount(np.arange(t1.q) // t1.k, weights=np.diff(C.indptr), minlength=t1.nlev)
+        engine = "blocked" if q2 <= MAX_DENSE and float(per_level @ per_level) <= MAX_PAIR_ENTRIES else "sparse"
+    if engine == "blocked":
+        return BlockedSystem(Z, t1.X, t1.codes, t1.nlev, random.Lambda_rows, random.Lambda_cols,
+                             random.lind, slice(t1.theta_offset, t1.theta_offset + t1.ntheta))
+    return SparseSystem(ZtZ, random.Lambda_rows, random.Lambda_cols, random.lind, random.ntheta)
+
+
 class Workspace:
     """Cross-products and the symbolic factorization, built once per model.
 
@@ -68,6 +87,8 @@ class Workspace:
     X : ndarray (n, p)
     y : ndarray (n,)
     random : RandomDesign
+    engine : {"auto", "blocked", "sparse"}
+        Factorization of A(θ) (see :func:`make_system`).
 
     Examples
     --------
@@ -78,7 +99,7 @@ class Workspace:
     True
     """
 
-    def __init__(self, X: np.ndarray, y: np.ndarray, random: RandomDesign):
+    def __init__(self, X: np.ndarray, y: np.ndarray, random: RandomDesign, engine: str = "auto"):
         self.X, self.y, self.random = X, y, random
         self.n, self.p = X.shape
         Z = random.Z
@@ -89,68 +110,15 @@ class Workspace:
         self.XtX = X.T @ X
         self.Xty = X.T @ y
         self._last_theta = None
-        if random.q:
-            self._build_pattern()
-            self.factor = SparseLDL(self.factor_pattern())
-        else:  # a linear model: no random effects, nothing to factor
-            self._pairs, self._nnz, self.factor = [], 0, None
-
-    # --- the pattern of A and the bilinear map θ → values -------------------------------------------
-    def _indicator(self, r: int) -> sp.csc_matrix:
-        rd = self.random
-        mask = rd.lind == r
-        return sp.csc_matrix((np.ones(int(mask.sum())), (rd.Lambda_rows[mask], rd.Lambda_cols[mask])),
-                             shape=(rd.q, rd.q))
-
-    def _build_pattern(self) -> None:
-        q, m = self.random.q, self.random.ntheta
-        E = [self._indicator(r) for r in range(m)]
-        EtZtZ = [sp.csc_matrix(Er.T @ self.ZtZ) for Er in E]
-        pairs, keys_list = [], []
-        for r in range(m):
-            for s in range(r, m):
-                M = EtZtZ[r] @ E[s]
-                if r != s:
-                    M = M + (EtZtZ[s] @ E[r])
-                M = sp.triu(M, format="coo")
-                if M.nnz == 0:
-                    continue
-                pairs.append((r, s, M))
-                keys_list.append(M.col.astype(np.int64) * q + M.row)
-        diag = np.arange(q, dtype=np.int64) * (q + 1)
-        keys = np.unique(np.concatenate(keys_list + [diag]))
-        self._pattern_rows = (keys % q).astype(np.int32)
-        self._pattern_cols = (keys // q).astype(np.int32)
-        self._diag_pos = np.searchsorted(keys, diag)
-        self._pairs = [(r, s, np.searchsorted(keys, M.col.astype(np.int64) * q + M.row), M.data)
-                       for (r, s, M), _ in zip(pairs, keys_list)]
-        self._nnz = len(keys)
-
-    def A_values(self, theta: np.ndarray) -> np.ndarray:
-        """Values of the upper triangle of A(θ) = ΛᵀZᵀZΛ + I on the stored pattern (CSC order)."""
-        data = np.zeros(self._nnz)
-        data[self._diag_pos] = 1.0
-        for r, s, pos, vals in self._pairs:
-            data[pos] += (theta[r] * theta[s]) * vals
-        return data
-
-    def factor_pattern(self) -> sp.csc_matrix:
-        q = self.random.q
-        theta = np.where(self.random.theta0 == 0, 0.5, self.random.theta0)
-        return sp.csc_matrix((self.A_values(theta), (self._pattern_rows, self._pattern_cols)), shape=(q, q))
-
-    def A(self, theta: np.ndarray) -> sp.csc_matrix:
-        """A(θ) as a full symmetric sparse matrix (for teaching and checks)."""
-        U = self.factor.matrix(self.A_values(np.asarray(theta, dtype=float)))
-        return sp.csc_matrix(U + sp.triu(U, k=1).T)
+        self.system = make_system(Z, self.ZtZ, random, engine) if random.q else None
 
     # --- the deviance ------------------------------------------------------------------------------
     def update(self, theta: np.ndarray) -> None:
         """Refactor A at θ (numeric factorization only; skipped when θ is unchanged)."""
         theta = np.asarray(theta, dtype=float)
-        if self.factor is None or (self._last_theta is not None and np.array_equal(theta, self._last_theta)):
+        if self.system is None or (self._last_theta is not None and np.array_equal(theta, self._last_theta)):
             return
-        self.factor.refactor(self.A_values(theta))
+        self.system.update(theta)
         self._last_theta = theta.copy()
 
     def parts(self, theta: np.ndarray) -> DevianceParts:
@@ -161,10 +129,11 @@ class Workspace:
         LamT = Lam.T.tocsr()
         W = LamT @ self.ZtX
         v = LamT @ self.Zty
-        if self.factor is None:
+        if self.system is None:
             AinvW, Ainvv, ldL2 = W, v, 0.0
         else:
-            AinvW, Ainvv, ldL2 = self.factor.solve(W), self.factor.solve(v), self.factor.logdet()
+            sol = self.system.solve(np.column_stack([W, v]))
+            AinvW, Ainvv, ldL2 = sol[:, :-1], sol[:, -1], self.system.logdet()
         RXtRX = self.XtX - W.T @ AinvW
         if self.p:
             cf = la.cho_factor(RXtRX, lower=True)

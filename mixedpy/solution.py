@@ -18,7 +18,6 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .design.random import RandomDesign, ReTerm
-from .linalg.selinv import inverse_blocks
 from .objective import DevianceParts, Workspace
 
 
@@ -53,10 +52,9 @@ def term_blocks(term: ReTerm) -> np.ndarray:
 def conditional_variances(ws: Workspace, sol: Solution) -> list[np.ndarray]:
     """Per term, an nlev × k × k array of Var(b_level | y) = σ² T (A⁻¹)_block Tᵀ."""
     ws.update(sol.theta)
-    L, d, perm = ws.factor.factors()
     out = []
     for term in ws.random.terms:
-        blocks = inverse_blocks(L, d, perm, term_blocks(term))
+        blocks = ws.system.inverse_blocks(term_blocks(term))
         T = term.T(sol.theta)
         out.append(sol.sigma ** 2 * np.einsum("ab,lbc,dc->lad", T, blocks, T))
     return out

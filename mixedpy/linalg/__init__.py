@@ -1,4 +1,4 @@
 """Sparse linear algebra used by the objective: a symmetric sparse factorization with fixed pattern."""
-from .cholesky import SparseLDL
+from .sparse_ldl import SparseLDL
 
 __all__ = ["SparseLDL"]

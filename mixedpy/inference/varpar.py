@@ -1,0 +1,104 @@
+"""The deviance and Var(β̂) as functions of the variance parameters varpar = (θ, σ), as lmerTest.
+
+With σ not profiled out, the deviance at (θ, σ) is built from the profiled pieces at θ::
+
+    ML:   ldL2 + n log(2πσ²) + pwrss/σ²
+    REML: ldL2 + ldRX2 + (n − p) log(2πσ²) + pwrss/σ²
+
+and Var(β̂)(θ, σ) = σ² RXtRX(θ)⁻¹.  Its dependence on σ is analytic; the θ-derivatives of
+``a(θ) = ldL2 (+ ldRX2)``, ``pwrss(θ)`` and ``RXtRX(θ)⁻¹`` come from Richardson-extrapolated central
+differences (numDeriv's steps, as lmerTest).  The asymptotic covariance of varpar is ``A = 2 H⁻¹``
+(Moore-Penrose, eigenvalues ≤ 1e-8 dropped) with H the Hessian of the deviance of the fit's
+criterion (REML or ML).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .richardson import gen_d
+
+EIGEN_TOL = 1e-8
+
+
+@dataclass(frozen=True)
+class VarparInfo:
+    """What Satterthwaite's method needs from a fit.
+
+    Attributes
+    ----------
+    varpar : ndarray
+        (θ, σ) at the estimates.
+    vcov_beta : ndarray (p, p)
+        Var(β̂).
+    hessian : ndarray
+        Hessian of the deviance in varpar.
+    vcov_varpar : ndarray
+        A = 2 H⁻¹ (Moore-Penrose).
+    jac : ndarray (nvarpar, p, p)
+        ∂Var(β̂)/∂varpar_i.
+    """
+
+    varpar: np.ndarray
+    vcov_beta: np.ndarray
+    hessian: np.ndarray
+    vcov_varpar: np.ndarray
+    jac: np.ndarray
+
+
+def pseudo_inverse(H: np.ndarray, tol: float = EIGEN_TOL) -> np.ndarray:
+    """Moore-Penrose inverse of a symmetric matrix keeping eigenvalues above ``tol`` (lmerTest)."""
+    vals, vecs = np.linalg.eigh((H + H.T) / 2)
+    pos = vals > tol
+    return (vecs[:, pos] / vals[pos]) @ vecs[:, pos].T
+
+
+def _theta_pieces(result):
+    """θ ↦ [a(θ), pwrss(θ), vec(RXtRX(θ)⁻¹)] for the fit's criterion."""
+    ws, reml = result.workspace, result.reml
+
+    def f(theta: np.ndarray) -> np.ndarray:
+        parts = ws.parts(theta)
+        a = parts.ldL2 + (parts.ldRX2 if reml else 0.0)
+        return np.concatenate([[a, parts.pwrss], np.linalg.inv(parts.RXtRX).ravel()])
+
+    return f
+
+
+def varpar_info(result) -> VarparInfo:
+    """Hessian of the deviance in (θ, σ), A = 2H⁻¹ and the Jacobian of Var(β̂) (cached on the fit).
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> m = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+    >>> info = varpar_info(m)
+    >>> info.vcov_varpar.shape, info.jac.shape
+    ((4, 4), (4, 2, 2))
+    """
+    cached = result.__dict__.get("_varpar_info")
+    if cached is not None:
+        return cached
+    ws = result.workspace
+    theta = np.asarray(result.theta, dtype=float)
+    sigma = float(result.sigma)
+    p = ws.p
+    c = ws.n - p if result.reml else ws.n
+    D = gen_d(_theta_pieces(result), theta)
+    ws.parts(theta)  # leave the workspace at the estimates
+    pwrss = D.f0[1]
+    Vu = D.f0[2:].reshape(p, p)
+    k = len(theta)
+    H = np.zeros((k + 1, k + 1))
+    H[:k, :k] = D.hessian[0] + D.hessian[1] / sigma ** 2
+    H[:k, k] = H[k, :k] = -2.0 * D.gradient[1] / sigma ** 3
+    H[k, k] = -2.0 * c / sigma ** 2 + 6.0 * pwrss / sigma ** 4
+    jac = np.zeros((k + 1, p, p))
+    for i in range(k):
+        jac[i] = sigma ** 2 * D.gradient[2:, i].reshape(p, p)
+    jac[k] = 2.0 * sigma * Vu
+    info = VarparInfo(varpar=np.append(theta, sigma), vcov_beta=np.asarray(result.solution.vcov),
+                      hessian=H, vcov_varpar=2.0 * pseudo_inverse(H), jac=jac)
+    result.__dict__["_varpar_info"] = info
+    return info

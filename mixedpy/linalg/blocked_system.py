@@ -1,0 +1,170 @@
+"""A(θ) = ΛᵀZᵀZΛ + I by blocks: the first term's block is block-diagonal, the rest a dense Schur
+complement (the structure MixedModels.jl exploits; terms come sorted by number of levels).
+
+Glossary
+--------
+block 1   the first random term: nlev₁ levels × k₁ columns; A₁₁ = blockdiag(T₁ᵀ N_l T₁ + I)
+          with N_l the k₁×k₁ cross-product of level l
+block 2   all other terms (q₂ columns); Λ₂ their part of Λ
+C         Z₁ᵀZ₂ (q₁ × q₂, sparse, fixed)
+D_l       T₁ (A₁₁)_l⁻¹ T₁ᵀ, so that A₂₁ A₁₁⁻¹ A₁₂ = Λ₂ᵀ (Cᵀ D C) Λ₂
+S         Schur complement A₂₂ − A₂₁A₁₁⁻¹A₁₂ = Λ₂ᵀ (Z₂ᵀZ₂ − CᵀDC) Λ₂ + I (dense, Cholesky)
+
+CᵀDC = Σ_l C_lᵀ D_l C_l is linear in the D_l: the sparse map K from the D_l to the entries of CᵀDC
+is built once, so a new θ costs a sparse mat-vec, a dense rescale and one dense Cholesky of S.
+"""
+from __future__ import annotations
+
+import numpy as np
+import scipy.linalg as la
+import scipy.sparse as sp
+
+MAX_DENSE = 6000  # largest Schur complement (q₂) handled densely
+
+
+def pair_map(C: sp.csr_matrix, nlev: int, k1: int) -> tuple[sp.csr_matrix, np.ndarray]:
+    """The sparse map K with (CᵀDC)[flat] = K @ D.ravel(): one row per touched entry of the q₂×q₂
+    matrix (``flat`` = row·q₂ + col), one column per (level, a, b) of D."""
+    C = sp.csr_matrix(C)
+    q2 = C.shape[1]
+    row_of = np.repeat(np.arange(C.shape[0]), np.diff(C.indptr))
+    level, tag = row_of // k1, row_of % k1
+    order = np.argsort(level, kind="stable")
+    cols, vals, level, tag = C.indices[order].astype(np.int64), C.data[order], level[order], tag[order]
+    counts = np.bincount(level, minlength=nlev)
+    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
+    reps = counts[level]  # each entry pairs with every entry of its level
+    left = np.repeat(np.arange(len(cols)), reps)
+    first = np.repeat(starts[level], reps)
+    block_start = np.repeat(np.cumsum(reps) - reps, reps)
+    right = first + (np.arange(len(left)) - block_start)
+    flat = cols[left] * q2 + cols[right]
+    dcol = level[left] * k1 * k1 + tag[left] * k1 + tag[right]
+    K = sp.csr_matrix((vals[left] * vals[right], (flat, dcol)), shape=(q2 * q2, nlev * k1 * k1))
+    K.sum_duplicates()
+    touched = np.flatnonzero(np.diff(K.indptr))
+    return sp.csr_matrix(K[touched]), touched
+
+
+class BlockedSystem:
+    """A(θ) factored by blocks (see the module docstring).
+
+    Parameters
+    ----------
+    Z : scipy.sparse (n × q)
+    X1 : ndarray (n × k₁), codes1 : ndarray (n,), nlev1 : int
+        The first term's model matrix and level codes.
+    Lambda_rows, Lambda_cols, lind : ndarray
+        Pattern of Λ and the θ element of each entry.
+    theta1 : slice
+        Position of the first term's θ elements.
+    """
+
+    def __init__(self, Z: sp.spmatrix, X1: np.ndarray, codes1: np.ndarray, nlev1: int,
+                 Lambda_rows, Lambda_cols, lind, theta1: slice):
+        self.k1, self.nlev1 = X1.shape[1], nlev1
+        self.q1 = self.k1 * nlev1
+        self.q = Z.shape[1]
+        self.q2 = self.q - self.q1
+        k1 = self.k1
+        self.N1 = np.zeros((nlev1, k1, k1))
+        for a in range(k1):
+            for b in range(k1):
+                self.N1[:, a, b] = np.bincount(codes1, weights=X1[:, a] * X1[:, b], minlength=nlev1)
+        self.theta1 = theta1
+        r, c = np.triu_indices(k1)
+        self.tril1 = (c, r)  # column-major lower triangle, as θ is stored
+        Z = sp.csc_matrix(Z)
+        Z1, Z2 = Z[:, :self.q1], Z[:, self.q1:]
+        self.C = sp.csr_matrix(Z1.T @ Z2)
+        self.CT = sp.csr_matrix(self.C.T)
+        self.Z2tZ2 = (Z2.T @ Z2).toarray() if self.q2 else np.zeros((0, 0))
+        mask = Lambda_rows >= self.q1
+        self.L2 = (Lambda_rows[mask] - self.q1, Lambda_cols[mask] - self.q1, lind[mask])
+        if self.q2:
+            self.K, self.flat = pair_map(self.C, nlev1, k1)
+
+    def _T1(self, theta: np.ndarray) -> np.ndarray:
+        T = np.zeros((self.k1, self.k1))
+        T[self.tril1] = theta[self.theta1]
+        return T
+
+    def update(self, theta: np.ndarray) -> None:
+        T1 = self._T1(theta)
+        self.T1 = T1
+        A11 = np.einsum("ba,lbc,cd->lad", T1, self.N1, T1) + np.eye(self.k1)
+        self.A11_chol = np.linalg.cholesky(A11)
+        self.A11_inv = np.linalg.inv(A11)
+        self._logdet = 2.0 * float(np.sum(np.log(np.einsum("laa->la", self.A11_chol))))
+        if not self.q2:
+            return
+        r, c, ind = self.L2
+        self.Lambda2 = sp.csr_matrix((theta[ind], (r, c)), shape=(self.q2, self.q2))
+        D = np.einsum("ab,lbc,dc->lad", T1, self.A11_inv, T1)
+        N = self.Z2tZ2.copy()
+        N.ravel()[self.flat] -= self.K @ D.ravel()
+        P = np.asarray(self.Lambda2.T @ N)                  # Λ₂ᵀ N
+        S = np.asarray(self.Lambda2.T @ P.T).T              # Λ₂ᵀ N Λ₂ (N symmetric)
+        S[np.diag_indices_from(S)] += 1.0
+        self.S_chol = la.cho_factor(S, lower=True, check_finite=False)
+        self._logdet += 2.0 * float(np.sum(np.log(np.diag(self.S_chol[0]))))
+
+    def logdet(self) -> float:
+        return self._logdet
+
+    # --- products with the blocks ----------------------------------------------------------------
+    def _lam1(self, V: np.ndarray, transpose: bool = False) -> np.ndarray:
+        """Λ₁ V (or Λ₁ᵀ V) for V of shape (q₁, m)."""
+        T = self.T1.T if transpose else self.T1
+        W = V.reshape(self.nlev1, self.k1, -1)
+        return np.einsum("ab,lbm->lam", T, W).reshape(self.q1, -1)
+
+    def _a11inv(self, V: np.ndarray) -> np.ndarray:
+        W = V.reshape(self.nlev1, self.k1, -1)
+        return np.einsum("lab,lbm->lam", self.A11_inv, W).reshape(self.q1, -1)
+
+    def _A12(self, V2: np.ndarray) -> np.ndarray:
+        return self._lam1(np.asarray(self.C @ (self.Lambda2 @ V2)), transpose=True)
+
+    def _A21(self, V1: np.ndarray) -> np.ndarray:
+        return np.asarray(self.Lambda2.T @ (self.CT @ self._lam1(V1)))
+
+    def solve(self, B: np.ndarray) -> np.ndarray:
+        B = np.asarray(B, dtype=float)
+        vec = B.ndim == 1
+        B = B.reshape(self.q, -1)
+        X1 = self._a11inv(B[:self.q1])
+        if not self.q2:
+            return X1.ravel() if vec else X1
+        X2 = la.cho_solve(self.S_chol, B[self.q1:] - self._A21(X1), check_finite=False)
+        X1 = X1 - self._a11inv(self._A12(X2))
+        X = np.vstack([X1, X2])
+        return X.ravel() if vec else X
+
+    # --- selected inverse ------------------------------------------------------------------------
+    def inverse_blocks(self, blocks: np.ndarray) -> np.ndarray:
+        """Diagonal blocks of A⁻¹ for index blocks (nblock × k) that lie in block 1 or block 2."""
+        if blocks.min() >= self.q1:
+            Sinv = la.cho_solve(self.S_chol, np.eye(self.q2), check_finite=False)
+            b = blocks - self.q1
+            return Sinv[b[:, :, None], b[:, None, :]]
+        out = self.A11_inv.copy()
+        if self.q2:
+            Sinv = la.cho_solve(self.S_chol, np.eye(self.q2), check_finite=False)
+            chunk = max(1, 2_000_000 // max(self.q2, 1) // self.k1)
+            for lo in range(0, self.nlev1, chunk):
+                hi = min(self.nlev1, lo + chunk)
+                rows = slice(lo * self.k1, hi * self.k1)
+                F = self._A12_rows(rows)                       # rows of A₁₂ (dense chunk)
+                G = F @ Sinv
+                FSF = np.einsum("lam,lbm->lab", G.reshape(hi - lo, self.k1, -1),
+                                F.reshape(hi - lo, self.k1, -1))
+                Ai = self.A11_inv[lo:hi]
+                out[lo:hi] += np.einsum("lab,lbc,lcd->lad", Ai, FSF, Ai)
+        return out[(blocks[:, 0] // self.k1)] if blocks.shape[1] == self.k1 else out
+
+    def _A12_rows(self, rows: slice) -> np.ndarray:
+        """Dense rows of A₁₂ = Λ₁ᵀ C Λ₂ for a slice of whole levels."""
+        CL = (self.C[rows] @ self.Lambda2).toarray()
+        n = CL.shape[0] // self.k1
+        return np.einsum("ba,lbm->lam", self.T1, CL.reshape(n, self.k1, -1)).reshape(CL.shape[0], -1)

@@ -1,0 +1,367 @@
+"""The engine against dense textbook linear algebra.
+
+Everything "expected" here is computed densely from the data with numpy: the marginal covariance
+V = Z G Zᵀ + σ² I, GLS β̂, profiled σ², Henderson's equations.  Z and G are built from the data by
+this file, not taken from mixedpy.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+import scipy.linalg as la
+import scipy.sparse as sp
+from scipy import optimize
+
+import mixedpy
+from mixedpy.datasets import load
+from mixedpy.design.fixed import fixed_design
+from mixedpy.design.frame import make_frame
+from mixedpy.design.random import random_design
+from mixedpy.linalg import SparseLDL
+from mixedpy.linalg.selinv import inverse_blocks, selected_inverse
+from mixedpy.objective import Workspace
+
+LOG2PI = np.log(2 * np.pi)
+
+
+# --- dense model descriptions ------------------------------------------------------------------------
+class Dense:
+    """y, X, and a θ → (Z, Λ) map built by hand, level-major inside each term (lme4's layout)."""
+
+    def __init__(self, y, X, blocks):
+        # blocks: list of (codes, nlev, Xterm); θ for each term = column-major lower triangle of T
+        self.y, self.X = np.asarray(y, float), np.asarray(X, float)
+        self.n, self.p = self.X.shape
+        self.blocks = blocks
+        zs = []
+        for codes, nlev, Xt in blocks:
+            k = Xt.shape[1]
+            Zt = np.zeros((self.n, nlev * k))
+            for i in range(self.n):
+                Zt[i, codes[i] * k:(codes[i] + 1) * k] = Xt[i]
+            zs.append(Zt)
+        self.Z = np.hstack(zs)
+        self.q = self.Z.shape[1]
+
+    def Lambda(self, theta):
+        mats, pos = [], 0
+        for codes, nlev, Xt in self.blocks:
+            k = Xt.shape[1]
+            T = np.zeros((k, k))
+            for c in range(k):           # column-major lower triangle
+                for r in range(c, k):
+                    T[r, c] = theta[pos]
+                    pos += 1
+            mats.append(np.kron(np.eye(nlev), T))
+        assert pos == len(theta)
+        out = np.zeros((self.q, self.q))
+        o = 0
+        for M in mats:
+            out[o:o + M.shape[0], o:o + M.shape[0]] = M
+            o += M.shape[0]
+        return out
+
+    def V0(self, theta):
+        """V / σ² = Z Λ Λᵀ Zᵀ + I."""
+        ZL = self.Z @ self.Lambda(theta)
+        return ZL @ ZL.T + np.eye(self.n)
+
+    def gls(self, theta):
+        """GLS with V0 = V/σ²: (V0, chol(V0), XᵀV0⁻¹X, β̂, r = y − Xβ̂, rᵀV0⁻¹r)."""
+        V0 = self.V0(theta)
+        cf = la.cho_factor(V0, lower=True)
+        ViX, Viy = la.cho_solve(cf, self.X), la.cho_solve(cf, self.y)
+        XtViX = self.X.T @ ViX
+        beta = np.linalg.solve(XtViX, self.X.T @ Viy)
+        r = self.y - self.X @ beta
+        return V0, cf, XtViX, beta, r, float(r @ la.cho_solve(cf, r))
+
+    def deviance(self, theta, reml):
+        V0, cf, XtViX, beta, r, rss = self.gls(theta)
+        ld_V0 = 2.0 * np.sum(np.log(np.diag(cf[0])))
+        if reml:
+            nmp = self.n - self.p
+            s2 = rss / nmp
+            # −2 log restricted likelihood with σ² profiled out
+            return ld_V0 + np.linalg.slogdet(XtViX)[1] + nmp * (LOG2PI + np.log(s2)) + rss / s2
+        s2 = rss / self.n
+        return ld_V0 + self.n * (LOG2PI + np.log(s2)) + rss / s2
+
+
+def _codes(col):
+    levels = sorted(pd.unique(col.astype(str)))
+    return np.searchsorted(levels, col.astype(str).to_numpy()), len(levels)
+
+
+@pytest.fixture(scope="module")
+def sleep():
+    d = load("sleepstudy")
+    days = d["Days"].to_numpy(float)
+    X = np.column_stack([np.ones(len(d)), days])
+    # Subject levels are integers: order them numerically like the data's categories
+    levels = sorted(pd.unique(d["Subject"].astype(int)))
+    codes = np.searchsorted(levels, d["Subject"].astype(int).to_numpy())
+    dense = Dense(d["Reaction"], X, [(codes, len(levels), X)])
+    return d, dense
+
+
+@pytest.fixture(scope="module")
+def peni():
+    d = load("penicillin")
+    X = np.ones((len(d), 1))
+    cp, npl = _codes(d["plate"])
+    cs, nsa = _codes(d["sample"])
+    one = np.ones((len(d), 1))
+    dense = Dense(d["diameter"], X, [(cp, npl, one), (cs, nsa, one)])  # lme4: more levels first
+    return d, dense
+
+
+SLEEP_F = "Reaction ~ Days + (Days | Subject)"
+PENI_F = "diameter ~ 1 + (1 | plate) + (1 | sample)"
+
+
+def _workspace(formula, data):
+    frame = make_frame(formula, data)
+    fixed = fixed_design(frame.formula.response, frame.formula.fixed, frame.data)
+    random = random_design(frame.formula.random, frame.data)
+    return Workspace(fixed.X, fixed.y, random)
+
+
+# --- the profiled deviance ---------------------------------------------------------------------------
+SLEEP_THETAS = [[1.0, 0.0, 1.0], [0.5, 0.1, 0.8], [2.0, -0.3, 0.1], [0.05, 0.7, 0.0], [0.9667, 0.0152, 0.2309]]
+PENI_THETAS = [[1.0, 1.0], [0.3, 2.5], [1.54, 3.51], [4.0, 0.0], [0.0, 0.5]]
+
+
+@pytest.mark.parametrize("reml", [True, False])
+@pytest.mark.parametrize("theta", SLEEP_THETAS)
+def test_deviance_sleepstudy(sleep, theta, reml):
+    d, dense = sleep
+    ws = _workspace(SLEEP_F, d)
+    np.testing.assert_allclose(ws.deviance(np.array(theta), reml), dense.deviance(np.array(theta), reml),
+                               rtol=1e-8)
+
+
+@pytest.mark.parametrize("reml", [True, False])
+@pytest.mark.parametrize("theta", PENI_THETAS)
+def test_deviance_penicillin(peni, theta, reml):
+    d, dense = peni
+    ws = _workspace(PENI_F, d)
+    np.testing.assert_allclose(ws.deviance(np.array(theta), reml), dense.deviance(np.array(theta), reml),
+                               rtol=1e-8)
+
+
+def test_penicillin_term_order_independent_of_formula_order(peni):
+    d, dense = peni
+    ws = _workspace("diameter ~ 1 + (1 | sample) + (1 | plate)", d)
+    for theta in PENI_THETAS:
+        np.testing.assert_allclose(ws.deviance(np.array(theta)), dense.deviance(np.array(theta), True),
+                                   rtol=1e-8)
+
+
+def test_deviance_repeated_theta_is_stable(sleep):
+    """Refactoring at a new θ and coming back gives the same value (no stale factor)."""
+    d, dense = sleep
+    ws = _workspace(SLEEP_F, d)
+    a = ws.deviance(np.array(SLEEP_THETAS[1]))
+    ws.deviance(np.array(SLEEP_THETAS[2]))
+    b = ws.deviance(np.array(SLEEP_THETAS[1]))
+    assert a == b
+
+
+@pytest.mark.parametrize("reml", [True, False])
+def test_fit_reaches_dense_minimum(sleep, reml):
+    """The optimum mixedpy reports is at least as good as a dense minimization (from another start)."""
+    d, dense = sleep
+    m = mixedpy.fit(SLEEP_F, d, reml=reml)
+    res = optimize.minimize(lambda t: dense.deviance(t, reml), x0=[0.5, 0.5, 0.5], method="L-BFGS-B",
+                            bounds=[(0, None), (None, None), (0, None)])
+    assert m.objective <= res.fun + 1e-6
+    np.testing.assert_allclose(m.objective, dense.deviance(m.theta, reml), rtol=1e-8)
+
+
+# --- estimates at the fit ---------------------------------------------------------------------------
+def _check_estimates(m, dense, reml, group_levels):
+    theta = m.theta
+    V0, cf, XtViX, beta, r, rss = dense.gls(theta)
+    s2 = rss / (dense.n - dense.p if reml else dense.n)
+    np.testing.assert_allclose(m.fixef.to_numpy(), beta, rtol=1e-7)
+    np.testing.assert_allclose(m.sigma ** 2, s2, rtol=1e-7)
+    # Var(β̂) = σ² (Xᵀ V0⁻¹ X)⁻¹
+    np.testing.assert_allclose(m.vcov.to_numpy(), s2 * np.linalg.inv(XtViX), rtol=1e-6)
+    # BLUP = G Zᵀ V⁻¹ (y − Xβ̂) with G = σ² ΛΛᵀ, V = σ² V0
+    Lam = dense.Lambda(theta)
+    G = s2 * Lam @ Lam.T
+    V = s2 * V0
+    blup = G @ dense.Z.T @ np.linalg.solve(V, dense.y - dense.X @ beta)
+    # conditional variance σ² Λ (ΛᵀZᵀZΛ + I)⁻¹ Λᵀ, and the equivalent G − G Zᵀ V⁻¹ Z G
+    A = Lam.T @ dense.Z.T @ dense.Z @ Lam + np.eye(dense.q)
+    condvar = s2 * Lam @ np.linalg.inv(A) @ Lam.T
+    np.testing.assert_allclose(condvar, G - G @ dense.Z.T @ np.linalg.solve(V, dense.Z @ G),
+                               atol=1e-8 * np.abs(G).max())
+    return blup, condvar
+
+
+def test_estimates_sleepstudy(sleep):
+    d, dense = sleep
+    for reml in (True, False):
+        m = mixedpy.fit(SLEEP_F, d, reml=reml)
+        blup, condvar = _check_estimates(m, dense, reml, None)
+        re = m.ranef["Subject"]
+        assert list(re.columns) == ["(Intercept)", "Days"]
+        assert list(re.index.astype(int)) == sorted(d["Subject"].astype(int).unique())
+        np.testing.assert_allclose(re.to_numpy(), blup.reshape(18, 2), rtol=1e-6, atol=1e-8)
+        se = m.ranef_se["Subject"]
+        np.testing.assert_allclose(se.to_numpy(), np.sqrt(np.diag(condvar)).reshape(18, 2), rtol=1e-6)
+        # the full 2×2 conditional covariance blocks (off-diagonals from the selected inverse)
+        (blocks,) = m.condvar("Subject")
+        for lev in range(18):
+            np.testing.assert_allclose(blocks[lev], condvar[2 * lev:2 * lev + 2, 2 * lev:2 * lev + 2],
+                                       rtol=1e-6, atol=1e-10)
+
+
+def test_estimates_penicillin(peni):
+    d, dense = peni
+    m = mixedpy.fit(PENI_F, d)
+    blup, condvar = _check_estimates(m, dense, True, None)
+    npl = d["plate"].nunique()
+    np.testing.assert_allclose(m.ranef["plate"]["(Intercept)"].to_numpy(), blup[:npl], rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(m.ranef["sample"]["(Intercept)"].to_numpy(), blup[npl:], rtol=1e-6, atol=1e-9)
+    sd = np.sqrt(np.diag(condvar))
+    np.testing.assert_allclose(m.ranef_se["plate"]["(Intercept)"].to_numpy(), sd[:npl], rtol=1e-6)
+    np.testing.assert_allclose(m.ranef_se["sample"]["(Intercept)"].to_numpy(), sd[npl:], rtol=1e-6)
+
+
+def test_fitted_equals_dense_conditional_mean(sleep):
+    d, dense = sleep
+    m = mixedpy.fit(SLEEP_F, d)
+    V0, cf, XtViX, beta, r, rss = dense.gls(m.theta)
+    Lam = dense.Lambda(m.theta)
+    b = Lam @ Lam.T @ dense.Z.T @ np.linalg.solve(V0, r)
+    np.testing.assert_allclose(m.fitted().to_numpy(), dense.X @ beta + dense.Z @ b, rtol=1e-8)
+
+
+# --- Henderson's mixed model equations --------------------------------------------------------------
+@pytest.mark.parametrize("which", ["sleep", "peni"])
+def test_mme(which, sleep, peni):
+    d, dense = sleep if which == "sleep" else peni
+    m = mixedpy.fit(SLEEP_F if which == "sleep" else PENI_F, d)
+    e = m.mme()
+    s2 = m.sigma ** 2
+    Lam = dense.Lambda(m.theta)
+    G = s2 * Lam @ Lam.T
+    X, Z = dense.X, dense.Z
+    # Henderson: [[XᵀR⁻¹X, XᵀR⁻¹Z], [ZᵀR⁻¹X, ZᵀR⁻¹Z + G⁻¹]] with R = σ² I, scaled by σ²
+    C = np.block([[X.T @ X, X.T @ Z], [Z.T @ X, Z.T @ Z + s2 * np.linalg.inv(G)]])
+    rhs = np.concatenate([X.T @ dense.y, Z.T @ dense.y])
+    Cm = e.C.toarray() if sp.issparse(e.C) else np.asarray(e.C)
+    np.testing.assert_allclose(Cm, C, rtol=1e-7, atol=1e-9 * np.abs(C).max())
+    np.testing.assert_allclose(e.rhs, rhs, rtol=1e-12)
+    Gm = e.G.toarray() if sp.issparse(e.G) else np.asarray(e.G)
+    np.testing.assert_allclose(Gm, G, rtol=1e-10, atol=1e-12 * np.abs(G).max())
+    # the solution is (β̂, b̂): compare with mixedpy's estimates and with the dense solve
+    sol = np.asarray(e.solution)
+    p = len(m.fixef)
+    np.testing.assert_allclose(sol[:p], m.fixef.to_numpy(), rtol=1e-7)
+    np.testing.assert_allclose(sol[p:], m.solution.b, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(sol, np.linalg.solve(C, rhs), rtol=1e-6, atol=1e-8)
+    assert len(e.names) == len(sol)
+    assert e.names[:p] == list(m.fixef.index)
+
+
+def test_mme_names_level_major(sleep):
+    d, dense = sleep
+    m = mixedpy.fit(SLEEP_F, d)
+    names = m.mme().names
+    first = str(sorted(d["Subject"].astype(int).unique())[0])
+    assert names[2:4] == [f"Subject:{first}:(Intercept)", f"Subject:{first}:Days"]
+
+
+# --- sparse LDLᵀ and the selected inverse --------------------------------------------------------------
+def _random_spd(q, density, seed, blocks=None):
+    rng = np.random.default_rng(seed)
+    B = sp.random(q, q, density=density, random_state=rng, format="csc")
+    A = (B @ B.T).toarray()
+    if blocks:  # dense diagonal k×k blocks (like the random-effects levels)
+        for s in range(0, q, blocks):
+            M = rng.normal(size=(blocks, blocks))
+            A[s:s + blocks, s:s + blocks] += M @ M.T
+    A += np.diag(rng.uniform(0.5, 2.0, q))
+    return A
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_sparse_ldl_logdet_and_solve(seed):
+    q = [5, 20, 37, 60, 1, 90][seed]
+    A = _random_spd(q, 0.08, seed)
+    f = SparseLDL(sp.triu(sp.csc_matrix(A), format="csc"))
+    np.testing.assert_allclose(f.logdet(), np.linalg.slogdet(A)[1], rtol=1e-10, atol=1e-10)
+    rng = np.random.default_rng(100 + seed)
+    b = rng.normal(size=q)
+    np.testing.assert_allclose(f.solve(b), np.linalg.solve(A, b), rtol=1e-8, atol=1e-10)
+    Bm = rng.normal(size=(q, 3))
+    np.testing.assert_allclose(f.solve(Bm), np.linalg.solve(A, Bm), rtol=1e-8, atol=1e-10)
+    L, dvec, perm = f.factors()
+    Lu = np.eye(q) + L.toarray()
+    np.testing.assert_allclose(Lu @ np.diag(dvec) @ Lu.T, A[np.ix_(perm, perm)], rtol=1e-9, atol=1e-10)
+
+
+def test_sparse_ldl_refactor():
+    A1 = _random_spd(30, 0.1, 1)
+    U = sp.triu(sp.csc_matrix(A1), format="csc")
+    U.sort_indices()
+    f = SparseLDL(U)
+    # same pattern, new values
+    A2 = A1.copy()
+    A2[np.abs(A1) > 0] *= 1.5
+    A2 += np.diag(np.ones(30))
+    U2 = sp.csc_matrix((np.asarray(A2[U.nonzero()]).ravel(), U.indices, U.indptr), shape=U.shape)
+    # values in CSC order of U's pattern
+    vals = np.array([A2[U.indices[k], j] for j in range(30) for k in range(U.indptr[j], U.indptr[j + 1])])
+    f.refactor(vals)
+    np.testing.assert_allclose(f.logdet(), np.linalg.slogdet(A2)[1], rtol=1e-10)
+    b = np.arange(30.0)
+    np.testing.assert_allclose(f.solve(b), np.linalg.solve(A2, b), rtol=1e-8, atol=1e-10)
+    del U2
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_selected_inverse(seed):
+    q = [4, 15, 33, 50, 70, 2][seed]
+    A = _random_spd(q, 0.1, 10 + seed)
+    f = SparseLDL(sp.triu(sp.csc_matrix(A), format="csc"))
+    L, dvec, perm = f.factors()
+    diag, low = selected_inverse(L, dvec)
+    Sigma = np.linalg.inv(A[np.ix_(perm, perm)])
+    np.testing.assert_allclose(diag, np.diag(Sigma), rtol=1e-8)
+    low = sp.coo_matrix(low)
+    np.testing.assert_allclose(low.data, Sigma[low.row, low.col], rtol=1e-7, atol=1e-10 * np.abs(Sigma).max())
+    assert np.all(low.row > low.col)
+    # it covers the whole pattern of L
+    Lc = sp.coo_matrix(L)
+    assert set(zip(Lc.row, Lc.col)) <= set(zip(low.row, low.col)) | {(r, c) for r, c, v in
+                                                                      zip(Lc.row, Lc.col, Lc.data) if v == 0}
+
+
+@pytest.mark.parametrize("k", [1, 2, 3])
+def test_inverse_blocks(k):
+    q = 12 * k
+    A = _random_spd(q, 0.03, 40 + k, blocks=k)
+    f = SparseLDL(sp.triu(sp.csc_matrix(A), format="csc"))
+    L, dvec, perm = f.factors()
+    blocks = np.arange(q).reshape(-1, k)
+    out = inverse_blocks(L, dvec, perm, blocks)
+    Ainv = np.linalg.inv(A)
+    for i, idx in enumerate(blocks):
+        np.testing.assert_allclose(out[i], Ainv[np.ix_(idx, idx)], rtol=1e-7, atol=1e-12)
+
+
+def test_workspace_A_matches_dense(sleep):
+    d, dense = sleep
+    ws = _workspace(SLEEP_F, d)
+    theta = np.array(SLEEP_THETAS[1])
+    Lam = dense.Lambda(theta)
+    A = Lam.T @ dense.Z.T @ dense.Z @ Lam + np.eye(dense.q)
+    np.testing.assert_allclose(ws.A(theta).toarray(), A, rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(ws.random.Z.toarray(), dense.Z)
+    np.testing.assert_allclose(ws.random.Lambda(theta).toarray(), Lam)
