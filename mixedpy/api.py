@@ -8,6 +8,7 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from .design.fixed import fixed_design
 from .design.frame import make_frame
@@ -19,7 +20,7 @@ from .results import LmmResult
 from .solution import solve_at
 
 METHODS = ("reml", "ml")
-OPTIMIZERS = ("cobyqa", "lbfgsb", "nelder-mead")
+OPTIMIZERS = ("bobyqa", "cobyqa", "lbfgsb", "nelder-mead")
 
 
 def _method(reml: bool, method: str | None) -> bool:
@@ -43,7 +44,7 @@ def _check_sizes(n: int, p: int, random) -> None:
 
 
 def fit(formula: str, data, reml: bool = True, *, method: str | None = None,
-        optimizer: str = "cobyqa", engine: str = "auto") -> LmmResult:
+        optimizer: str = "bobyqa", engine: str = "auto") -> LmmResult:
     """Fit a linear mixed model given by an lme4-style formula.
 
     Parameters
@@ -58,8 +59,8 @@ def fit(formula: str, data, reml: bool = True, *, method: str | None = None,
         Optimize the REML criterion (False: maximum likelihood).
     method : {"reml", "ml"}, optional
         Alternative to ``reml``.
-    optimizer : {"cobyqa", "lbfgsb", "nelder-mead"}
-        Backend for the θ optimization.
+    optimizer : {"bobyqa", "cobyqa", "lbfgsb", "nelder-mead"}
+        Backend for the θ optimization (BOBYQA through NLopt, as lme4 and MixedModels.jl).
     engine : {"auto", "blocked", "sparse"}
         Factorization of A(θ): blocked (first term block-diagonal, dense Schur complement) or the
         general sparse LDLᵀ; "auto" picks by size.
@@ -87,7 +88,8 @@ def fit(formula: str, data, reml: bool = True, *, method: str | None = None,
     if engine not in ("auto", "blocked", "sparse"):
         raise ModelSpecError(f"engine {engine!r} is not supported; use 'auto', 'blocked' or 'sparse'")
     ws = Workspace(fixed.X, fixed.y, random, engine)
-    opt = minimize_deviance(lambda th: ws.deviance(th, use_reml), random.theta0, random.lower, optimizer)
+    with threadpool_limits(limits=blas_threads(ws), user_api="blas"):
+        opt = minimize_deviance(lambda th: ws.deviance(th, use_reml), random.theta0, random.lower, optimizer)
     if not opt.converged:
         warnings.warn(f"the optimizer ({opt.method}) stopped without converging after {opt.nfev} "
                       f"evaluations: {opt.message}; gradient at the optimum {np.round(opt.gradient, 6)}. "
@@ -102,6 +104,13 @@ def fit(formula: str, data, reml: bool = True, *, method: str | None = None,
                       "correlation as ±1); consider simplifying the random-effects structure",
                       SingularFitWarning, stacklevel=2)
     return result
+
+
+def blas_threads(ws: Workspace) -> int | None:
+    """One BLAS thread for small dense blocks: OpenBLAS's threads cost more than they save there,
+    and on a busy machine they can slow a 250×250 Cholesky a hundredfold."""
+    q2 = getattr(ws.system, "q2", None)
+    return 1 if q2 is None or q2 < 1500 else None
 
 
 def _data_name(data) -> str:

@@ -104,6 +104,26 @@ def _simplex(x0: np.ndarray, bounds) -> np.ndarray:
     return np.array(pts)
 
 
+def _bobyqa(f: _Counted, x0: np.ndarray, lower: np.ndarray, step: float = 0.75) -> optimize.OptimizeResult:
+    """Powell's BOBYQA through NLopt (as lme4's default ``nloptwrap`` and MixedModels.jl)."""
+    import nlopt
+
+    opt = nlopt.opt(nlopt.LN_BOBYQA, len(x0))
+    opt.set_lower_bounds(np.where(np.isfinite(lower), lower, -np.inf))
+    opt.set_min_objective(lambda x, grad: f(np.array(x)))
+    opt.set_ftol_rel(1e-12)
+    opt.set_ftol_abs(1e-10)
+    opt.set_xtol_abs(1e-10)
+    opt.set_maxeval(100_000)
+    opt.set_initial_step(np.maximum(step * np.abs(x0), step if step >= 0.5 else 0.01))
+    try:
+        x = opt.optimize(x0)
+        ok, msg = opt.last_optimize_result() > 0, f"nlopt result {opt.last_optimize_result()}"
+    except (nlopt.RoundoffLimited, RuntimeError, ValueError) as exc:
+        x, ok, msg = f.best_x, True, f"nlopt: {exc}"
+    return optimize.OptimizeResult(x=np.asarray(x), success=ok, message=msg)
+
+
 def minimize_deviance(fun: Callable[[np.ndarray], float], theta0: np.ndarray, lower: np.ndarray,
                       method: str = "lbfgsb") -> OptSummary:
     """Minimize ``fun`` over θ ≥ lower (elementwise; −inf for unbounded elements).
@@ -126,6 +146,11 @@ def minimize_deviance(fun: Callable[[np.ndarray], float], theta0: np.ndarray, lo
         res = _lbfgsb(f, x0, bounds)
         res = _polish(f, f.best_x, bounds)
         res = _lbfgsb(f, f.best_x, bounds)
+    elif method == "bobyqa":
+        res = _bobyqa(f, x0, lower)
+        nfev = f.n
+        res = _bobyqa(f, f.best_x, lower, step=0.05)  # restart: BOBYQA can stop short near a bound
+        res.success = res.success or f.n - nfev < 3 * (len(x0) + 1)
     elif method == "cobyqa":
         res = optimize.minimize(f, x0, method="COBYQA", bounds=bounds,
                                 options={"f_target": -np.inf, "final_tr_radius": 1e-10})
@@ -144,11 +169,12 @@ def minimize_deviance(fun: Callable[[np.ndarray], float], theta0: np.ndarray, lo
 def _snap_to_boundary(f: _Counted, theta: np.ndarray, lower: np.ndarray) -> np.ndarray:
     """Set tiny bounded elements to their bound when that is no worse (singular fits)."""
     theta = theta.copy()
-    near = np.isfinite(lower) & (theta - lower < 1e-4)
+    near = np.isfinite(lower) & (theta - lower < 1e-3) & (theta != lower)
     for i in np.flatnonzero(near):
         trial = theta.copy()
         trial[i] = lower[i]
-        if f(trial) <= f.best_f + 1e-10:
+        ft = f(trial)
+        if ft <= f.best_f + 1e-10 * max(1.0, abs(f.best_f)):
             theta = trial
-            f.best_x = trial
-    return f.best_x if f.best_x is not None else theta
+            f.best_x, f.best_f = trial, min(ft, f.best_f)
+    return theta

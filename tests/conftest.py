@@ -1,11 +1,54 @@
-"""Test-session setup.
+"""Shared fixtures: the reference cases (lme4/lmerTest results shipped in tests/reference)."""
+from __future__ import annotations
 
-Pin the BLAS/OpenMP thread pools to one thread when the caller has not chosen: the test matrices
-are small (≤ 200 × 200), and on a loaded machine a multithreaded OpenBLAS spends far more time
-spinning than computing (a 180 × 180 Cholesky goes from ~1 ms to ~250 ms).  This must run before
-numpy is imported, which is why it lives here.
-"""
-import os
+import json
+from pathlib import Path
 
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
+import pandas as pd
+import pytest
+
+REF = Path(__file__).parent / "reference"
+
+
+def reference_cases() -> dict:
+    cases = {}
+    for f in ("cases_public.json", "cases_extra.json"):
+        p = REF / f
+        if p.exists():
+            cases.update({c["name"]: c for c in json.loads(p.read_text())})
+    return cases
+
+
+def expected_names() -> list[str]:
+    cases = reference_cases()
+    return sorted(p.stem for p in (REF / "expected").glob("*.json") if p.stem in cases)
+
+
+def load_case(name: str):
+    """(case, expected json, data frame with the case's factors) for a reference case."""
+    case = reference_cases()[name]
+    ref = json.loads((REF / "expected" / f"{name}.json").read_text())
+    df = pd.read_csv(REF / "data" / f"{case['data']}.csv")
+    for f in case.get("factors", []):
+        df[f] = pd.Categorical(df[f])
+    return case, ref, df
+
+
+@pytest.fixture(scope="session")
+def fitted_cases():
+    """Cache of fits by case name (fitting each reference model once per session)."""
+    import warnings
+
+    import mixedpy
+
+    cache = {}
+
+    def get(name):
+        if name not in cache:
+            case, ref, df = load_case(name)
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                cache[name] = (mixedpy.fit(case["formula"], df, reml=bool(case["reml"])), case, ref, df)
+        return cache[name]
+
+    return get

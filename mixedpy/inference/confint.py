@@ -1,0 +1,65 @@
+"""Confidence intervals: Wald (fixed effects), profile likelihood (all parameters), bootstrap.
+
+``wald``       estimate ∓ z_{1−α/2} SE for the fixed effects (normal quantiles, as lme4).
+``profile``    lme4's ``confint(m, method = "profile", oldNames = FALSE)`` (see :mod:`.profile`).
+``bootstrap``  parametric bootstrap percentile intervals (see :mod:`.bootstrap`).
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..errors import ModelSpecError
+
+METHODS = ("wald", "profile", "bootstrap")
+
+
+def wald_intervals(result, level: float = 0.95) -> pd.DataFrame:
+    """Wald intervals of the fixed effects with normal quantiles (lme4's ``method = "Wald"``)."""
+    z = stats.norm.ppf(0.5 + level / 2)
+    est = np.asarray(result.solution.beta)
+    se = np.sqrt(np.diag(np.asarray(result.solution.vcov)))
+    out = pd.DataFrame({"lower": est - z * se, "upper": est + z * se}, index=list(result.fixed.names))
+    out.index.name = "parameter"
+    return out
+
+
+def confint(result, method: str = "wald", level: float = 0.95, **kwargs) -> pd.DataFrame:
+    """Confidence intervals of the model's parameters.
+
+    Parameters
+    ----------
+    result : LmmResult
+    method : {"wald", "profile", "bootstrap"}
+    level : float
+        Coverage, e.g. 0.95.
+    **kwargs
+        ``bootstrap``: ``nsim``, ``seed``, ``n_jobs``, ``progress``; ``profile``: ``which``
+        (``"all"``, ``"theta_"`` or ``"beta_"``).
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by parameter (``sd_(Intercept)|Subject``, ``cor_Days.(Intercept)|Subject``,
+        ``sigma``, coefficient names), columns ``lower`` and ``upper``.
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> m = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+    >>> m.confint().round(2).loc["Days"].tolist()
+    [7.44, 13.5]
+    """
+    if not 0 < level < 1:
+        raise ModelSpecError(f"level must be between 0 and 1, got {level!r}")
+    meth = str(method).lower()
+    if meth == "wald":
+        return wald_intervals(result, level)
+    if meth == "profile":
+        from .profile import profile_intervals
+        return profile_intervals(result, level, **kwargs)
+    if meth in ("bootstrap", "boot"):
+        from .bootstrap import bootstrap_intervals
+        return bootstrap_intervals(result, level, **kwargs)
+    raise ModelSpecError(f"confint method {method!r} is not supported; use one of {', '.join(METHODS)}")

@@ -1,0 +1,323 @@
+"""LmmResult: the linear-model path against least squares, fitted/residuals/predict, the data
+policies (missing values, aliased columns, no mutation), singular fits, summaries and layouts."""
+from __future__ import annotations
+
+import copy
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+import mixedpy
+from mixedpy.datasets import load
+from mixedpy.errors import ColumnsDroppedWarning, RowsDroppedWarning, SingularFitWarning
+
+SLEEP_F = "Reaction ~ Days + (Days | Subject)"
+
+
+@pytest.fixture(scope="module")
+def sleep_fit():
+    d = load("sleepstudy")
+    return d, mixedpy.fit(SLEEP_F, d)
+
+
+def _sleep_X(d):
+    return np.column_stack([np.ones(len(d)), d["Days"].to_numpy(float)])
+
+
+# --- linear model path ----------------------------------------------------------------------------------
+def _cake_lm():
+    d = load("cake")
+    y = d["angle"].to_numpy(float)
+    X = np.column_stack([np.ones(len(d)), (d["recipe"] == "B").to_numpy(float),
+                         (d["recipe"] == "C").to_numpy(float), d["temp"].to_numpy(float)])
+    return d, y, X
+
+
+def test_linear_model_matches_least_squares():
+    d, y, X = _cake_lm()
+    m = mixedpy.fit("angle ~ recipe + temp", d)
+    n, p = X.shape
+    beta, *_ = np.linalg.lstsq(X, y, rcond=None)
+    resid = y - X @ beta
+    s2 = resid @ resid / (n - p)
+    se = np.sqrt(np.diag(s2 * np.linalg.inv(X.T @ X)))
+    t = beta / se
+    pval = 2 * stats.t.sf(np.abs(t), n - p)
+    tab = m.coef_table
+    assert list(tab.index) == ["(Intercept)", "recipe[T.B]", "recipe[T.C]", "temp"]
+    np.testing.assert_allclose(tab["estimate"].to_numpy(), beta, rtol=1e-9)
+    np.testing.assert_allclose(tab["se"].to_numpy(), se, rtol=1e-9)
+    np.testing.assert_allclose(tab["df"].to_numpy(), n - p)
+    np.testing.assert_allclose(tab["t"].to_numpy(), t, rtol=1e-9)
+    np.testing.assert_allclose(tab["p"].to_numpy(), pval, rtol=1e-7, atol=1e-300)
+    np.testing.assert_allclose(m.sigma, np.sqrt(s2), rtol=1e-10)
+    np.testing.assert_allclose(m.vcov.to_numpy(), s2 * np.linalg.inv(X.T @ X), rtol=1e-9)
+    np.testing.assert_allclose(m.fitted().to_numpy(), X @ beta, rtol=1e-10)
+    assert m.ngroups == {}
+    assert len(m.theta) == 0
+    assert not m.is_singular
+
+
+def test_linear_model_likelihoods():
+    """ML: the Gaussian log-likelihood at the MLE; REML: the textbook restricted likelihood."""
+    d, y, X = _cake_lm()
+    n, p = X.shape
+    beta, *_ = np.linalg.lstsq(X, y, rcond=None)
+    rss = float(np.sum((y - X @ beta) ** 2))
+    ml = mixedpy.fit("angle ~ recipe + temp", d, reml=False)
+    np.testing.assert_allclose(ml.loglik, -0.5 * n * (np.log(2 * np.pi * rss / n) + 1), rtol=1e-10)
+    np.testing.assert_allclose(ml.sigma, np.sqrt(rss / n), rtol=1e-10)
+    reml = mixedpy.fit("angle ~ recipe + temp", d)
+    crit = (n - p) * (np.log(2 * np.pi * rss / (n - p)) + 1) + np.linalg.slogdet(X.T @ X)[1]
+    np.testing.assert_allclose(reml.reml_criterion, crit, rtol=1e-10)
+    # AIC of an lm with the ML likelihood: p coefficients + σ
+    np.testing.assert_allclose(ml.aic, -2 * ml.loglik + 2 * (p + 1), rtol=1e-12)
+
+
+# --- likelihood summaries -----------------------------------------------------------------------------
+@pytest.mark.parametrize("reml", [True, False])
+def test_aic_bic_by_definition(reml):
+    d = load("sleepstudy")
+    m = mixedpy.fit(SLEEP_F, d, reml=reml)
+    npar = 2 + 3 + 1  # fixed effects + 3 covariance parameters (2×2 lower triangle) + σ
+    crit = m.reml_criterion if reml else m.deviance
+    assert np.isfinite(crit)
+    assert np.isnan(m.deviance if reml else m.reml_criterion)
+    np.testing.assert_allclose(m.loglik, -0.5 * crit, rtol=1e-14)
+    np.testing.assert_allclose(m.aic, -2 * m.loglik + 2 * npar, rtol=1e-14)
+    np.testing.assert_allclose(m.bic, -2 * m.loglik + np.log(180) * npar, rtol=1e-14)
+    assert m.nobs == 180
+
+
+def test_ml_loglik_not_above_reml_fit_likelihood():
+    """The ML fit maximizes the likelihood: evaluating the ML criterion at the REML θ is no better."""
+    d = load("sleepstudy")
+    ml = mixedpy.fit(SLEEP_F, d, reml=False)
+    reml = mixedpy.fit(SLEEP_F, d)
+    assert ml.workspace.deviance(reml.theta, reml=False) >= ml.deviance - 1e-8
+    assert reml.workspace.deviance(ml.theta, reml=True) >= reml.reml_criterion - 1e-8
+
+
+# --- fitted values, residuals, prediction -----------------------------------------------------------
+def test_fitted_plus_residuals_is_y(sleep_fit):
+    d, m = sleep_fit
+    np.testing.assert_allclose((m.fitted() + m.residuals()).to_numpy(), d["Reaction"].to_numpy(), rtol=1e-12)
+    np.testing.assert_allclose(m.residuals(scaled=True).to_numpy(), m.residuals().to_numpy() / m.sigma)
+    assert m.fitted().index.equals(d.index)
+
+
+def test_fitted_is_fixed_plus_blups(sleep_fit):
+    d, m = sleep_fit
+    X = _sleep_X(d)
+    re = m.ranef["Subject"]
+    b = re.loc[d["Subject"].astype(str)].to_numpy()
+    expected = X @ m.fixef.to_numpy() + np.einsum("ik,ik->i", X, b)
+    np.testing.assert_allclose(m.fitted().to_numpy(), expected, rtol=1e-10)
+
+
+def test_predict_on_training_data_equals_fitted(sleep_fit):
+    d, m = sleep_fit
+    np.testing.assert_allclose(m.predict(d).to_numpy(), m.fitted().to_numpy(), rtol=1e-10)
+
+
+def test_predict_without_newdata(sleep_fit):
+    d, m = sleep_fit
+    np.testing.assert_allclose(m.predict().to_numpy(), m.fitted().to_numpy(), rtol=1e-12)
+    np.testing.assert_allclose(m.predict(include_random=False).to_numpy(), _sleep_X(d) @ m.fixef.to_numpy(),
+                               rtol=1e-12)
+
+
+def test_predict_fixed_only(sleep_fit):
+    d, m = sleep_fit
+    p = m.predict(d, include_random=False)
+    np.testing.assert_allclose(p.to_numpy(), _sleep_X(d) @ m.fixef.to_numpy(), rtol=1e-12)
+    # newdata without the grouping column is enough for population-level predictions
+    nd = pd.DataFrame({"Days": [0.0, 2.5, 9.0]})
+    beta = m.fixef.to_numpy()
+    np.testing.assert_allclose(m.predict(nd, include_random=False).to_numpy(), beta[0] + beta[1] * nd["Days"])
+
+
+def test_predict_unseen_levels_gives_fixed_part(sleep_fit):
+    d, m = sleep_fit
+    nd = pd.DataFrame({"Days": [0.0, 3.0, 7.0, 3.0],
+                       "Subject": ["new-subject", "999", "308", "another"]})
+    pred = m.predict(nd).to_numpy()
+    beta = m.fixef.to_numpy()
+    fixed = beta[0] + beta[1] * nd["Days"].to_numpy()
+    np.testing.assert_allclose(pred[[0, 1, 3]], fixed[[0, 1, 3]], rtol=1e-12)
+    b308 = m.ranef["Subject"].loc["308"].to_numpy()
+    np.testing.assert_allclose(pred[2], fixed[2] + b308[0] + b308[1] * 7.0, rtol=1e-12)
+
+
+def test_predict_unseen_levels_crossed():
+    d = load("penicillin")
+    m = mixedpy.fit("diameter ~ 1 + (1 | plate) + (1 | sample)", d)
+    nd = pd.DataFrame({"plate": ["a", "zz", "a", "zz"], "sample": ["A", "A", "QQ", "QQ"]})
+    pred = m.predict(nd).to_numpy()
+    mu = m.fixef["(Intercept)"]
+    bp = m.ranef["plate"]["(Intercept)"]
+    bs = m.ranef["sample"]["(Intercept)"]
+    np.testing.assert_allclose(pred, [mu + bp["a"] + bs["A"], mu + bs["A"], mu + bp["a"], mu], rtol=1e-12)
+
+
+# --- the caller's data ---------------------------------------------------------------------------------
+def test_data_not_modified():
+    d = load("sleepstudy")
+    d["Days"] = d["Days"].astype(float)
+    d.loc[[3, 17], "Reaction"] = np.nan
+    d["unused"] = list("ab") * 90
+    d["Subject"] = d["Subject"].cat.add_categories([999])  # an unused category
+    before = copy.deepcopy(d)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = mixedpy.fit("Reaction ~ Days + I(Days**2) + (Days | Subject)", d)
+        m.fitted(), m.residuals(), m.predict(d.dropna(subset=["Reaction"])), str(m.summary()), m.varcorr
+    pd.testing.assert_frame_equal(d, before, check_dtype=True, check_exact=True, check_categorical=True)
+    assert list(d.columns) == list(before.columns)
+    assert d.attrs == before.attrs
+    assert d["Subject"].dtype == before["Subject"].dtype
+
+
+# --- missing values ----------------------------------------------------------------------------------
+def test_rows_with_nan_dropped():
+    d = load("sleepstudy")
+    d.index = [f"row{i}" for i in range(len(d))]
+    d["Days"] = d["Days"].astype(float)
+    d.loc["row3", "Reaction"] = np.nan
+    d.loc["row40", "Days"] = np.nan
+    d.loc["row41", "Subject"] = np.nan
+    with pytest.warns(RowsDroppedWarning):
+        m = mixedpy.fit(SLEEP_F, d)
+    assert sorted(m.dropped_rows) == ["row3", "row40", "row41"]
+    assert m.nobs == 177
+    assert m.fitted().index.equals(d.index.drop(["row3", "row40", "row41"]))
+    clean = d.drop(index=["row3", "row40", "row41"])
+    ref = mixedpy.fit(SLEEP_F, clean)
+    np.testing.assert_allclose(m.objective, ref.objective, rtol=1e-12)
+    np.testing.assert_allclose(m.fixef.to_numpy(), ref.fixef.to_numpy(), rtol=1e-8)
+
+
+def test_nan_in_unused_column_drops_nothing():
+    d = load("sleepstudy")
+    d["unused"] = np.nan
+    d.loc[::2, "unused"] = 1.0
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        m = mixedpy.fit(SLEEP_F, d)
+    assert not any(issubclass(w.category, RowsDroppedWarning) for w in rec)
+    assert len(m.dropped_rows) == 0
+    assert m.nobs == 180
+
+
+# --- aliased columns ----------------------------------------------------------------------------------
+@pytest.mark.parametrize("extra", ["DaysCopy", "Days2"])
+def test_aliased_columns_dropped(extra):
+    d = load("sleepstudy")
+    d["DaysCopy"] = d["Days"].astype(float)
+    d["Days2"] = 2.0 * d["Days"] + 0.0
+    with pytest.warns(ColumnsDroppedWarning, match=extra):
+        m = mixedpy.fit(f"Reaction ~ Days + {extra} + (Days | Subject)", d)
+    ref = mixedpy.fit(SLEEP_F, d)
+    assert list(m.fixef.index) == ["(Intercept)", "Days"]
+    np.testing.assert_allclose(m.fixef.to_numpy(), ref.fixef.to_numpy(), rtol=1e-7)
+    np.testing.assert_allclose(m.objective, ref.objective, rtol=1e-10)
+    np.testing.assert_allclose(m.vcov.to_numpy(), ref.vcov.to_numpy(), rtol=1e-6)
+
+
+def test_aliased_factor_column_in_linear_model():
+    """A column equal to the sum of two dummies is aliased with the intercept minus a dummy."""
+    d, y, X = _cake_lm()
+    d = d.copy()
+    d["notA"] = (d["recipe"] != "A").astype(float)
+    with pytest.warns(ColumnsDroppedWarning):
+        m = mixedpy.fit("angle ~ recipe + temp + notA", d)
+    beta, *_ = np.linalg.lstsq(X, y, rcond=None)
+    np.testing.assert_allclose(m.fixef.to_numpy(), beta, rtol=1e-9)
+
+
+# --- singular fits --------------------------------------------------------------------------------------
+def test_singular_fit_warns():
+    d = load("dyestuff2")
+    with pytest.warns(SingularFitWarning):
+        m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", d)
+    assert m.is_singular
+    # the batch variance is 0, so the fit is the linear model: sigma² is the sample variance (REML)
+    y = d["Yield"].to_numpy()
+    np.testing.assert_allclose(m.fixef["(Intercept)"], y.mean(), rtol=1e-8)
+    np.testing.assert_allclose(m.sigma ** 2, y.var(ddof=1), rtol=1e-6)
+    assert m.varcorr["variance"].iloc[0] < 1e-8 * m.sigma ** 2
+
+
+def test_non_singular_fit_does_not_warn():
+    with warnings.catch_warnings(record=True) as rec:
+        warnings.simplefilter("always")
+        m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", load("dyestuff"))
+    assert not m.is_singular
+    assert not any(issubclass(w.category, SingularFitWarning) for w in rec)
+
+
+# --- summaries and layouts ------------------------------------------------------------------------------
+def test_summary(sleep_fit):
+    d, m = sleep_fit
+    s = m.summary()
+    text = str(s)
+    assert "Random effects" in text and "Fixed effects" in text
+    assert "Subject" in text and "Days" in text and "Residual" in text
+    html = s._repr_html_()
+    assert isinstance(html, str) and html.lstrip().startswith("<") and "<table" in html
+    assert "Random effects" in html
+    assert "LmmResult" in repr(m)
+
+
+def test_varcorr_layout(sleep_fit):
+    d, m = sleep_fit
+    vc = m.varcorr
+    assert list(vc.columns) == ["group", "term1", "term2", "variance", "sd_cor"]
+    assert vc["group"].tolist() == ["Subject", "Subject", "Subject", "Residual"]
+    assert vc["term1"].tolist()[:3] == ["(Intercept)", "Days", "(Intercept)"]
+    assert pd.isna(vc["term2"].iloc[0]) and pd.isna(vc["term2"].iloc[1]) and vc["term2"].iloc[2] == "Days"
+    assert pd.isna(vc["term1"].iloc[3]) and pd.isna(vc["term2"].iloc[3])
+    # values: σ² T Tᵀ with T the lower-triangular factor holding θ column by column
+    t = m.theta
+    T = np.array([[t[0], 0.0], [t[1], t[2]]])
+    S = m.sigma ** 2 * T @ T.T
+    np.testing.assert_allclose(vc["variance"].to_numpy(), [S[0, 0], S[1, 1], S[0, 1], m.sigma ** 2], rtol=1e-10)
+    np.testing.assert_allclose(vc["sd_cor"].to_numpy(),
+                               [np.sqrt(S[0, 0]), np.sqrt(S[1, 1]), S[0, 1] / np.sqrt(S[0, 0] * S[1, 1]), m.sigma],
+                               rtol=1e-10)
+
+
+def test_varcorr_uncorrelated_and_nested():
+    d = load("sleepstudy")
+    m = mixedpy.fit("Reaction ~ Days + (Days || Subject)", d)
+    vc = m.varcorr
+    assert vc["group"].tolist() == ["Subject", "Subject.1", "Residual"]
+    assert vc["term1"].tolist()[:2] == ["(Intercept)", "Days"]
+    p = mixedpy.fit("strength ~ 1 + (1 | batch/cask)", load("pastes"))
+    assert p.varcorr["group"].tolist() == ["cask:batch", "batch", "Residual"]
+    np.testing.assert_allclose(p.varcorr["variance"], p.varcorr["sd_cor"] ** 2, rtol=1e-12)
+
+
+def test_ngroups():
+    for name, formula, cols in [("sleepstudy", SLEEP_F, {"Subject": ["Subject"]}),
+                                ("penicillin", "diameter ~ 1 + (1 | plate) + (1 | sample)",
+                                 {"plate": ["plate"], "sample": ["sample"]}),
+                                ("pastes", "strength ~ 1 + (1 | batch/cask)",
+                                 {"batch": ["batch"], "cask:batch": ["cask", "batch"]})]:
+        d = load(name)
+        m = mixedpy.fit(formula, d)
+        expected = {g: d.groupby(c, observed=True).ngroups for g, c in cols.items()}
+        assert m.ngroups == expected
+
+
+def test_ranef_layout(sleep_fit):
+    d, m = sleep_fit
+    re, se = m.ranef["Subject"], m.ranef_se["Subject"]
+    assert re.shape == se.shape == (18, 2)
+    assert re.index.equals(se.index) and list(re.columns) == list(se.columns) == ["(Intercept)", "Days"]
+    assert (se.to_numpy() > 0).all()
+    # BLUPs of a REML/ML fit with an intercept sum to zero over the levels (balanced design)
+    np.testing.assert_allclose(re.sum().to_numpy(), 0.0, atol=1e-6 * np.abs(re.to_numpy()).max())
