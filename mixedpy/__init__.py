@@ -6,7 +6,8 @@
 """
 from . import datasets, errors
 from .api import fit
+from .inference.lrt import compare
 from .results import LmmResult
 
-__all__ = ["fit", "LmmResult", "datasets", "errors"]
+__all__ = ["fit", "compare", "LmmResult", "datasets", "errors"]
 __version__ = "0.1.0"

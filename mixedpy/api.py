@@ -20,7 +20,7 @@ from .results import LmmResult
 from .solution import solve_at
 
 METHODS = ("reml", "ml")
-OPTIMIZERS = ("bobyqa", "cobyqa", "lbfgsb", "nelder-mead")
+OPTIMIZERS = ("bobyqa", "lbfgs", "cobyqa", "lbfgsb", "nelder-mead")
 
 
 def _method(reml: bool, method: str | None) -> bool:
@@ -44,7 +44,7 @@ def _check_sizes(n: int, p: int, random) -> None:
 
 
 def fit(formula: str, data, reml: bool = True, *, method: str | None = None,
-        optimizer: str = "bobyqa", engine: str = "auto") -> LmmResult:
+        optimizer: str = "lbfgs", engine: str = "auto") -> LmmResult:
     """Fit a linear mixed model given by an lme4-style formula.
 
     Parameters
@@ -59,8 +59,9 @@ def fit(formula: str, data, reml: bool = True, *, method: str | None = None,
         Optimize the REML criterion (False: maximum likelihood).
     method : {"reml", "ml"}, optional
         Alternative to ``reml``.
-    optimizer : {"bobyqa", "cobyqa", "lbfgsb", "nelder-mead"}
-        Backend for the θ optimization (BOBYQA through NLopt, as lme4 and MixedModels.jl).
+    optimizer : {"lbfgs", "bobyqa", "cobyqa", "lbfgsb", "nelder-mead"}
+        Backend for the θ optimization: "lbfgs" (default) is L-BFGS-B on the analytic gradient;
+        "bobyqa" is derivative-free BOBYQA through NLopt (as lme4 and MixedModels.jl).
     engine : {"auto", "blocked", "sparse"}
         Factorization of A(θ): blocked (first term block-diagonal, dense Schur complement) or the
         general sparse LDLᵀ; "auto" picks by size.
@@ -89,7 +90,8 @@ def fit(formula: str, data, reml: bool = True, *, method: str | None = None,
         raise ModelSpecError(f"engine {engine!r} is not supported; use 'auto', 'blocked' or 'sparse'")
     ws = Workspace(fixed.X, fixed.y, random, engine)
     with threadpool_limits(limits=blas_threads(ws), user_api="blas"):
-        opt = minimize_deviance(lambda th: ws.deviance(th, use_reml), random.theta0, random.lower, optimizer)
+        opt = minimize_deviance(lambda th: ws.deviance(th, use_reml), random.theta0, random.lower, optimizer,
+                                fun_and_grad=lambda th: ws.deviance_and_gradient(th, use_reml))
     if not opt.converged:
         warnings.warn(f"the optimizer ({opt.method}) stopped without converging after {opt.nfev} "
                       f"evaluations: {opt.message}; gradient at the optimum {np.round(opt.gradient, 6)}. "

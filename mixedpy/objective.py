@@ -147,6 +147,12 @@ class Workspace:
         return DevianceParts(theta=theta.copy(), beta=beta, u=u, pwrss=pwrss, ldL2=ldL2,
                              ldRX2=ldRX2, RXtRX=RXtRX, n=self.n, p=self.p)
 
+    def deviance_and_gradient(self, theta: np.ndarray, reml: bool = True) -> tuple[float, np.ndarray]:
+        """Profiled deviance and its analytic gradient in θ (see :mod:`mixedpy.gradient`)."""
+        from .gradient import deviance_gradient
+        parts = self.parts(theta)
+        return parts.deviance(reml), deviance_gradient(self, parts, reml)
+
     def deviance(self, theta: np.ndarray, reml: bool = True) -> float:
         """Profiled deviance (REML criterion when ``reml``) at θ."""
         try:

@@ -124,8 +124,24 @@ def _bobyqa(f: _Counted, x0: np.ndarray, lower: np.ndarray, step: float = 0.75) 
     return optimize.OptimizeResult(x=np.asarray(x), success=ok, message=msg)
 
 
+def _lbfgs_analytic(f: _Counted, fg: Callable, x0: np.ndarray, bounds) -> optimize.OptimizeResult:
+    """L-BFGS-B on the analytic gradient; evaluations are counted through ``f``'s counter."""
+
+    def both(x):
+        f.n += 1
+        val, grad = fg(x)
+        if not np.isfinite(val):
+            return 1e300, np.zeros_like(x)
+        if val < f.best_f:
+            f.best_f, f.best_x = float(val), np.array(x, dtype=float)
+        return val, grad
+
+    return optimize.minimize(both, x0, jac=True, method="L-BFGS-B", bounds=bounds,
+                             options={"maxiter": 1000, "ftol": 1e-15, "gtol": 1e-8, "maxcor": 20})
+
+
 def minimize_deviance(fun: Callable[[np.ndarray], float], theta0: np.ndarray, lower: np.ndarray,
-                      method: str = "lbfgsb") -> OptSummary:
+                      method: str = "lbfgsb", fun_and_grad: Callable | None = None) -> OptSummary:
     """Minimize ``fun`` over θ ≥ lower (elementwise; −inf for unbounded elements).
 
     Examples
@@ -146,6 +162,12 @@ def minimize_deviance(fun: Callable[[np.ndarray], float], theta0: np.ndarray, lo
         res = _lbfgsb(f, x0, bounds)
         res = _polish(f, f.best_x, bounds)
         res = _lbfgsb(f, f.best_x, bounds)
+    elif method == "lbfgs":
+        if fun_and_grad is None:
+            raise ValueError("optimizer 'lbfgs' needs the analytic gradient (fun_and_grad)")
+        res = _lbfgs_analytic(f, fun_and_grad, x0, bounds)
+        if not res.success:  # e.g. a line search that stalled: finish derivative-free
+            res = _bobyqa(f, f.best_x, lower, step=0.02)
     elif method == "bobyqa":
         res = _bobyqa(f, x0, lower)
         nfev = f.n

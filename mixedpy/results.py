@@ -235,6 +235,29 @@ class LmmResult:
             names += [f"{t.group}:{lev}:{c}" for lev in t.levels for c in t.columns]
         return mme(self.workspace, self.solution, names)
 
+    # --- inference (mixedpy.inference) -------------------------------------------------------------
+    def anova(self, type: int = 3, ddf: str = "satterthwaite") -> pd.DataFrame:
+        """ANOVA table of the fixed-effect terms (lmerTest's ``anova``); see :func:`mixedpy.inference.anova`."""
+        from .inference.anova import anova
+        return anova(self, type=type, ddf=ddf)
+
+    def contrast(self, L, rhs=0.0, ddf: str = "satterthwaite") -> pd.DataFrame:
+        """F test of L β = rhs (lmerTest's ``contest``); see :func:`mixedpy.inference.contrast`."""
+        from .inference.anova import contrast
+        return contrast(self, L, rhs=rhs, ddf=ddf)
+
+    test = contrast
+
+    def confint(self, method: str = "wald", level: float = 0.95, **kwargs) -> pd.DataFrame:
+        """Confidence intervals (``"wald"``, ``"profile"``, ``"bootstrap"``); see :func:`mixedpy.inference.confint`."""
+        from .inference.confint import confint
+        return confint(self, method=method, level=level, **kwargs)
+
+    def compare(self, *others, names: list | None = None) -> pd.DataFrame:
+        """Likelihood-ratio tests against nested fits (lme4's ``anova(m0, m1)``); see :func:`mixedpy.compare`."""
+        from .inference.lrt import compare
+        return compare(self, *others, names=names)
+
     # --- presentation -----------------------------------------------------------------------------
     def summary(self):
         """A printable summary like lmerTest's ``summary()`` (HTML in notebooks)."""

@@ -27,8 +27,12 @@ import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from ._newton import fd_hessian, newton_minimize, positive_definite
+
 LOG2PI = float(np.log(2 * np.pi))
 BIG = 1e300
+NUDGE = 1e-4
+ROW_EPS = 1e-10
 
 
 @dataclass
@@ -44,28 +48,56 @@ class Profile:
     u_bounds: list
     scale: float
     cache: dict = field(default_factory=dict)
+    hessian: np.ndarray | None = None
 
     def deviance(self, x: float) -> float:
         if x in self.cache:
             return self.cache[x][0]
-        near = min(self.cache, key=lambda v: abs(v - x)) if self.cache else None
-        u = self.u0 if near is None else self.cache[near][1]
+        starts = [self._predict(x), self.u0] if self.cache else [self.u0]
+        best_val, best_u = np.inf, self.u0
+        for u in starts:
+            val, uopt = self._minimize(x, u)
+            if val < best_val:
+                best_val, best_u = val, uopt
+            if best_val < BIG / 10:
+                break
+        self.cache[x] = (best_val, best_u)
+        return best_val
+
+    def _predict(self, x: float) -> np.ndarray:
+        """Warm start: the solution at the nearest profile point, linearly extrapolated from the
+        two nearest on the same side of the estimate."""
+        side = [v for v in self.cache if (v - self.estimate) * (x - self.estimate) > 0
+                and self.cache[v][0] < BIG / 10]
+        near = sorted(side or self.cache, key=lambda v: abs(v - x))
+        u1 = self.cache[near[0]][1]
+        if len(near) >= 2 and near[0] != near[1]:
+            u2 = self.cache[near[1]][1]
+            w = (x - near[0]) / (near[0] - near[1])
+            if abs(w) <= 2:
+                return u1 + w * (u1 - u2)
+        return u1
+
+    def _minimize(self, x: float, u: np.ndarray):
         if len(u) == 0:
-            val, uopt = float(self.objective(x, u)), u
-        else:
-            res = optimize.minimize(lambda v: self.objective(x, v), u, method="L-BFGS-B",
-                                    bounds=self.u_bounds, options={"ftol": 1e-13, "gtol": 1e-8,
-                                                                  "maxiter": 500})
-            val, uopt = float(res.fun), np.asarray(res.x)
-            if len(self.cache) and near is not None:  # also try from the fit's optimum
-                res2 = optimize.minimize(lambda v: self.objective(x, v), self.u0, method="L-BFGS-B",
-                                         bounds=self.u_bounds, options={"ftol": 1e-13, "gtol": 1e-8,
-                                                                       "maxiter": 500}) \
-                    if val > BIG / 10 else None
-                if res2 is not None and res2.fun < val:
-                    val, uopt = float(res2.fun), np.asarray(res2.x)
-        self.cache[x] = (val, uopt)
-        return val
+            return float(self.objective(x, u)), u
+        u = np.array(u, dtype=float)
+        lo = np.array([-np.inf if b[0] is None else b[0] for b in self.u_bounds])
+        hi = np.array([np.inf if b[1] is None else b[1] for b in self.u_bounds])
+        nudge = np.isfinite(lo) & (u < lo + NUDGE)  # a zero gradient at the bound: start inside
+        u[nudge] = np.minimum(lo[nudge] + NUDGE, hi[nudge])
+        f = (lambda v: self.objective(x, v))
+        if self.hessian is None:
+            h = 1e-4 * np.maximum(np.abs(u), 1e-1)
+            Hc = fd_hessian(f, np.clip(u, lo + h, hi - h), h)
+            self.hessian = positive_definite(Hc) if np.all(np.isfinite(Hc)) else np.eye(len(u))
+        val, uopt, ok, self.hessian = newton_minimize(f, u, lo, hi, self.hessian)
+        if not ok:
+            res = optimize.minimize(f, uopt, method="L-BFGS-B", bounds=self.u_bounds,
+                                    options={"ftol": 1e-12, "gtol": 1e-7, "maxiter": 400})
+            if res.fun < val:
+                val, uopt = float(res.fun), np.asarray(res.x)
+        return float(val), np.asarray(uopt)
 
 
 def _safe(fn: Callable) -> Callable:
@@ -140,10 +172,12 @@ def build_profiles(fit) -> list[Profile]:
                         return ws.deviance(_theta_put(u, term, T), reml=False)
                     return obj(x, u)
 
+                sb = list(tb)
+                sb[term.theta_offset + list(zip(r_idx, c_idx)).index((j, j))] = (ROW_EPS, None)
                 profiles.append(Profile(
                     name=f"sd_{term.columns[j]}|{term.group}", estimate=sigma_hat * s_hat[j],
                     lower_bound=0.0, upper_bound=np.inf, objective=_safe(obj0), u0=theta_hat,
-                    u_bounds=tb, scale=sigma_hat))
+                    u_bounds=sb, scale=sigma_hat))
             else:
                 i_row, i_col = a, b  # correlation of columns a (row) and b
 
@@ -207,7 +241,7 @@ def _initial_step(pr: Profile) -> float:
 
 
 def profile_end(pr: Profile, dev0: float, target: float, direction: int,
-                xtol: float = 1e-7, ztol: float = 1e-5) -> float:
+                xtol: float = 1e-9, ztol: float = 2e-4) -> float:
     """The x beyond the estimate in ``direction`` where ζ(x) = ``target`` (or the bound, or ±inf)."""
     bound = pr.lower_bound if direction < 0 else pr.upper_bound
     x0 = pr.estimate
@@ -216,7 +250,7 @@ def profile_end(pr: Profile, dev0: float, target: float, direction: int,
     h = _initial_step(pr)
     xa, za = x0, 0.0
     xb = x0 + direction * h
-    for _ in range(60):  # bracket the target
+    for _ in range(60):  # bracket the target, stepping by linear extrapolation of ζ
         if np.isfinite(bound) and (xb - bound) * direction >= 0:
             xb = bound
         zb = _zeta(pr, xb, dev0)
@@ -224,10 +258,9 @@ def profile_end(pr: Profile, dev0: float, target: float, direction: int,
             break
         if xb == bound:
             return bound
-        # extrapolate ζ linearly in x, never less than doubling the step
         slope = (zb - za) / (xb - xa) if xb != xa else 0.0
-        step = (target - zb) / slope if slope * direction > 0 else 2 * abs(xb - x0)
-        step = min(max(abs(step) * 1.2, abs(xb - x0) * 0.25), 4 * abs(xb - x0) + h)
+        step = (target - zb) / slope * 1.05 if slope * direction > 0 else 2 * abs(xb - x0)
+        step = min(max(abs(step), abs(xb - x0) * 0.1), 4 * abs(xb - x0) + h)
         xa, za = xb, zb
         xb = xb + direction * step
     else:

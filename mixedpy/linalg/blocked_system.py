@@ -22,28 +22,35 @@ import scipy.sparse as sp
 MAX_DENSE = 6000  # largest Schur complement (q₂) handled densely
 
 
-def pair_map(C: sp.csr_matrix, nlev: int, k1: int) -> tuple[sp.csr_matrix, np.ndarray]:
-    """The sparse map K with (CᵀDC)[flat] = K @ D.ravel(): one row per touched entry of the q₂×q₂
-    matrix (``flat`` = row·q₂ + col), one column per (level, a, b) of D."""
+def pair_map(C: sp.csr_matrix, nlev: int, k1: int, chunk_entries: int = 4_000_000) -> sp.csr_matrix:
+    """The sparse map K with vec(CᵀDC) = K @ D.ravel(): rows are the q₂² entries (row-major) of
+    CᵀDC, columns the (level, a, b) entries of D.  Built level-chunk by level-chunk to bound memory."""
     C = sp.csr_matrix(C)
     q2 = C.shape[1]
     row_of = np.repeat(np.arange(C.shape[0]), np.diff(C.indptr))
-    level, tag = row_of // k1, row_of % k1
-    order = np.argsort(level, kind="stable")
-    cols, vals, level, tag = C.indices[order].astype(np.int64), C.data[order], level[order], tag[order]
-    counts = np.bincount(level, minlength=nlev)
-    starts = np.concatenate([[0], np.cumsum(counts)[:-1]])
-    reps = counts[level]  # each entry pairs with every entry of its level
-    left = np.repeat(np.arange(len(cols)), reps)
-    first = np.repeat(starts[level], reps)
-    block_start = np.repeat(np.cumsum(reps) - reps, reps)
-    right = first + (np.arange(len(left)) - block_start)
-    flat = cols[left] * q2 + cols[right]
-    dcol = level[left] * k1 * k1 + tag[left] * k1 + tag[right]
-    K = sp.csr_matrix((vals[left] * vals[right], (flat, dcol)), shape=(q2 * q2, nlev * k1 * k1))
-    K.sum_duplicates()
-    touched = np.flatnonzero(np.diff(K.indptr))
-    return sp.csr_matrix(K[touched]), touched
+    level_all = row_of // k1
+    order = np.argsort(level_all, kind="stable")
+    cols_all = C.indices[order].astype(np.int64)
+    vals_all, tag_all, level_all = C.data[order], (row_of % k1)[order], level_all[order]
+    counts = np.bincount(level_all, minlength=nlev)
+    ends = np.cumsum(counts)
+    pieces = []
+    lo_level = 0
+    while lo_level < nlev:  # whole levels per chunk, about chunk_entries pairs each
+        sq = np.cumsum(counts[lo_level:] ** 2)
+        hi_level = lo_level + max(1, int(np.searchsorted(sq, chunk_entries, side="right")))
+        lo, hi = ends[lo_level] - counts[lo_level], ends[hi_level - 1]
+        cols, vals, tag, level = cols_all[lo:hi], vals_all[lo:hi], tag_all[lo:hi], level_all[lo:hi]
+        start = np.repeat((ends - counts)[lo_level:hi_level] - lo, counts[lo_level:hi_level])
+        reps = counts[level]
+        left = np.repeat(np.arange(len(cols)), reps)
+        right = np.repeat(start, reps) + (np.arange(len(left)) - np.repeat(np.cumsum(reps) - reps, reps))
+        pieces.append(sp.csr_matrix((vals[left] * vals[right],
+                                     (cols[left] * q2 + cols[right],
+                                      level[left] * k1 * k1 + tag[left] * k1 + tag[right])),
+                                    shape=(q2 * q2, nlev * k1 * k1)))
+        lo_level = hi_level
+    return pieces[0] if len(pieces) == 1 else sp.csr_matrix(sum(pieces[1:], pieces[0]))
 
 
 class BlockedSystem:
@@ -82,7 +89,7 @@ class BlockedSystem:
         mask = Lambda_rows >= self.q1
         self.L2 = (Lambda_rows[mask] - self.q1, Lambda_cols[mask] - self.q1, lind[mask])
         if self.q2:
-            self.K, self.flat = pair_map(self.C, nlev1, k1)
+            self.K = pair_map(self.C, nlev1, k1)
 
     def _T1(self, theta: np.ndarray) -> np.ndarray:
         T = np.zeros((self.k1, self.k1))
@@ -101,8 +108,7 @@ class BlockedSystem:
         r, c, ind = self.L2
         self.Lambda2 = sp.csr_matrix((theta[ind], (r, c)), shape=(self.q2, self.q2))
         D = np.einsum("ab,lbc,dc->lad", T1, self.A11_inv, T1)
-        N = self.Z2tZ2.copy()
-        N.ravel()[self.flat] -= self.K @ D.ravel()
+        N = self.Z2tZ2 - (self.K @ D.ravel()).reshape(self.q2, self.q2)
         P = np.asarray(self.Lambda2.T @ N)                  # Λ₂ᵀ N
         S = np.asarray(self.Lambda2.T @ P.T).T              # Λ₂ᵀ N Λ₂ (N symmetric)
         S[np.diag_indices_from(S)] += 1.0
@@ -142,29 +148,29 @@ class BlockedSystem:
         return X.ravel() if vec else X
 
     # --- selected inverse ------------------------------------------------------------------------
-    def inverse_blocks(self, blocks: np.ndarray) -> np.ndarray:
-        """Diagonal blocks of A⁻¹ for index blocks (nblock × k) that lie in block 1 or block 2."""
-        if blocks.min() >= self.q1:
-            Sinv = la.cho_solve(self.S_chol, np.eye(self.q2), check_finite=False)
-            b = blocks - self.q1
-            return Sinv[b[:, :, None], b[:, None, :]]
-        out = self.A11_inv.copy()
-        if self.q2:
-            Sinv = la.cho_solve(self.S_chol, np.eye(self.q2), check_finite=False)
-            chunk = max(1, 2_000_000 // max(self.q2, 1) // self.k1)
-            for lo in range(0, self.nlev1, chunk):
-                hi = min(self.nlev1, lo + chunk)
-                rows = slice(lo * self.k1, hi * self.k1)
-                F = self._A12_rows(rows)                       # rows of A₁₂ (dense chunk)
-                G = F @ Sinv
-                FSF = np.einsum("lam,lbm->lab", G.reshape(hi - lo, self.k1, -1),
-                                F.reshape(hi - lo, self.k1, -1))
-                Ai = self.A11_inv[lo:hi]
-                out[lo:hi] += np.einsum("lab,lbc,lcd->lad", Ai, FSF, Ai)
-        return out[(blocks[:, 0] // self.k1)] if blocks.shape[1] == self.k1 else out
+    def _S_inv(self) -> np.ndarray:
+        if getattr(self, "_Sinv_for", None) is not self.S_chol:
+            inv, info = la.lapack.dpotri(self.S_chol[0], lower=1)
+            self._Sinv = np.tril(inv) + np.tril(inv, -1).T
+            self._Sinv_for = self.S_chol
+        return self._Sinv
 
-    def _A12_rows(self, rows: slice) -> np.ndarray:
-        """Dense rows of A₁₂ = Λ₁ᵀ C Λ₂ for a slice of whole levels."""
-        CL = (self.C[rows] @ self.Lambda2).toarray()
-        n = CL.shape[0] // self.k1
-        return np.einsum("ba,lbm->lam", self.T1, CL.reshape(n, self.k1, -1)).reshape(CL.shape[0], -1)
+    def first_term_inverse_blocks(self) -> np.ndarray:
+        """(A⁻¹)₁₁'s diagonal blocks, nlev₁ × k₁ × k₁:  A₁₁⁻¹ + A₁₁⁻¹ T₁ᵀ (C_l R C_lᵀ) T₁ A₁₁⁻¹ with
+        R = Λ₂ S⁻¹ Λ₂ᵀ; C_l R C_lᵀ for all levels at once through the pair map K (Kᵀ R)."""
+        out = self.A11_inv.copy()
+        if not self.q2:
+            return out
+        Sinv = self._S_inv()
+        R = np.asarray(self.Lambda2 @ np.asarray(self.Lambda2 @ Sinv).T)  # Λ₂ S⁻¹ Λ₂ᵀ (symmetric)
+        CRC = (self.K.T @ R.ravel()).reshape(self.nlev1, self.k1, self.k1)
+        M = np.einsum("ba,lbc,cd->lad", self.T1, CRC, self.T1)
+        return out + np.einsum("lab,lbc,lcd->lad", self.A11_inv, M, self.A11_inv)
+
+    def inverse_blocks(self, blocks: np.ndarray) -> np.ndarray:
+        """Diagonal blocks of A⁻¹ for index blocks (nblock × k) of one term (block 1 or block 2)."""
+        if blocks.min() >= self.q1:
+            b = blocks - self.q1
+            Sinv = self._S_inv()
+            return Sinv[b[:, :, None], b[:, None, :]]
+        return self.first_term_inverse_blocks()[blocks[:, 0] // self.k1]
