@@ -86,6 +86,7 @@ def fit(formula: str, data, reml: bool = True, *, method: str | None = None,
     fixed = fixed_design(frame.formula.response, frame.formula.fixed, frame.data)
     random = random_design(frame.formula.random, frame.data)
     _check_sizes(len(fixed.y), fixed.X.shape[1], random)
+    _check_not_exact(fixed)
     if engine not in ("auto", "blocked", "sparse"):
         raise ModelSpecError(f"engine {engine!r} is not supported; use 'auto', 'blocked' or 'sparse'")
     ws = Workspace(fixed.X, fixed.y, random, engine)
@@ -106,6 +107,16 @@ def fit(formula: str, data, reml: bool = True, *, method: str | None = None,
                       "correlation as ±1); consider simplifying the random-effects structure",
                       SingularFitWarning, stacklevel=2)
     return result
+
+
+def _check_not_exact(fixed) -> None:
+    """A response that the fixed effects reproduce exactly leaves no variance to estimate."""
+    X, y = fixed.X, fixed.y
+    beta = np.linalg.lstsq(X, y, rcond=None)[0] if X.shape[1] else np.zeros(0)
+    rss = float(np.sum((y - X @ beta) ** 2))
+    if rss <= 1e-20 * max(float(y @ y), 1e-300):
+        raise DataError(f"the fixed effects reproduce the response {fixed.response!r} exactly "
+                        "(residual sum of squares 0): there is no variance left to estimate")
 
 
 def blas_threads(ws: Workspace) -> int | None:

@@ -130,7 +130,7 @@ def _lbfgs_analytic(f: _Counted, fg: Callable, x0: np.ndarray, bounds) -> optimi
     def both(x):
         f.n += 1
         val, grad = fg(x)
-        if not np.isfinite(val):
+        if not (np.isfinite(val) and np.all(np.isfinite(grad))):
             return 1e300, np.zeros_like(x)
         if val < f.best_f:
             f.best_f, f.best_x = float(val), np.array(x, dtype=float)
@@ -181,7 +181,7 @@ def minimize_deviance(fun: Callable[[np.ndarray], float], theta0: np.ndarray, lo
     else:
         raise ValueError(f"unknown optimizer {method!r}; use 'lbfgsb', 'cobyqa' or 'nelder-mead'")
     theta = _snap_to_boundary(f, f.best_x, lower)
-    g = _fd_gradient(f, theta, lower)
+    g = fun_and_grad(theta)[1] if fun_and_grad is not None else _fd_gradient(f, theta, lower)
     free = ~((theta <= lower) & (g > 0))
     converged = bool(res.success or np.max(np.abs(g[free]), initial=0.0) < 1e-3)
     return OptSummary(method, x0, theta, f.best_f, f.n, converged, str(res.message), g,

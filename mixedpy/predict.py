@@ -18,8 +18,8 @@ def _term_contribution(result, term, data: pd.DataFrame) -> np.ndarray:
         Xt = np.asarray(term.spec.get_model_matrix(data, na_action="ignore"), dtype=float)
     except Exception as exc:  # formulaic raises several kinds for unusable data
         raise DataError(f"cannot build random term {term.source} for new data: {exc}") from None
-    labels = data[list(term.group)].astype(str).agg(":".join, axis=1) if len(term.group) > 1 \
-        else data[term.group[0]].astype(str)
+    cols = list(term.source.group)
+    labels = data[cols].astype(str).agg(":".join, axis=1) if len(cols) > 1 else data[cols[0]].astype(str)
     pos = term.levels.get_indexer(pd.Index(labels))
     b = result.solution.b[term.offset:term.offset + term.q].reshape(term.nlev, term.k)
     known = pos >= 0

@@ -50,7 +50,7 @@ class LmmResult:
     --------
     >>> import mixedpy
     >>> m = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy"))
-    >>> round(m.fixef["Days"], 3)
+    >>> round(float(m.fixef["Days"]), 3)
     10.467
     """
 

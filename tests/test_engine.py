@@ -394,10 +394,8 @@ def test_selected_inverse(seed):
     low = sp.coo_matrix(low)
     np.testing.assert_allclose(low.data, Sigma[low.row, low.col], rtol=1e-7, atol=1e-10 * np.abs(Sigma).max())
     assert np.all(low.row > low.col)
-    # it covers the whole pattern of L
-    Lc = sp.coo_matrix(L)
-    assert set(zip(Lc.row, Lc.col)) <= set(zip(low.row, low.col)) | {(r, c) for r, c, v in
-                                                                      zip(Lc.row, Lc.col, Lc.data) if v == 0}
+    # one value for every stored entry of L (the pattern the recurrence works on)
+    assert low.nnz == sp.csc_matrix(L).nnz
 
 
 @pytest.mark.parametrize("k", [1, 2, 3])

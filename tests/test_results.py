@@ -164,21 +164,43 @@ def test_predict_unseen_levels_crossed():
 
 
 # --- the caller's data ---------------------------------------------------------------------------------
-def test_data_not_modified():
+def _messy_sleepstudy():
     d = load("sleepstudy")
     d["Days"] = d["Days"].astype(float)
     d.loc[[3, 17], "Reaction"] = np.nan
     d["unused"] = list("ab") * 90
     d["Subject"] = d["Subject"].cat.add_categories([999])  # an unused category
-    before = copy.deepcopy(d)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        m = mixedpy.fit("Reaction ~ Days + I(Days**2) + (Days | Subject)", d)
-        m.fitted(), m.residuals(), m.predict(d.dropna(subset=["Reaction"])), str(m.summary()), m.varcorr
+    return d
+
+
+def _assert_unchanged(d, before):
     pd.testing.assert_frame_equal(d, before, check_dtype=True, check_exact=True, check_categorical=True)
     assert list(d.columns) == list(before.columns)
     assert d.attrs == before.attrs
     assert d["Subject"].dtype == before["Subject"].dtype
+
+
+def test_data_not_modified_by_fit():
+    d = _messy_sleepstudy()
+    before = copy.deepcopy(d)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = mixedpy.fit("Reaction ~ Days + I(Days**2) + (Days | Subject)", d)
+        m.fitted(), m.residuals(), str(m.summary()), m.varcorr, m.ranef, m.ranef_se, m.coef_table
+    _assert_unchanged(d, before)
+
+
+def test_data_not_modified_by_predict():
+    d = _messy_sleepstudy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = mixedpy.fit("Reaction ~ Days + I(Days**2) + (Days | Subject)", d)
+    new = d.dropna(subset=["Reaction"]).copy()
+    before = copy.deepcopy(new)
+    m.predict(new, include_random=False)
+    _assert_unchanged(new, before)
+    m.predict(new)
+    _assert_unchanged(new, before)
 
 
 # --- missing values ----------------------------------------------------------------------------------

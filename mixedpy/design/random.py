@@ -130,12 +130,35 @@ class RandomDesign:
         return sp.csc_matrix((np.asarray(theta)[self.lind], (self.Lambda_rows, self.Lambda_cols)),
                              shape=(self.q, self.q))
 
+    def lambda_pair(self, theta: np.ndarray) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+        """(Λ, Λᵀ) at θ as CSR matrices that are reused: their values are overwritten by the next
+        call (the fitting path's cheap way to apply Λ; use :meth:`Lambda` for a matrix to keep)."""
+        if "pair" not in self._cache:
+            self._cache["pair"] = (_FixedPattern(self.Lambda_rows, self.Lambda_cols, self.lind, self.q),
+                                   _FixedPattern(self.Lambda_cols, self.Lambda_rows, self.lind, self.q))
+        fwd, bwd = self._cache["pair"]
+        return fwd.at(theta), bwd.at(theta)
+
     def groups(self) -> dict:
         """Grouping factor name → list of its terms (terms sharing a factor, e.g. from ``||``)."""
         out: dict = {}
         for t in self.terms:
             out.setdefault(t.group, []).append(t)
         return out
+
+
+class _FixedPattern:
+    """A CSR matrix whose pattern is fixed and whose values are θ[lind] (updated in place)."""
+
+    def __init__(self, rows: np.ndarray, cols: np.ndarray, lind: np.ndarray, q: int):
+        order = np.lexsort((cols, rows))
+        self.lind = lind[order]
+        self.matrix = sp.csr_matrix((np.ones(len(order)), (rows[order], cols[order])), shape=(q, q))
+        self.matrix.has_canonical_format = True
+
+    def at(self, theta: np.ndarray) -> sp.csr_matrix:
+        self.matrix.data[:] = np.asarray(theta, dtype=float)[self.lind]
+        return self.matrix
 
 
 def term_Z(term_X: np.ndarray, codes: np.ndarray, nlev: int, n: int) -> sp.csc_matrix:

@@ -229,7 +229,7 @@ def parse_formula(text: str, columns: Collection[str] = (), numeric: Collection[
     --------
     >>> f = parse_formula("y ~ x + (1 + x || g) + (1 | a/b)")
     >>> f.fixed
-    '1 + x'
+    'x'
     >>> [str(t) for t in f.random]
     ['(1 | g)', '(0 + x | g)', '(1 | a)', '(1 | b:a)']
     """

@@ -7,8 +7,15 @@ from typing import Callable
 import numpy as np
 
 
-def fd_gradient(f: Callable, u: np.ndarray, lo: np.ndarray, h: np.ndarray) -> np.ndarray:
+def fd_gradient(f: Callable, u: np.ndarray, lo: np.ndarray, h: np.ndarray, f0: float | None = None) -> np.ndarray:
+    """Gradient by forward differences when f0 = f(u) is given, else central differences."""
     g = np.zeros_like(u)
+    if f0 is not None:
+        for i in range(len(u)):
+            e = np.zeros_like(u)
+            e[i] = h[i]
+            g[i] = (f(u + e) - f0) / h[i]
+        return g
     for i in range(len(u)):
         e = np.zeros_like(u)
         e[i] = h[i]
@@ -59,8 +66,8 @@ def newton_minimize(f: Callable, u0: np.ndarray, lo: np.ndarray, hi: np.ndarray,
     """
     u = np.clip(np.asarray(u0, dtype=float), lo, hi)
     fu = f(u)
-    h = 1e-5 * np.maximum(np.abs(u), 1e-2)
-    g = fd_gradient(f, u, lo, h)
+    h = 1e-6 * np.maximum(np.abs(u), 1e-2)
+    g = fd_gradient(f, u, lo, h, fu)
     for _ in range(maxiter):
         free = ~(((u <= lo) & (g > 0)) | ((u >= hi) & (g < 0)))
         if not np.any(free):
@@ -79,7 +86,7 @@ def newton_minimize(f: Callable, u0: np.ndarray, lo: np.ndarray, hi: np.ndarray,
             t /= 4
         else:
             return fu, u, decrease < 1e-3, H
-        gc = fd_gradient(f, cand, lo, h)
+        gc = fd_gradient(f, cand, lo, h, fc)
         if np.all(free):
             H = bfgs_update(H, cand - u, gc - g)
         u, fu, g = cand, fc, gc

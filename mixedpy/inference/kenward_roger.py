@@ -182,7 +182,7 @@ def kr_test(result, L: np.ndarray, rhs=0.0) -> FTest:
     wald = float(Lb @ np.linalg.solve(L @ PhiA @ L.T, Lb))
     FU = wald / q
     sigma = float(result.sigma if result.reml else _reml_fit(result).sigma)
-    return _ScaledF(F=FU * scaling, num_df=q, den_df=float(df2), sigma=sigma, unscaled=FU)
+    return _ScaledF(F=float(FU * scaling), num_df=q, den_df=float(df2), sigma=sigma, unscaled=FU)
 
 
 @dataclass(frozen=True)

@@ -49,11 +49,14 @@ class Profile:
     scale: float
     cache: dict = field(default_factory=dict)
     hessian: np.ndarray | None = None
+    adjust: Callable | None = None  # (x, u) -> a feasible start for x
 
     def deviance(self, x: float) -> float:
         if x in self.cache:
             return self.cache[x][0]
         starts = [self._predict(x), self.u0] if self.cache else [self.u0]
+        if self.adjust is not None:
+            starts = [self.adjust(x, u) for u in starts]
         best_val, best_u = np.inf, self.u0
         for u in starts:
             val, uopt = self._minimize(x, u)
@@ -172,12 +175,22 @@ def build_profiles(fit) -> list[Profile]:
                         return ws.deviance(_theta_put(u, term, T), reml=False)
                     return obj(x, u)
 
+                def adjust(x, u, term=term, j=j):
+                    T = term.T(u)
+                    nrm = float(np.linalg.norm(T[j]))
+                    want = max(x / sigma_hat, ROW_EPS)
+                    if nrm > 0:
+                        T[j] *= want / nrm
+                    else:
+                        T[j, j] = want
+                    return _theta_put(u, term, T)
+
                 sb = list(tb)
                 sb[term.theta_offset + list(zip(r_idx, c_idx)).index((j, j))] = (ROW_EPS, None)
                 profiles.append(Profile(
                     name=f"sd_{term.columns[j]}|{term.group}", estimate=sigma_hat * s_hat[j],
                     lower_bound=0.0, upper_bound=np.inf, objective=_safe(obj0), u0=theta_hat,
-                    u_bounds=sb, scale=sigma_hat))
+                    u_bounds=sb, scale=sigma_hat, adjust=adjust))
             else:
                 i_row, i_col = a, b  # correlation of columns a (row) and b
 
@@ -237,7 +250,7 @@ def _initial_step(pr: Profile) -> float:
         return 0.1
     if pr.name.startswith("sd_") and pr.estimate <= 0:
         return 0.1 * pr.scale
-    return pr.scale if pr.lower_bound == -np.inf else 0.15 * max(pr.estimate, 1e-8)
+    return 1.9 * pr.scale if pr.lower_bound == -np.inf else 0.15 * max(pr.estimate, 1e-8)
 
 
 def profile_end(pr: Profile, dev0: float, target: float, direction: int,

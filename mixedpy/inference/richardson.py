@@ -62,7 +62,7 @@ def gen_d(func: Callable[[np.ndarray], np.ndarray], x: np.ndarray, d: float = 1e
     --------
     >>> import numpy as np
     >>> D = gen_d(lambda v: np.array([v[0] ** 2 * v[1]]), np.array([1.0, 2.0]))
-    >>> np.round(D.gradient[0], 8).tolist(), np.round(D.hessian[0], 6).tolist()
+    >>> np.round(D.gradient[0], 8).tolist(), np.round(D.hessian[0], 4).tolist()
     ([4.0, 1.0], [[4.0, 2.0], [2.0, 0.0]])
     """
     x = np.asarray(x, dtype=float)

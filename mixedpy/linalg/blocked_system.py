@@ -87,7 +87,13 @@ class BlockedSystem:
         self.CT = sp.csr_matrix(self.C.T)
         self.Z2tZ2 = (Z2.T @ Z2).toarray() if self.q2 else np.zeros((0, 0))
         mask = Lambda_rows >= self.q1
-        self.L2 = (Lambda_rows[mask] - self.q1, Lambda_cols[mask] - self.q1, lind[mask])
+        r2, c2 = Lambda_rows[mask] - self.q1, Lambda_cols[mask] - self.q1
+        order = np.lexsort((c2, r2))
+        self.L2_lind = lind[mask][order]
+        self.Lambda2 = sp.csr_matrix((np.ones(len(order)), (r2[order], c2[order])), shape=(self.q2, self.q2))
+        order_t = np.lexsort((r2, c2))
+        self.L2T_lind = lind[mask][order_t]
+        self.Lambda2T = sp.csr_matrix((np.ones(len(order)), (c2[order_t], r2[order_t])), shape=(self.q2, self.q2))
         if self.q2:
             self.K = pair_map(self.C, nlev1, k1)
 
@@ -105,12 +111,12 @@ class BlockedSystem:
         self._logdet = 2.0 * float(np.sum(np.log(np.einsum("laa->la", self.A11_chol))))
         if not self.q2:
             return
-        r, c, ind = self.L2
-        self.Lambda2 = sp.csr_matrix((theta[ind], (r, c)), shape=(self.q2, self.q2))
+        self.Lambda2.data[:] = theta[self.L2_lind]
+        self.Lambda2T.data[:] = theta[self.L2T_lind]
         D = np.einsum("ab,lbc,dc->lad", T1, self.A11_inv, T1)
         N = self.Z2tZ2 - (self.K @ D.ravel()).reshape(self.q2, self.q2)
-        P = np.asarray(self.Lambda2.T @ N)                  # Λ₂ᵀ N
-        S = np.asarray(self.Lambda2.T @ P.T).T              # Λ₂ᵀ N Λ₂ (N symmetric)
+        P = np.asarray(self.Lambda2T @ N)                   # Λ₂ᵀ N
+        S = np.asarray(self.Lambda2T @ P.T).T               # Λ₂ᵀ N Λ₂ (N symmetric)
         S[np.diag_indices_from(S)] += 1.0
         self.S_chol = la.cho_factor(S, lower=True, check_finite=False)
         self._logdet += 2.0 * float(np.sum(np.log(np.diag(self.S_chol[0]))))
@@ -133,7 +139,7 @@ class BlockedSystem:
         return self._lam1(np.asarray(self.C @ (self.Lambda2 @ V2)), transpose=True)
 
     def _A21(self, V1: np.ndarray) -> np.ndarray:
-        return np.asarray(self.Lambda2.T @ (self.CT @ self._lam1(V1)))
+        return np.asarray(self.Lambda2T @ (self.CT @ self._lam1(V1)))
 
     def solve(self, B: np.ndarray) -> np.ndarray:
         B = np.asarray(B, dtype=float)
