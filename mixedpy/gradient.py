@@ -8,8 +8,8 @@ With r = y − Xβ̂ − ZΛu (the residual at θ), E_r = ∂Λ/∂θ_r, M = RX�
     ∂ ldL2   =  tr(A⁻¹ ∂A) = 2 Σ_levels [(I − B_l) T⁻¹]ᵀ on the θ_r positions of T
 
 where B_l are the diagonal blocks of A⁻¹ (the identity A⁻¹ΛᵀZᵀZ = (I − A⁻¹)Λ⁻¹ needs only them).
-That identity needs T invertible; on the boundary (a relative SD at 0) the gradient falls back to
-central differences.
+That identity needs T invertible.  A term with T = 0 has a decoupled identity block in A, so its
+log-determinant derivative is 0; any other singular T falls back to central differences.
 
     ML:   ∂d = ∂ldL2 + n ∂pwrss / pwrss
     REML: ∂d = ∂ldL2 + ∂ldRX2 + (n − p) ∂pwrss / pwrss
@@ -36,6 +36,8 @@ def _logdet_gradient(ws: Workspace, theta: np.ndarray) -> np.ndarray | None:
     g = np.zeros(ws.random.ntheta)
     for term in ws.random.terms:
         T = term.T(theta)
+        if not T.any():
+            continue  # the term's block of A is I and decoupled: its entries have zero derivative
         if np.min(np.abs(np.diag(T))) < 1e-10 * max(1.0, np.max(np.abs(T))):
             return None
         B = ws.system.inverse_blocks(_blocks(term)).sum(axis=0)

@@ -166,8 +166,15 @@ def minimize_deviance(fun: Callable[[np.ndarray], float], theta0: np.ndarray, lo
         if fun_and_grad is None:
             raise ValueError("optimizer 'lbfgs' needs the analytic gradient (fun_and_grad)")
         res = _lbfgs_analytic(f, fun_and_grad, x0, bounds)
-        if not res.success:  # e.g. a line search that stalled: finish derivative-free
-            res = _bobyqa(f, f.best_x, lower, step=0.02)
+        at_bound = np.isfinite(lower) & (f.best_x - lower < 1e-6)
+        if not res.success or at_bound.any():
+            # θ_i = 0 is a stationary point of the (even) deviance in θ_i, so a gradient method can
+            # stop there although the deviance decreases away from it: check derivative-free.
+            start = f.best_x.copy()
+            start[at_bound] = lower[at_bound] + 0.1
+            res = _bobyqa(f, start, lower, step=0.1)
+            if at_bound.any():
+                res = _lbfgs_analytic(f, fun_and_grad, f.best_x, bounds)
     elif method == "bobyqa":
         res = _bobyqa(f, x0, lower)
         nfev = f.n

@@ -94,6 +94,8 @@ class BlockedSystem:
         order_t = np.lexsort((r2, c2))
         self.L2T_lind = lind[mask][order_t]
         self.Lambda2T = sp.csr_matrix((np.ones(len(order)), (c2[order_t], r2[order_t])), shape=(self.q2, self.q2))
+        self.lambda2_diagonal = bool(np.all(r2 == c2)) and len(r2) == self.q2
+        self.diag_order = np.argsort(r2[order]) if self.lambda2_diagonal else None
         if self.q2:
             self.K = pair_map(self.C, nlev1, k1)
 
@@ -115,8 +117,14 @@ class BlockedSystem:
         self.Lambda2T.data[:] = theta[self.L2T_lind]
         D = np.einsum("ab,lbc,dc->lad", T1, self.A11_inv, T1)
         N = self.Z2tZ2 - (self.K @ D.ravel()).reshape(self.q2, self.q2)
-        P = np.asarray(self.Lambda2T @ N)                   # Λ₂ᵀ N
-        S = np.asarray(self.Lambda2T @ P.T).T               # Λ₂ᵀ N Λ₂ (N symmetric)
+        if self.lambda2_diagonal:                            # scalar terms: Λ₂ᵀ N Λ₂ = N ∘ λλᵀ
+            lam = self.Lambda2.data[self.diag_order]
+            S = N
+            S *= lam[:, None]
+            S *= lam[None, :]
+        else:
+            P = np.asarray(self.Lambda2T @ N)               # Λ₂ᵀ N
+            S = np.asarray(self.Lambda2T @ P.T).T           # Λ₂ᵀ N Λ₂ (N symmetric)
         S[np.diag_indices_from(S)] += 1.0
         self.S_chol = la.cho_factor(S, lower=True, check_finite=False)
         self._logdet += 2.0 * float(np.sum(np.log(np.diag(self.S_chol[0]))))
