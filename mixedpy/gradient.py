@@ -34,10 +34,15 @@ def _sum_pairs(values_rows: np.ndarray, values_cols: np.ndarray, ws: Workspace) 
 def _logdet_gradient(ws: Workspace, theta: np.ndarray) -> np.ndarray | None:
     """∂ log det A(θ) / ∂θ, or None when some T is singular."""
     g = np.zeros(ws.random.ntheta)
-    for term in ws.random.terms:
+    first = getattr(ws.system, "first_term_logdet_jacobian", None)
+    for i, term in enumerate(ws.random.terms):
         T = term.T(theta)
         if not T.any():
             continue  # the term's block of A is I and decoupled: its entries have zero derivative
+        if i == 0 and first is not None:  # no T⁻¹ needed for the block-diagonal term
+            r, c = term.tril()
+            g[term.theta_offset:term.theta_offset + term.ntheta] = 2.0 * first()[c, r]
+            continue
         if np.min(np.abs(np.diag(T))) < 1e-10 * max(1.0, np.max(np.abs(T))):
             return None
         B = ws.system.inverse_blocks(_blocks(term)).sum(axis=0)

@@ -137,7 +137,7 @@ def _lbfgs_analytic(f: _Counted, fg: Callable, x0: np.ndarray, bounds) -> optimi
         return val, grad
 
     return optimize.minimize(both, x0, jac=True, method="L-BFGS-B", bounds=bounds,
-                             options={"maxiter": 1000, "ftol": 1e-15, "gtol": 1e-8, "maxcor": 20})
+                             options={"maxiter": 1000, "ftol": 1e-14, "gtol": 1e-7, "maxcor": 20})
 
 
 def minimize_deviance(fun: Callable[[np.ndarray], float], theta0: np.ndarray, lower: np.ndarray,

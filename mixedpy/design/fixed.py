@@ -68,6 +68,8 @@ def response_vector(expr: str, data: pd.DataFrame) -> np.ndarray:
     col = data[expr.strip("`")] if expr.strip("`") in data.columns else None
     if col is not None and not (pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)):
         raise DataTypeError(f"response {expr.strip('`')!r} must be numeric, got dtype {col.dtype}")
+    if col is not None:  # a plain column: no need for formulaic
+        return col.to_numpy(dtype=float)
     mm = model_matrix(f"{expr} ~ 1", data, "response").lhs
     if mm.shape[1] != 1:
         raise DataTypeError(f"response {expr!r} must be one numeric column, got {mm.shape[1]} columns "

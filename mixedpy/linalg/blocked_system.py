@@ -178,8 +178,19 @@ class BlockedSystem:
         Sinv = self._S_inv()
         R = np.asarray(self.Lambda2 @ np.asarray(self.Lambda2 @ Sinv).T)  # Λ₂ S⁻¹ Λ₂ᵀ (symmetric)
         CRC = (self.K.T @ R.ravel()).reshape(self.nlev1, self.k1, self.k1)
+        self._CRC = CRC
         M = np.einsum("ba,lbc,cd->lad", self.T1, CRC, self.T1)
         return out + np.einsum("lab,lbc,lcd->lad", self.A11_inv, M, self.A11_inv)
+
+    def first_term_logdet_jacobian(self) -> np.ndarray:
+        """Σ_l [A⁻¹ Λᵀ ZᵀZ]_ll over the first term's levels (k₁ × k₁), without T₁⁻¹:
+        Σ_l B_l T₁ᵀ N_l − A₁₁,l⁻¹ T₁ᵀ C_l R C_lᵀ  (B_l = (A⁻¹)_ll, R = Λ₂ S⁻¹ Λ₂ᵀ), so that
+        ∂ log det A / ∂θ_r = 2 Σ over θ_r's positions (a, b) of T₁ of J[b, a]."""
+        B = self.first_term_inverse_blocks()
+        J = np.einsum("lab,cb,lcd->ad", B, self.T1, self.N1)
+        if self.q2:
+            J -= np.einsum("lab,cb,lcd->ad", self.A11_inv, self.T1, self._CRC)
+        return J
 
     def inverse_blocks(self, blocks: np.ndarray) -> np.ndarray:
         """Diagonal blocks of A⁻¹ for index blocks (nblock × k) of one term (block 1 or block 2)."""
