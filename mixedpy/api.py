@@ -18,6 +18,7 @@ from .objective import Workspace
 from .optimize import OptSummary, minimize_deviance
 from .results import LmmResult
 from .solution import solve_at
+from .warm_start import starting_theta
 
 METHODS = ("reml", "ml")
 OPTIMIZERS = ("bobyqa", "lbfgs", "cobyqa", "lbfgsb", "nelder-mead")
@@ -91,7 +92,8 @@ def fit(formula: str, data, reml: bool = True, *, method: str | None = None,
         raise ModelSpecError(f"engine {engine!r} is not supported; use 'auto', 'blocked' or 'sparse'")
     ws = Workspace(fixed.X, fixed.y, random, engine)
     with _blas_controller().limit(limits=blas_threads(ws), user_api="blas"):
-        opt = minimize_deviance(lambda th: ws.deviance(th, use_reml), random.theta0, random.lower, optimizer,
+        theta0 = starting_theta(frame, ws, use_reml)
+        opt = minimize_deviance(lambda th: ws.deviance(th, use_reml), theta0, random.lower, optimizer,
                                 fun_and_grad=lambda th: ws.deviance_and_gradient(th, use_reml))
     if not opt.converged:
         warnings.warn(f"the optimizer ({opt.method}) stopped without converging after {opt.nfev} "
