@@ -75,16 +75,16 @@ def deviance_gradient(ws: Workspace, parts: DevianceParts, reml: bool) -> np.nda
     dlogdet = _logdet_gradient(ws, theta)
     if dlogdet is None:
         return _central_difference(ws, theta, reml)
-    Lam, LamT = ws.random.lambda_pair(theta)
+    Lam, LamT = ws.lam(theta)
     resid = parts.resid if parts.resid is not None else ws.y - ws.X @ parts.beta - ws.Z @ (Lam @ parts.u)
-    Ztr = np.asarray(ws.Z.T @ resid).ravel()
+    Ztr = ws.Zt @ resid
     dpwrss = -2.0 * _sum_pairs(Ztr, parts.u, ws)
     nres = ws.n - ws.p if reml else ws.n
     grad = dlogdet + nres * dpwrss / parts.pwrss
     if reml and ws.p:
         AinvW = parts.AinvW if parts.AinvW is not None else ws.system.solve(LamT @ ws.ZtX)
         G = ws.ZtX - ws.ZtZ @ (Lam @ AinvW.reshape(ws.random.q, ws.p))
-        P = la.cho_solve(la.cho_factor(parts.RXtRX, lower=True), G.T).T  # G M⁻¹
+        P = la.solve(parts.RXtRX, G.T, assume_a="pos", check_finite=False).T  # G M⁻¹
         H = np.asarray(LamT @ G)
         grad = grad - 2.0 * _sum_pairs(P, H, ws)
     return grad

@@ -64,6 +64,7 @@ class DevianceParts:
 
 
 MAX_PAIR_ENTRIES = 60_000_000
+DENSE_ENTRIES = 100_000  # n·q up to which Z is kept dense on the fitting path
 
 
 def make_system(Z: sp.spmatrix, ZtZ: sp.spmatrix, random: RandomDesign, engine: str = "auto"):
@@ -106,13 +107,27 @@ class Workspace:
         self.n, self.p = X.shape
         Z = random.Z
         self.Z = Z
-        self.ZtZ = sp.csc_matrix(Z.T @ Z)
+        self.Zt = sp.csr_matrix(Z.T)
+        self.ZtZ = sp.csr_matrix(self.Zt @ Z)
         self.ZtX = np.asarray(Z.T @ X)
         self.Zty = np.asarray(Z.T @ y).ravel()
         self.XtX = X.T @ X
         self.Xty = X.T @ y
         self._last_theta = None
         self.system = make_system(Z, self.ZtZ, random, engine) if random.q else None
+        # small models: dense products (numpy's per-call cost is a fraction of scipy.sparse's)
+        self.dense = random.q * self.n <= DENSE_ENTRIES
+        if self.dense:
+            self.Z, self.Zt, self.ZtZ = Z.toarray(), self.Zt.toarray(), self.ZtZ.toarray()
+            self._Lam = np.zeros((random.q, random.q))
+
+    def lam(self, theta: np.ndarray):
+        """(Λ, Λᵀ) at θ for products on the fitting path (reused buffers: valid until the next call)."""
+        if not self.dense:
+            return self.random.lambda_pair(theta)
+        rd = self.random
+        self._Lam[rd.Lambda_rows, rd.Lambda_cols] = theta[rd.lind]
+        return self._Lam, self._Lam.T
 
     # --- the deviance ------------------------------------------------------------------------------
     def update(self, theta: np.ndarray) -> None:
@@ -127,7 +142,7 @@ class Workspace:
         """All pieces of the profiled deviance at θ."""
         theta = np.asarray(theta, dtype=float)
         self.update(theta)
-        Lam, LamT = self.random.lambda_pair(theta)
+        Lam, LamT = self.lam(theta)
         W = LamT @ self.ZtX
         v = LamT @ self.Zty
         if self.system is None:
@@ -137,13 +152,13 @@ class Workspace:
             AinvW, Ainvv, ldL2 = sol[:, :-1], sol[:, -1], self.system.logdet()
         RXtRX = self.XtX - W.T @ AinvW
         if self.p:
-            cf = la.cho_factor(RXtRX, lower=True)
-            beta = la.cho_solve(cf, self.Xty - W.T @ Ainvv)
+            cf = la.cho_factor(RXtRX, lower=True, check_finite=False)
+            beta = la.cho_solve(cf, self.Xty - W.T @ Ainvv, check_finite=False)
             ldRX2 = 2.0 * float(np.sum(np.log(np.diag(cf[0]))))
         else:
             beta, ldRX2 = np.zeros(0), 0.0
         u = Ainvv - AinvW @ beta
-        resid = self.y - self.X @ beta - self.Z @ (Lam @ u)
+        resid = self.y - self.X @ beta - self.Z @ (Lam @ u) if self.random.q else self.y - self.X @ beta
         pwrss = float(resid @ resid + u @ u)
         return DevianceParts(theta=theta.copy(), beta=beta, u=u, pwrss=pwrss, ldL2=ldL2,
                              ldRX2=ldRX2, RXtRX=RXtRX, n=self.n, p=self.p, resid=resid, AinvW=AinvW)

@@ -108,7 +108,7 @@ def mme(ws: Workspace, sol: Solution, names: list) -> MME:
                              for t in ws.random.terms], format="csc")
     Ginv_scaled = sp.csc_matrix(Lam_inv.T @ Lam_inv)  # σ² G⁻¹ = (ΛΛᵀ)⁻¹
     ZtX = sp.csc_matrix(ws.ZtX)
-    C = sp.bmat([[sp.csc_matrix(ws.XtX), ZtX.T], [ZtX, ws.ZtZ + Ginv_scaled]], format="csc")
+    C = sp.bmat([[sp.csc_matrix(ws.XtX), ZtX.T], [ZtX, sp.csc_matrix(ws.ZtZ) + Ginv_scaled]], format="csc")
     rhs = np.concatenate([ws.Xty, ws.Zty])
     solution = sp.linalg.spsolve(C, rhs)
     return MME(C=C, rhs=rhs, solution=np.asarray(solution), names=names, G=G)

@@ -16,6 +16,7 @@ Terms are ordered as lme4 orders them: stably by decreasing number of levels.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 import numpy as np
 import pandas as pd
@@ -79,8 +80,7 @@ class ReTerm:
 
     def tril(self) -> tuple[np.ndarray, np.ndarray]:
         """Row and column of each θ element of this term in T (column-major lower triangle)."""
-        cols, rows = np.triu_indices(self.k)  # column-major lower triangle == row-major upper
-        return rows, cols
+        return _tril(self.k)
 
     def T(self, theta: np.ndarray) -> np.ndarray:
         """The term's k × k lower-triangular relative covariance factor."""
@@ -145,6 +145,14 @@ class RandomDesign:
         for t in self.terms:
             out.setdefault(t.group, []).append(t)
         return out
+
+
+@lru_cache(maxsize=None)
+def _tril(k: int) -> tuple[np.ndarray, np.ndarray]:
+    cols, rows = np.triu_indices(k)  # column-major lower triangle == row-major upper
+    rows.flags.writeable = False
+    cols.flags.writeable = False
+    return rows, cols
 
 
 class _FixedPattern:

@@ -73,8 +73,8 @@ def anova(result, type: int = 3, ddf: str = "satterthwaite") -> pd.DataFrame:
     --------
     >>> import mixedpy
     >>> m = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy"))
-    >>> m.anova().round(2).loc["Days", ["num_df", "den_df", "F"]].tolist()
-    [1.0, 17.0, 45.85]
+    >>> m.anova().round(1).loc["Days", ["num_df", "den_df", "F"]].tolist()
+    [1.0, 17.0, 45.9]
     """
     mats = hypothesis_matrices(result, type)
     rows = {label: _row(f_test(result, L, 0.0, ddf)) for label, L in mats.items()}

