@@ -20,19 +20,19 @@ from .results import LmmResult
 from .solution import solve_at
 from .warm_start import starting_theta
 
-METHODS = ("reml", "ml")
+METHODS = ("reml", "ml", "anova", "bayes")
 OPTIMIZERS = ("bobyqa", "lbfgs", "cobyqa", "lbfgsb", "nelder-mead")
 
 
-def _method(reml: bool, method: str | None) -> bool:
+def _method(reml: bool, method: str | None) -> str:
     if method is None:
         if not isinstance(reml, (bool, np.bool_)):
             raise ModelSpecError(f"reml must be True or False, got {reml!r}")
-        return bool(reml)
+        return "reml" if reml else "ml"
     m = str(method).lower()
     if m not in METHODS:
         raise ModelSpecError(f"method {method!r} is not supported; use one of {', '.join(METHODS)}")
-    return m == "reml"
+    return m
 
 
 def _check_sizes(n: int, p: int, random) -> None:
@@ -45,7 +45,10 @@ def _check_sizes(n: int, p: int, random) -> None:
 
 
 def fit(formula: str, data, reml: bool = True, *, method: str | None = None,
-        optimizer: str = "lbfgs", engine: str = "auto") -> LmmResult:
+        optimizer: str = "lbfgs", engine: str = "auto", relmat: dict | None = None,
+        variances: dict | None = None, n_iter: int | None = None, burn: int | None = None,
+        thin: int | None = None, seed: int | None = None, prior: dict | None = None,
+        progress: bool = True) -> LmmResult:
     """Fit a linear mixed model given by an lme4-style formula.
 
     Parameters
@@ -58,14 +61,27 @@ def fit(formula: str, data, reml: bool = True, *, method: str | None = None,
         The data; never modified.
     reml : bool, default True
         Optimize the REML criterion (False: maximum likelihood).
-    method : {"reml", "ml"}, optional
-        Alternative to ``reml``.
+    method : {"reml", "ml", "anova", "bayes"}, optional
+        Alternative to ``reml`` (``reml=False`` is shorthand for "ml").  "anova": method of moments
+        (Henderson's Method III, random-intercept models; see :func:`mixedpy.variance.fit_anova`);
+        "bayes": Gibbs sampler on the MME (see :func:`mixedpy.variance.fit_bayes`).
     optimizer : {"lbfgs", "bobyqa", "cobyqa", "lbfgsb", "nelder-mead"}
         Backend for the θ optimization: "lbfgs" (default) is L-BFGS-B on the analytic gradient;
-        "bobyqa" is derivative-free BOBYQA through NLopt (as lme4 and MixedModels.jl).
+        "bobyqa" is derivative-free BOBYQA through NLopt (as lme4 and MixedModels.jl).  Fits with
+        ``relmat`` use BOBYQA for "lbfgs".
     engine : {"auto", "blocked", "sparse"}
         Factorization of A(θ): blocked (first term block-diagonal, dense Schur complement) or the
         general sparse LDLᵀ; "auto" picks by size.
+    relmat : dict, optional
+        Grouping factor → known relationship matrix K: a :class:`mixedpy.Pedigree` (its sparse A⁻¹
+        is used) or a square DataFrame labelled by level (e.g. :func:`mixedpy.grm`; positive
+        semidefinite allowed).  That term's effects have covariance σ² K (⊗ TTᵀ); its ``ranef``
+        covers every level of K.  Fitted through Henderson's MME with a sparse LDLᵀ.
+    variances : dict, optional
+        Known variance components ``{group: variance, ..., "Residual": variance}``: no estimation,
+        the MME are solved at these values (BLUE and BLUP).
+    n_iter, burn, thin, seed, prior, progress
+        Options of ``method="bayes"`` (see :func:`mixedpy.variance.fit_bayes`).
 
     Returns
     -------
@@ -80,9 +96,26 @@ def fit(formula: str, data, reml: bool = True, *, method: str | None = None,
     >>> m.coef_table.round(3).loc["Days", ["estimate", "se"]].tolist()
     [10.467, 1.546]
     """
-    use_reml = _method(reml, method)
+    how = _method(reml, method)
     if optimizer not in OPTIMIZERS:
         raise ModelSpecError(f"optimizer {optimizer!r} is not supported; use one of {', '.join(OPTIMIZERS)}")
+    bayes_opts = dict(n_iter=n_iter, burn=burn, thin=thin, seed=seed, prior=prior)
+    if how != "bayes" and any(v is not None for v in bayes_opts.values()):
+        raise ModelSpecError("n_iter, burn, thin, seed and prior are options of method='bayes'")
+    if variances is not None and how in ("anova", "bayes"):
+        raise ModelSpecError(f"variances (known components) cannot be combined with method={how!r}")
+    if how == "anova":
+        from .variance.anova import fit_anova
+        return fit_anova(formula, data, relmat=relmat, data_name=_data_name(data))
+    if how == "bayes":
+        from .variance.bayes import fit_bayes
+        return fit_bayes(formula, data, relmat=relmat, progress=progress, data_name=_data_name(data),
+                         **{k: v for k, v in bayes_opts.items() if v is not None})
+    use_reml = how == "reml"
+    if relmat or variances is not None:
+        from .genetics.fitting import fit_mme
+        return fit_mme(formula, data, reml=use_reml, relmat=relmat, variances=variances,
+                       optimizer=optimizer, data_name=_data_name(data))
     frame = make_frame(formula, data)
     fixed = fixed_design(frame.formula.response, frame.formula.fixed, frame.data)
     random = random_design(frame.formula.random, frame.data)
@@ -92,9 +125,13 @@ def fit(formula: str, data, reml: bool = True, *, method: str | None = None,
         raise ModelSpecError(f"engine {engine!r} is not supported; use 'auto', 'blocked' or 'sparse'")
     ws = Workspace(fixed.X, fixed.y, random, engine)
     with _blas_controller().limit(limits=blas_threads(ws), user_api="blas"):
+        scale = random.theta_scale()
         theta0 = starting_theta(frame, ws, use_reml)
+        if theta0 is random.theta0:  # lme4's start, in the units of the (rescaled) covariates
+            theta0 = random.theta0 * scale
         opt = minimize_deviance(lambda th: ws.deviance(th, use_reml), theta0, random.lower, optimizer,
-                                fun_and_grad=lambda th: ws.deviance_and_gradient(th, use_reml))
+                                fun_and_grad=lambda th: ws.deviance_and_gradient(th, use_reml),
+                                scale=scale)
     if not opt.converged:
         warnings.warn(f"the optimizer ({opt.method}) stopped without converging after {opt.nfev} "
                       f"evaluations: {opt.message}; gradient at the optimum {np.round(opt.gradient, 6)}. "

@@ -141,7 +141,26 @@ def _lbfgs_analytic(f: _Counted, fg: Callable, x0: np.ndarray, bounds) -> optimi
 
 
 def minimize_deviance(fun: Callable[[np.ndarray], float], theta0: np.ndarray, lower: np.ndarray,
-                      method: str = "lbfgsb", fun_and_grad: Callable | None = None) -> OptSummary:
+                      method: str = "lbfgsb", fun_and_grad: Callable | None = None,
+                      scale: np.ndarray | None = None) -> OptSummary:
+    """Minimize over θ; with ``scale`` the optimizer works on φ = θ / scale (badly scaled
+    random-effect covariates make θ's elements differ by orders of magnitude)."""
+    if scale is None or np.all(scale == 1.0):
+        return _minimize(fun, theta0, lower, method, fun_and_grad)
+    scale = np.asarray(scale, dtype=float)
+    fg = None if fun_and_grad is None else (lambda phi: _scaled_grad(fun_and_grad, phi, scale))
+    s = _minimize(lambda phi: fun(phi * scale), np.asarray(theta0) / scale, np.asarray(lower) / scale, method, fg)
+    return OptSummary(s.method, s.theta0 * scale, s.theta * scale, s.fun, s.nfev, s.converged, s.message,
+                      s.gradient / scale, s.seconds)
+
+
+def _scaled_grad(fun_and_grad: Callable, phi: np.ndarray, scale: np.ndarray):
+    f, g = fun_and_grad(phi * scale)
+    return f, g * scale
+
+
+def _minimize(fun: Callable[[np.ndarray], float], theta0: np.ndarray, lower: np.ndarray,
+              method: str = "lbfgsb", fun_and_grad: Callable | None = None) -> OptSummary:
     """Minimize ``fun`` over θ ≥ lower (elementwise; −inf for unbounded elements).
 
     Examples

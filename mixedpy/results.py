@@ -147,7 +147,8 @@ class LmmResult:
     def is_singular(self) -> bool:
         """lme4's ``isSingular``: a bounded θ element (a relative SD) below 1e-4."""
         bounded = self.random.lower == 0
-        return bool(np.any(self.theta[bounded] < SINGULAR_TOL))
+        phi = self.theta / self.random.theta_scale()  # θ in units of badly scaled covariates
+        return bool(np.any(phi[bounded] < SINGULAR_TOL))
 
     # --- likelihood -------------------------------------------------------------------------------
     @property
@@ -257,6 +258,12 @@ class LmmResult:
         """Likelihood-ratio tests against nested fits (lme4's ``anova(m0, m1)``); see :func:`mixedpy.compare`."""
         from .inference.lrt import compare
         return compare(self, *others, names=names)
+
+    def heritability(self, group: str) -> pd.Series:
+        """σ²_group over the total variance with a delta-method SE (Series ``estimate``, ``se``);
+        see :func:`mixedpy.genetics.heritability.heritability`."""
+        from .genetics.heritability import heritability
+        return heritability(self, group)
 
     # --- presentation -----------------------------------------------------------------------------
     def summary(self):

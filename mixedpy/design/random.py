@@ -139,6 +139,17 @@ class RandomDesign:
         fwd, bwd = self._cache["pair"]
         return fwd.at(theta), bwd.at(theta)
 
+    def theta_scale(self, lo: float = 1e-2, hi: float = 1e2) -> np.ndarray:
+        """Natural scale of each θ element: 1/RMS of its row's column of the term's model matrix
+        where that RMS is outside [lo, hi] (a badly scaled covariate), 1 elsewhere."""
+        out = np.ones(self.ntheta)
+        for t in self.terms:
+            rms = np.sqrt(np.mean(t.X ** 2, axis=0))
+            rms = np.where((rms < lo) | (rms > hi), rms, 1.0)
+            rows, _ = t.tril()
+            out[t.theta_offset:t.theta_offset + t.ntheta] = 1.0 / np.where(rms[rows] > 0, rms[rows], 1.0)
+        return out
+
     def groups(self) -> dict:
         """Grouping factor name → list of its terms (terms sharing a factor, e.g. from ``||``)."""
         out: dict = {}
