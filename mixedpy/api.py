@@ -133,10 +133,7 @@ def fit(formula: str, data, reml: bool = True, *, method: str | None = None,
                                 fun_and_grad=lambda th: ws.deviance_and_gradient(th, use_reml),
                                 scale=scale)
     if not opt.converged:
-        warnings.warn(f"the optimizer ({opt.method}) stopped without converging after {opt.nfev} "
-                      f"evaluations: {opt.message}; gradient at the optimum {np.round(opt.gradient, 6)}. "
-                      "Check the scale of the predictors or try optimizer='lbfgsb'.",
-                      ConvergenceWarning, stacklevel=2)
+        opt = _second_opinion(ws, opt, use_reml, scale)
     sol = solve_at(ws, opt.theta, use_reml)
     result = LmmResult(formula=formula if isinstance(formula, str) else frame.formula.text, frame=frame,
                        fixed=fixed, random=random, workspace=ws, opt=opt, solution=sol, reml=use_reml,
@@ -146,6 +143,23 @@ def fit(formula: str, data, reml: bool = True, *, method: str | None = None,
                       "correlation as ±1); consider simplifying the random-effects structure",
                       SingularFitWarning, stacklevel=2)
     return result
+
+
+def _second_opinion(ws: Workspace, opt: OptSummary, reml: bool, scale: np.ndarray) -> OptSummary:
+    """When the optimizer did not report convergence, refit derivative-free from a perturbed start
+    and say in plain words whether the two agree (keeping the better optimum)."""
+    start = np.where(ws.random.lower == 0, np.maximum(opt.theta, 0.0) + 0.1 * scale, opt.theta)
+    other = minimize_deviance(lambda th: ws.deviance(th, reml), start, ws.random.lower, "bobyqa", scale=scale)
+    best = other if other.fun < opt.fun else opt
+    agree = abs(other.fun - opt.fun) <= 1e-6 * max(1.0, abs(opt.fun))
+    verdict = ("a refit from a different start reached the same optimum, so the estimates can be used"
+               if agree else f"a refit from a different start reached {other.fun:.6f} instead of "
+               f"{opt.fun:.6f}; the better one is kept, but the surface is flat or awkward: "
+               "simplify the random effects or rescale the predictors")
+    warnings.warn(f"the optimizer ({opt.method}) did not report convergence after {opt.nfev} deviance "
+                  f"evaluations ({opt.message}); largest gradient element {np.max(np.abs(opt.gradient)):.2e}; "
+                  f"{verdict}.", ConvergenceWarning, stacklevel=3)
+    return best
 
 
 def _check_not_exact(fixed) -> None:

@@ -30,3 +30,18 @@ def test_rescaled_sleepstudy_matches_lme4(sx, sy):
     # the REML criterion moves by the Jacobian of the rescaling: 2 (n − p) log sy + 2 log(sx)
     expected = REF["reml_criterion"] + 2 * (180 - 2) * np.log(sy) + 2 * np.log(sx)
     assert m.reml_criterion == pytest.approx(expected, rel=1e-8)
+
+
+def test_non_convergence_gets_a_second_opinion_in_plain_words():
+    from mixedpy import api
+    from mixedpy.optimize import OptSummary
+
+    d = mixedpy.datasets.load("sleepstudy")
+    m = mixedpy.fit("Reaction ~ Days + (Days | Subject)", d)
+    o = m.optinfo
+    stuck = OptSummary(o.method, o.theta0, o.theta * 1.1, m.workspace.deviance(o.theta * 1.1), o.nfev,
+                       False, "stopped early", o.gradient)
+    with pytest.warns(mixedpy.errors.ConvergenceWarning, match="refit from a different start") as rec:
+        best = api._second_opinion(m.workspace, stuck, True, np.ones(3))
+    assert "deviance evaluations" in str(rec[0].message) and "gradient" in str(rec[0].message)
+    assert best.fun == pytest.approx(REF["reml_criterion"], abs=1e-6)
