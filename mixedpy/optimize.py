@@ -124,20 +124,28 @@ def _bobyqa(f: _Counted, x0: np.ndarray, lower: np.ndarray, step: float = 0.75) 
     return optimize.OptimizeResult(x=np.asarray(x), success=ok, message=msg)
 
 
+STEP = 1.0  # unit of the variables L-BFGS-B works in (its first step has unit length)
+
+
 def _lbfgs_analytic(f: _Counted, fg: Callable, x0: np.ndarray, bounds) -> optimize.OptimizeResult:
     """L-BFGS-B on the analytic gradient; evaluations are counted through ``f``'s counter."""
 
-    def both(x):
+    def both(z):
         f.n += 1
+        x = z * STEP
         val, grad = fg(x)
+        grad = grad * STEP
         if not (np.isfinite(val) and np.all(np.isfinite(grad))):
             return 1e300, np.zeros_like(x)
         if val < f.best_f:
             f.best_f, f.best_x = float(val), np.array(x, dtype=float)
         return val, grad
 
-    return optimize.minimize(both, x0, jac=True, method="L-BFGS-B", bounds=bounds,
-                             options={"maxiter": 1000, "ftol": 1e-14, "gtol": 1e-7, "maxcor": 20})
+    zbounds = [(None if lo is None else lo / STEP, None if hi is None else hi / STEP) for lo, hi in bounds]
+    res = optimize.minimize(both, np.asarray(x0) / STEP, jac=True, method="L-BFGS-B", bounds=zbounds,
+                            options={"maxiter": 1000, "ftol": 1e-12, "gtol": 1e-6, "maxcor": 20})
+    res.x = res.x * STEP
+    return res
 
 
 def minimize_deviance(fun: Callable[[np.ndarray], float], theta0: np.ndarray, lower: np.ndarray,
@@ -186,7 +194,10 @@ def _minimize(fun: Callable[[np.ndarray], float], theta0: np.ndarray, lower: np.
             raise ValueError("optimizer 'lbfgs' needs the analytic gradient (fun_and_grad)")
         res = _lbfgs_analytic(f, fun_and_grad, x0, bounds)
         at_bound = np.isfinite(lower) & (f.best_x - lower < 1e-6)
-        if not res.success or at_bound.any():
+        if not res.success and not at_bound.any():  # e.g. a line search lost in rounding noise
+            res = _lbfgs_analytic(f, fun_and_grad, f.best_x, bounds)
+            at_bound = np.isfinite(lower) & (f.best_x - lower < 1e-6)
+        if at_bound.any():
             # θ_i = 0 is a stationary point of the (even) deviance in θ_i, so a gradient method can
             # stop there although the deviance decreases away from it: check derivative-free.
             start = f.best_x.copy()
