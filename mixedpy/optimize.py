@@ -197,14 +197,20 @@ def _minimize(fun: Callable[[np.ndarray], float], theta0: np.ndarray, lower: np.
         if not res.success and not at_bound.any():  # e.g. a line search lost in rounding noise
             res = _lbfgs_analytic(f, fun_and_grad, f.best_x, bounds)
             at_bound = np.isfinite(lower) & (f.best_x - lower < 1e-6)
-        if at_bound.any():
-            # θ_i = 0 is a stationary point of the (even) deviance in θ_i, so a gradient method can
-            # stop there although the deviance decreases away from it: check derivative-free.
+        # θ_i = 0 is a stationary point of the (even) deviance in θ_i, so a gradient method can stop
+        # there although the deviance decreases away from it: restart once from just off the bound.
+        for _ in range(3):
+            at_bound = np.isfinite(lower) & (f.best_x - lower < 1e-6)
+            if not at_bound.any():
+                break
+            before = f.best_f
             start = f.best_x.copy()
-            start[at_bound] = lower[at_bound] + 0.1
-            res = _bobyqa(f, start, lower, step=0.1)
-            if at_bound.any():
-                res = _lbfgs_analytic(f, fun_and_grad, f.best_x, bounds)
+            start[at_bound] = lower[at_bound] + 0.2
+            res = _lbfgs_analytic(f, fun_and_grad, start, bounds)
+            if f.best_f >= before - 1e-10 * max(1.0, abs(before)):
+                # no gain along the gradient path: a derivative-free look before accepting the bound
+                res = _bobyqa(f, start, lower, step=0.1)
+                break
     elif method == "bobyqa":
         res = _bobyqa(f, x0, lower)
         nfev = f.n
