@@ -6,8 +6,9 @@
 """
 from . import datasets, errors
 from .api import fit
+from .genetics import Pedigree, grm
 from .inference.lrt import compare
 from .results import LmmResult
 
-__all__ = ["fit", "compare", "LmmResult", "datasets", "errors"]
+__all__ = ["fit", "compare", "LmmResult", "datasets", "errors", "Pedigree", "grm"]
 __version__ = "0.1.0"

@@ -18,11 +18,13 @@ __all__ = [
     "ColumnNotFoundError",
     "DataTypeError",
     "ModelSpecError",
+    "PedigreeError",
     "MixedpyWarning",
     "SingularFitWarning",
     "ConvergenceWarning",
     "RowsDroppedWarning",
     "ColumnsDroppedWarning",
+    "NegativeVarianceWarning",
 ]
 
 
@@ -53,6 +55,11 @@ class ModelSpecError(MixedpyError, ValueError):
     """An option of the fit is invalid (unknown method, bad ``relmat`` or ``variances`` entry)."""
 
 
+class PedigreeError(MixedpyError, ValueError):
+    """A pedigree is inconsistent (an animal its own ancestor, listed twice with different parents,
+    a sire also used as a dam)."""
+
+
 class MixedpyWarning(UserWarning):
     """Base class of mixedpy's warnings."""
 
@@ -71,3 +78,7 @@ class RowsDroppedWarning(MixedpyWarning):
 
 class ColumnsDroppedWarning(MixedpyWarning):
     """Aliased (linearly dependent) fixed-effect columns were dropped."""
+
+
+class NegativeVarianceWarning(MixedpyWarning):
+    """A method-of-moments (ANOVA) estimate of a variance component is negative."""

@@ -204,28 +204,37 @@ def random_design(random: tuple, data: pd.DataFrame) -> RandomDesign:
     built = [(t, *_materialize(t, data)) for t in random]
     order = sorted(range(len(built)), key=lambda i: -len(built[i][4]))  # stable: ties keep order
     n = len(data)
-    terms, blocks, rows, cols, lind = [], [], [], [], []
-    offset = theta_offset = 0
-    theta0, lower = [], []
+    terms = []
     for i in order:
         src, X, names, codes, levels, spec = built[i]
-        term = ReTerm(group=src.name, columns=names, levels=levels, codes=codes, X=X, offset=offset,
-                      theta_offset=theta_offset, spec=spec, source=src)
-        if term.nlev >= n and n > 1:
-            raise DataError(f"grouping factor {term.group!r} of {src} has {term.nlev} levels for {n} "
+        if len(levels) >= n and n > 1:
+            raise DataError(f"grouping factor {src.name!r} of {src} has {len(levels)} levels for {n} "
                             "observations: the random effects would be confounded with the residual")
-        terms.append(term)
-        blocks.append(term_Z(X, codes, term.nlev, n))
-        r, c = term.tril()
-        base = offset + np.arange(term.nlev)[:, None] * term.k
+        terms.append(ReTerm(group=src.name, columns=names, levels=levels, codes=codes, X=X, offset=0,
+                            theta_offset=0, spec=spec, source=src))
+    return assemble(terms, n)
+
+
+def assemble(terms: list, n: int) -> RandomDesign:
+    """A RandomDesign from materialized terms in the given order (offsets, Z and the θ → Λ
+    pattern computed here)."""
+    out, blocks, rows, cols, lind, theta0, lower = [], [], [], [], [], [], []
+    offset = theta_offset = 0
+    for t in terms:
+        t = ReTerm(group=t.group, columns=t.columns, levels=t.levels, codes=t.codes, X=t.X, offset=offset,
+                   theta_offset=theta_offset, spec=t.spec, source=t.source)
+        out.append(t)
+        blocks.append(term_Z(t.X, t.codes, t.nlev, n))
+        r, c = t.tril()
+        base = offset + np.arange(t.nlev)[:, None] * t.k
         rows.append((base + r[None, :]).ravel())
         cols.append((base + c[None, :]).ravel())
-        lind.append(np.tile(theta_offset + np.arange(term.ntheta), term.nlev))
+        lind.append(np.tile(theta_offset + np.arange(t.ntheta), t.nlev))
         theta0.extend(1.0 if a == b else 0.0 for a, b in zip(r, c))
         lower.extend(0.0 if a == b else -np.inf for a, b in zip(r, c))
-        offset += term.q
-        theta_offset += term.ntheta
+        offset += t.q
+        theta_offset += t.ntheta
     Z = sp.hstack(blocks, format="csc") if blocks else sp.csc_matrix((n, 0))
     cat = (lambda xs: np.concatenate(xs) if xs else np.zeros(0, dtype=int))
-    return RandomDesign(terms=tuple(terms), Z=Z, Lambda_rows=cat(rows), Lambda_cols=cat(cols),
+    return RandomDesign(terms=tuple(out), Z=Z, Lambda_rows=cat(rows), Lambda_cols=cat(cols),
                         lind=cat(lind), theta0=np.array(theta0), lower=np.array(lower))
