@@ -69,22 +69,33 @@ def _central_difference(ws: Workspace, theta: np.ndarray, reml: bool) -> np.ndar
     return g
 
 
-def deviance_gradient(ws: Workspace, parts: DevianceParts, reml: bool) -> np.ndarray:
-    """Gradient of the profiled deviance at ``parts.theta`` (the factor of A must be current)."""
+def gradient_pieces(ws: Workspace, parts: DevianceParts, want_ldrx2: bool = True
+                    ) -> tuple[np.ndarray, np.ndarray, np.ndarray] | None:
+    """(∂ ldL2, ∂ ldRX2, ∂ pwrss) at ``parts.theta``, analytic; None where a T is singular
+    (other than the first term's)."""
     theta = parts.theta
     dlogdet = _logdet_gradient(ws, theta)
     if dlogdet is None:
-        return _central_difference(ws, theta, reml)
+        return None
     Lam, LamT = ws.lam(theta)
     resid = parts.resid if parts.resid is not None else ws.y - ws.X @ parts.beta - ws.Z @ (Lam @ parts.u)
     Ztr = ws.Zt @ resid
     dpwrss = -2.0 * _sum_pairs(Ztr, parts.u, ws)
-    nres = ws.n - ws.p if reml else ws.n
-    grad = dlogdet + nres * dpwrss / parts.pwrss
-    if reml and ws.p:
+    dldrx2 = np.zeros_like(dlogdet)
+    if want_ldrx2 and ws.p:
         AinvW = parts.AinvW if parts.AinvW is not None else ws.system.solve(LamT @ ws.ZtX)
         G = ws.ZtX - ws.ZtZ @ (Lam @ AinvW.reshape(ws.random.q, ws.p))
         P = la.solve(parts.RXtRX, G.T, assume_a="pos", check_finite=False).T  # G M⁻¹
         H = np.asarray(LamT @ G)
-        grad = grad - 2.0 * _sum_pairs(P, H, ws)
-    return grad
+        dldrx2 = -2.0 * _sum_pairs(P, H, ws)
+    return dlogdet, dldrx2, dpwrss
+
+
+def deviance_gradient(ws: Workspace, parts: DevianceParts, reml: bool) -> np.ndarray:
+    """Gradient of the profiled deviance at ``parts.theta`` (the factor of A must be current)."""
+    pieces = gradient_pieces(ws, parts, want_ldrx2=reml)
+    if pieces is None:
+        return _central_difference(ws, parts.theta, reml)
+    dlogdet, dldrx2, dpwrss = pieces
+    nres = ws.n - ws.p if reml else ws.n
+    return dlogdet + dldrx2 + nres * dpwrss / parts.pwrss
