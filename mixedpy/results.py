@@ -272,7 +272,10 @@ class LmmResult:
         return Summary(self)
 
     def __repr__(self) -> str:
-        crit = (f"REML criterion {self.reml_criterion:.4f}" if self.reml else f"deviance {self.deviance:.4f}")
+        if not self.random.terms:
+            crit = f"least squares, residual SS {float(np.sum(self.residuals() ** 2)):.6g}"
+        else:
+            crit = (f"REML criterion {self.reml_criterion:.4f}" if self.reml else f"deviance {self.deviance:.4f}")
         groups = ", ".join(f"{g}: {n}" for g, n in self.ngroups.items())
         return (f"<mixedpy LmmResult {self.formula!r}: {self.nobs} obs"
                 f"{', groups ' + groups if groups else ''}; {crit}; σ = {self.sigma:.4g}>")

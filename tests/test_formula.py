@@ -222,3 +222,14 @@ def test_formula_errors_through_fit(text):
                        "h": list("abababab")})
     with pytest.raises(FormulaError):
         mixedpy.fit(text, df)
+
+
+def test_keyword_arguments_inside_calls_are_not_columns():
+    import pandas as pd
+
+    d = pd.DataFrame({"y": [3.4, 3.7, 3.2, 2.9, 2.5, 3.1, 2.6],
+                      "g": ["qq", "qq", "qq", "Qq", "Qq", "QQ", "QQ"]})
+    m = mixedpy.fit("y ~ C(g, levels=['qq', 'Qq', 'QQ'])", d)
+    means = d.groupby("g")["y"].mean()
+    assert m.fixef.iloc[0] == pytest.approx(means["qq"])
+    assert m.fixef.iloc[1] == pytest.approx(means["Qq"] - means["qq"])

@@ -65,7 +65,9 @@ def referenced_names(expr: str) -> list[str]:
             continue
         name, rest = m.group(2), expr[m.end():].lstrip()
         start = m.start()
-        if rest.startswith("(") or (start > 0 and (expr[start - 1].isdigit() or expr[start - 1] == ".")):
+        keyword_argument = rest.startswith("=") and not rest.startswith("==")  # C(x, levels=[...])
+        if rest.startswith("(") or keyword_argument or (start > 0 and (expr[start - 1].isdigit()
+                                                                        or expr[start - 1] == ".")):
             continue
         if keyword.iskeyword(name) or name in _NOT_COLUMNS or "." in name and name.split(".")[0] in _NOT_COLUMNS:
             continue

@@ -28,7 +28,6 @@ import time
 import numpy as np
 import pandas as pd
 import scipy.linalg as la
-from tqdm.auto import tqdm
 
 from ..errors import ModelSpecError
 from ..optimize import OptSummary
@@ -107,6 +106,8 @@ def fit_bayes(formula: str, data, *, relmat: dict | None = None, n_iter: int = 5
     sig2 = {lab: vary / (len(labels) + 1) for lab in labels + ["Residual"]}
     Kinv = [st.Kinv if st.kind == "inverse" else None for st in s.structures]
     keep_rows, bsum, nkeep = [], np.zeros(rd.q), 0
+    from tqdm.auto import tqdm  # lazily: tqdm.auto warns at import in a Jupyter without widgets
+
     for it in tqdm(range(n_iter), disable=not progress, desc="Gibbs", leave=False):
         s2e = sig2["Residual"]
         theta = np.zeros(rd.ntheta)
