@@ -5,6 +5,7 @@
 >>> print(m.summary())  # doctest: +SKIP
 """
 from . import datasets, errors
+from . import plot  # matplotlib is imported only when a plot is drawn
 from .api import fit
 from .genetics import Pedigree, grm
 from .inference.lrt import compare

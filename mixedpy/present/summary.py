@@ -141,7 +141,13 @@ def r_signif(x: float, digits: int) -> float:
 
 def zapsmall(x: np.ndarray, digits: int) -> np.ndarray:
     """R's ``zapsmall`` (R < 4.4, as lme4's reference output): round to ``digits − log10(max |x|)``
-    decimals, that count itself rounded to the nearest integer as ``round()`` does."""
+    decimals, that count itself rounded to the nearest integer as ``round()`` does.
+
+    Examples
+    --------
+    >>> zapsmall(np.array([-3.953612, 0.023098, 5.179331]), 5).tolist()
+    [-3.9536, 0.0231, 5.1793]
+    """
     x = np.asarray(x, dtype=float)
     mx = float(np.max(np.abs(x[np.isfinite(x)]))) if np.isfinite(x).any() else 0.0
     d = max(0, math.floor(digits - math.log10(mx) + 0.5)) if mx > 0 else digits
@@ -286,7 +292,15 @@ def print_matrix(cells, row_names, col_names, right: bool) -> list[str]:
 
 
 def print_named(names, values, width: int = WIDTH) -> list[str]:
-    """``print`` of a named vector (already formatted): right-justified fields, wrapped at ``width``."""
+    """``print`` of a named vector (already formatted): right-justified fields, wrapped at ``width``.
+
+    Examples
+    --------
+    >>> for line in print_named(["Min", "Median", "Max"], r_format([-3.9536, 0.0231, 5.1793], 4)):
+    ...     print(repr(line))
+    '    Min  Median     Max '
+    '-3.9536  0.0231  5.1793 '
+    """
     w = max([len(n) for n in names] + [len(v) for v in values])
     per = max(1, width // (w + 1))
     lines = []
@@ -410,7 +424,13 @@ def correlation_cells(V: np.ndarray, names: list[str]):
 
 def lm_footer(sigma: float, rdf: int, r2: float | None = None, adj_r2: float | None = None,
               fstat: float | None = None, df1: int | None = None, digits: int = DIGITS) -> list[str]:
-    """The last lines of R's ``summary(lm(...))``: residual SE, R², F statistic."""
+    """The last lines of R's ``summary(lm(...))``: residual SE, R², F statistic.
+
+    Examples
+    --------
+    >>> lm_footer(0.28797, 4, 0.69767, 0.54651, 4.6156, 2)[0]
+    'Residual standard error: 0.288 on 4 degrees of freedom'
+    """
     lines = [f"Residual standard error: {r_format([r_signif(sigma, digits)])[0]} on {rdf} degrees of freedom"]
     if fstat is not None:
         pval = float(stats.f.sf(fstat, df1, rdf))
@@ -429,6 +449,22 @@ class Summary:
     result : LmmResult
     correlation : bool, optional
         Show the correlation of the fixed effects (default: when there are at most 12 of them).
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+    >>> s = m.summary()
+    >>> print("\\n".join(s.lines()[10:15]))
+    Random effects:
+     Groups   Name        Variance Std.Dev.
+     Batch    (Intercept) 1764     42.00   
+     Residual             2451     49.51   
+    Number of obs: 30, groups:  Batch, 6
+    >>> s.fixed_table().loc["(Intercept)", ["Estimate", "Std. Error"]].tolist()
+    ['1527.50', '  19.38']
+    >>> "<table" in s._repr_html_()
+    True
     """
 
     def __init__(self, result, correlation: bool | None = None):
@@ -600,7 +636,8 @@ class Summary:
     def _html_table(cells, row_names, col_names, caption: str, numeric_from: int) -> str:
         """Columns from ``numeric_from`` on are right-aligned, except an unnamed last one (the stars)."""
         esc = html.escape
-        head = "".join(f"<th>{esc(c)}</th>" for c in ([""] if row_names is not None else []) + list(col_names))
+        corner = [""] if row_names is not None else []
+        head = "".join(f"<th>{esc(c)}</th>" for c in corner + list(col_names))
         ncol = len(col_names)
 
         def align(j):
@@ -608,7 +645,8 @@ class Summary:
 
         body = []
         for i, row in enumerate(cells):
-            tds = "".join(f"<td style='text-align:{align(j)}'>{esc(c.strip())}</td>" for j, c in enumerate(row))
+            tds = "".join(f"<td style='text-align:{align(j)}'>{esc(c.strip())}</td>"
+                          for j, c in enumerate(row))
             rn = f"<th style='text-align:left'>{esc(row_names[i])}</th>" if row_names is not None else ""
             body.append(f"<tr>{rn}{tds}</tr>")
         return (f"<table class='mixedpy-table'><caption style='text-align:left;font-weight:bold'>"
