@@ -78,6 +78,8 @@ def _analytic_pieces(result, theta: np.ndarray):
     from ..gradient import gradient_pieces
 
     ws = result.workspace
+    if getattr(ws, "system", None) is None or not hasattr(ws, "lam"):
+        return None  # e.g. the G⁻¹-form workspace of relmat fits: Richardson on the deviance
     parts = ws.parts(theta)
     pieces = gradient_pieces(ws, parts, want_ldrx2=result.reml)
     if pieces is None:
