@@ -144,3 +144,17 @@ def test_all_rows_missing():
     with pytest.warns(mixedpy.errors.RowsDroppedWarning):
         with pytest.raises(DataError):
             mixedpy.fit("y ~ x + (1 | g)", d)
+
+
+@pytest.mark.parametrize("variances, fragment", [
+    ({"Batch": -1.0, "Residual": 1.0}, "'Batch'"),
+    ({"Batch": float("nan"), "Residual": 1.0}, "'Batch'"),
+    ({"Batch": 1.0, "Residual": 0.0}, "residual variance"),
+    ({"Batch": 1.0}, "Residual"),
+    ({"Foo": 1.0, "Residual": 1.0}, "Foo"),
+])
+def test_known_variances_are_checked(variances, fragment):
+    d = mixedpy.datasets.load("dyestuff")
+    with pytest.raises(mixedpy.errors.ModelSpecError, match=fragment) as info:
+        mixedpy.fit("Yield ~ 1 + (1 | Batch)", d, variances=variances)
+    assert isinstance(info.value, ValueError)
