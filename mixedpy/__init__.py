@@ -11,5 +11,5 @@ from .genetics import Pedigree, grm
 from .inference.lrt import compare
 from .results import LmmResult
 
-__all__ = ["fit", "compare", "LmmResult", "datasets", "errors", "Pedigree", "grm"]
+__all__ = ["fit", "compare", "LmmResult", "datasets", "errors", "plot", "Pedigree", "grm"]
 __version__ = "0.1.0"

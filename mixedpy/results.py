@@ -14,8 +14,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .design.fixed import FixedDesign, new_fixed_matrix
-from .design.frame import ModelFrame, grouping_factor
+from .design.fixed import FixedDesign
+from .design.frame import ModelFrame
 from .design.random import RandomDesign, ReTerm
 from .objective import Workspace
 from .optimize import OptSummary
@@ -110,13 +110,7 @@ class LmmResult:
     # --- variance components ----------------------------------------------------------------------
     def _term_labels(self) -> list[str]:
         """lme4's group labels: a repeated grouping factor gets ``.1``, ``.2`` …"""
-        seen: dict[str, int] = {}
-        out = []
-        for t in self.random.terms:
-            k = seen.get(t.group, 0)
-            out.append(t.group if k == 0 else f"{t.group}.{k}")
-            seen[t.group] = k + 1
-        return out
+        return self.random.term_labels()
 
     def term_covariance(self, term: ReTerm) -> np.ndarray:
         """σ² T Tᵀ: the term's k×k covariance matrix of random effects."""

@@ -150,6 +150,16 @@ class RandomDesign:
             out[t.theta_offset:t.theta_offset + t.ntheta] = 1.0 / np.where(rms[rows] > 0, rms[rows], 1.0)
         return out
 
+    def term_labels(self) -> list[str]:
+        """lme4's group label of each term: a repeated grouping factor gets ``.1``, ``.2`` …"""
+        seen: dict[str, int] = {}
+        out = []
+        for t in self.terms:
+            k = seen.get(t.group, 0)
+            out.append(t.group if k == 0 else f"{t.group}.{k}")
+            seen[t.group] = k + 1
+        return out
+
     def groups(self) -> dict:
         """Grouping factor name → list of its terms (terms sharing a factor, e.g. from ``||``)."""
         out: dict = {}

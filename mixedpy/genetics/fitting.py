@@ -221,16 +221,6 @@ def theta_from_variances(random: RandomDesign, labels: list, variances: dict) ->
     return theta, s2
 
 
-def _labels(random: RandomDesign) -> list:
-    seen: dict = {}
-    out = []
-    for t in random.terms:
-        k = seen.get(t.group, 0)
-        out.append(t.group if k == 0 else f"{t.group}.{k}")
-        seen[t.group] = k + 1
-    return out
-
-
 def fit_mme(formula: str, data, *, reml: bool, relmat: dict | None, variances: dict | None,
             optimizer: str = "bobyqa", data_name: str = "data") -> MMEResult:
     """REML/ML fit (or known variance components) of a model with relmat terms via the MME."""
@@ -238,7 +228,7 @@ def fit_mme(formula: str, data, *, reml: bool, relmat: dict | None, variances: d
     s = setup(formula, data, relmat)
     ws = s.workspace
     if variances is not None:
-        theta, s2 = theta_from_variances(s.random, _labels(s.random), variances)
+        theta, s2 = theta_from_variances(s.random, s.random.term_labels(), variances)
         parts = ws.parts(theta)
         c = ws.n - ws.p if reml else ws.n
         fun = parts.ldL2 + (parts.ldRX2 if reml else 0.0) + c * (LOG2PI + np.log(s2)) + parts.pwrss / s2

@@ -134,7 +134,7 @@ def fit_anova(formula: str, data, *, relmat: dict | None = None, data_name: str 
     # fit in formula order
     order = {str(src): i for i, src in enumerate(s.frame.formula.random)}
     idx = sorted(range(len(s.random.terms)), key=lambda j: order.get(str(s.random.terms[j].source), j))
-    labels = _labels(s.random)
+    labels = s.random.term_labels()
     Zs = [s.random.Z[:, s.random.terms[j].offset:s.random.terms[j].offset + s.random.terms[j].q] for j in idx]
     out = anova_components(s.fixed.X, s.fixed.y, Zs, [labels[j] for j in idx])
     est = out["estimates"]
@@ -157,13 +157,3 @@ def fit_anova(formula: str, data, *, relmat: dict | None = None, data_name: str 
                        structures=s.structures, variances=est.to_dict(), vcov_variances=out["vcov"])
     result.anova_table = out["table"]
     return result
-
-
-def _labels(random) -> list:
-    seen: dict = {}
-    out = []
-    for t in random.terms:
-        k = seen.get(t.group, 0)
-        out.append(t.group if k == 0 else f"{t.group}.{k}")
-        seen[t.group] = k + 1
-    return out

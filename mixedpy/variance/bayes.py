@@ -85,7 +85,7 @@ def fit_bayes(formula: str, data, *, relmat: dict | None = None, n_iter: int = 5
     >>> m.posterior.shape
     (200, 3)
     """
-    from ..genetics.fitting import MMEResult, _labels, setup
+    from ..genetics.fitting import MMEResult, setup
     n_iter = int(n_iter)
     burn, thin = (n_iter // 5 if burn is None else int(burn)), int(thin)
     if n_iter <= burn or burn < 0 or thin < 1:
@@ -93,7 +93,7 @@ def fit_bayes(formula: str, data, *, relmat: dict | None = None, n_iter: int = 5
     t0 = time.perf_counter()
     s = setup(formula, data, relmat)
     ws, rd = s.workspace, s.random
-    labels = _labels(rd)
+    labels = rd.term_labels()
     for lab, t in zip(labels, rd.terms):
         if t.k != 1:
             raise ModelSpecError(f"method='bayes' supports scalar random terms only; {lab!r} has {t.k} "
