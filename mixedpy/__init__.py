@@ -10,6 +10,7 @@ from .api import fit
 from .genetics import Pedigree, grm
 from .inference.lrt import compare
 from .results import LmmResult
+from .scale import fit_many, scan
 
-__all__ = ["fit", "compare", "LmmResult", "datasets", "errors", "plot", "Pedigree", "grm"]
+__all__ = ["fit", "compare", "LmmResult", "datasets", "errors", "plot", "Pedigree", "grm", "fit_many", "scan"]
 __version__ = "0.1.0"
