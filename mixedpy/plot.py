@@ -34,7 +34,8 @@ from scipy import stats
 
 from .errors import MixedpyError, ModelSpecError
 
-__all__ = ["MissingDependencyError", "caterpillar", "qq", "resid_fitted", "trajectories"]
+__all__ = ["MissingDependencyError", "caterpillar", "qq", "resid_fitted", "trajectories",
+           "manhattan", "qq_pvalues", "genomic_inflation"]
 
 
 class MissingDependencyError(MixedpyError, ImportError):
@@ -393,3 +394,7 @@ def trajectories(m, time: str | None = None, group: str | None = None, levels=No
     if show_legend or population:
         ax.legend(fontsize="small", ncol=2 if show_legend and len(chosen) > 6 else 1)
     return ax
+
+
+# marker-scan plots live with the scan (mixedpy/scale/plots.py); re-exported here
+from .scale.plots import genomic_inflation, manhattan, qq_pvalues  # noqa: E402
