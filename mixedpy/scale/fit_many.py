@@ -60,9 +60,9 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
-from tqdm.auto import tqdm
 
 from ..errors import ColumnNotFoundError, DataTypeError, FormulaError, ModelSpecError
+from ..progress import tqdm
 
 __all__ = ["fit_many", "tidy"]
 

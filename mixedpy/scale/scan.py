@@ -69,9 +69,9 @@ import pandas as pd
 import scipy.linalg as la
 from scipy import optimize, stats
 from scipy.linalg import lapack
-from tqdm.auto import tqdm
 
 from ..errors import ColumnNotFoundError, DataError, DataTypeError, ModelSpecError, RowsDroppedWarning
+from ..progress import tqdm
 
 __all__ = ["SCAN_COLUMNS", "NullModel", "scan"]
 
