@@ -191,26 +191,26 @@ def _run_in_worker(task: _Task, return_model: bool):
     return _run_task(_WORKER_PAYLOAD[0], task, return_model)
 
 
-def _run_local(payload: _Payload, tasks, return_models, n_jobs, progress):
+def _collect(outcomes, total: int, desc: str, progress: bool) -> dict:
+    """index → (table, model) from an iterator of task outcomes, with a progress bar."""
     results = {}
-    bar = tqdm(total=len(tasks), desc="fit_many", disable=not progress, leave=False)
+    bar = tqdm(total=total, desc=desc, disable=not progress, leave=False)
     try:
-        if n_jobs == 1 or len(tasks) == 1:
-            for t in tasks:
-                i, frame, model = _run_task(payload, t, return_models)
-                results[i] = (frame, model)
-                bar.update()
-        else:
-            with ProcessPoolExecutor(max_workers=min(n_jobs, len(tasks)), initializer=_init_worker,
-                                     initargs=(payload,)) as pool:
-                futures = [pool.submit(_run_in_worker, t, return_models) for t in tasks]
-                for fut in as_completed(futures):
-                    i, frame, model = fut.result()
-                    results[i] = (frame, model)
-                    bar.update()
+        for i, frame, model in outcomes:
+            results[i] = (frame, model)
+            bar.update()
     finally:
         bar.close()
     return results
+
+
+def _run_local(payload: _Payload, tasks, return_models, n_jobs, progress):
+    if n_jobs == 1 or len(tasks) == 1:
+        return _collect((_run_task(payload, t, return_models) for t in tasks), len(tasks), "fit_many", progress)
+    with ProcessPoolExecutor(max_workers=min(n_jobs, len(tasks)), initializer=_init_worker,
+                             initargs=(payload,)) as pool:
+        futures = [pool.submit(_run_in_worker, t, return_models) for t in tasks]
+        return _collect((f.result() for f in as_completed(futures)), len(tasks), "fit_many", progress)
 
 
 # --- Dask -----------------------------------------------------------------------------------------------
@@ -221,17 +221,10 @@ def _run_dask(client, payload: _Payload, tasks, return_models, progress):
     token = uuid.uuid4().hex[:12]
     futures = [client.submit(_run_task, data_future, t, return_models,
                              key=f"mixedpy-fit_many-{token}-{t.index}", pure=False) for t in tasks]
-    results = {}
-    bar = tqdm(total=len(tasks), desc="fit_many (dask)", disable=not progress, leave=False)
     try:
-        for fut in dask_completed(futures):
-            i, frame, model = fut.result()
-            results[i] = (frame, model)
-            bar.update()
+        return _collect((f.result() for f in dask_completed(futures)), len(tasks), "fit_many (dask)", progress)
     finally:
-        bar.close()
         client.cancel(futures + [data_future])
-    return results
 
 
 # --- the batch ------------------------------------------------------------------------------------------
