@@ -7,11 +7,9 @@ model without the last fixed term.  Plus unit checks of the pieces (contrasts, e
 """
 from __future__ import annotations
 
-import json
 import math
 import re
 import warnings
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -20,31 +18,17 @@ import pytest
 import mixedpy
 from mixedpy.errors import ModelSpecError
 
-REF = Path(__file__).parent / "reference"
+from conftest import REF, expected_names, load_case, reference_cases
 
-
-def _cases() -> dict:
-    out = {}
-    for f in ("cases_public.json", "cases_extra.json"):
-        p = REF / f
-        if p.exists():
-            out.update({c["name"]: c for c in json.loads(p.read_text())})
-    return out
-
-
-CASES = _cases()
-NAMES = sorted(p.stem for p in (REF / "expected").glob("*.json") if p.stem in CASES)
+CASES = reference_cases()
+NAMES = expected_names()
 _FITS: dict = {}
 
 
 def fitted(name: str):
     """(fit, case, reference, data) of a reference case, fitted once per session."""
     if name not in _FITS:
-        case = CASES[name]
-        ref = json.loads((REF / "expected" / f"{name}.json").read_text())
-        df = pd.read_csv(REF / "data" / f"{case['data']}.csv")
-        for f in case.get("factors", []):
-            df[f] = pd.Categorical(df[f])
+        case, ref, df = load_case(name)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             m = mixedpy.fit(case["formula"], df, reml=bool(case["reml"]))
