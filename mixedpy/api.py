@@ -133,9 +133,9 @@ def fit(formula: str, data, reml: bool = True, *, method: str | None = None,
         opt = minimize_deviance(lambda th: ws.deviance(th, use_reml), theta0, random.lower, optimizer,
                                 fun_and_grad=lambda th: ws.deviance_and_gradient(th, use_reml),
                                 scale=scale)
-    if not opt.converged:
-        opt = _second_opinion(ws, opt, use_reml, scale)
-    sol = solve_at(ws, opt.theta, use_reml)
+        if not opt.converged:
+            opt = _second_opinion(ws, opt, use_reml, scale)
+        sol = solve_at(ws, opt.theta, use_reml)
     result = LmmResult(formula=formula if isinstance(formula, str) else frame.formula.text, frame=frame,
                        fixed=fixed, random=random, workspace=ws, opt=opt, solution=sol, reml=use_reml,
                        method="reml" if use_reml else "ml", data_name=_data_name(data))
@@ -187,6 +187,8 @@ def blas_threads(ws: Workspace) -> int | None:
     """BLAS threads for the fit: one for small dense blocks (OpenBLAS's threads cost more than they
     save there) and whenever the machine is busy (spinning threads competing for cores slowed a
     4,000-row Cholesky threefold here); all of them for large blocks on an idle machine."""
+    if ws.augmented is not None:
+        return 1
     q2 = getattr(ws.system, "q2", None)
     if q2 is None or q2 < 1500:
         return 1

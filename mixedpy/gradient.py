@@ -74,6 +74,9 @@ def gradient_pieces(ws: Workspace, parts: DevianceParts, want_ldrx2: bool = True
     """(∂ ldL2, ∂ ldRX2, ∂ pwrss) at ``parts.theta``, analytic; None where a T is singular
     (other than the first term's)."""
     theta = parts.theta
+    if ws.augmented is not None:
+        dlogdet, dldrx2, dpwrss = ws.augmented.gradient_pieces(theta)
+        return dlogdet, (dldrx2 if want_ldrx2 else np.zeros_like(dldrx2)), dpwrss
     dlogdet = _logdet_gradient(ws, theta)
     if dlogdet is None:
         return None

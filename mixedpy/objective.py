@@ -33,6 +33,7 @@ import scipy.sparse as sp
 from .design.random import RandomDesign
 from .linalg.blocked_system import MAX_DENSE, BlockedSystem
 from .linalg.sparse_system import SparseSystem
+from .objective_dense import AugmentedObjective, use_augmented
 
 LOG2PI = float(np.log(2 * np.pi))
 
@@ -105,21 +106,35 @@ class Workspace:
     def __init__(self, X: np.ndarray, y: np.ndarray, random: RandomDesign, engine: str = "auto"):
         self.X, self.y, self.random = X, y, random
         self.n, self.p = X.shape
+        self._engine = engine
+        self._system = None
         Z = random.Z
         self.Z = Z
         self.Zt = sp.csr_matrix(Z.T)
         self.ZtZ = sp.csr_matrix(self.Zt @ Z)
-        self.ZtX = np.asarray(Z.T @ X)
-        self.Zty = np.asarray(Z.T @ y).ravel()
+        self.ZtX = np.asarray(self.Zt @ X)
+        self.Zty = np.asarray(self.Zt @ y).ravel()
         self.XtX = X.T @ X
         self.Xty = X.T @ y
         self._last_theta = None
-        self.system = make_system(Z, self.ZtZ, random, engine) if random.q else None
+        self._sparse = (Z, self.ZtZ)
         # small models: dense products (numpy's per-call cost is a fraction of scipy.sparse's)
         self.dense = random.q * self.n <= DENSE_ENTRIES
         if self.dense:
             self.Z, self.Zt, self.ZtZ = Z.toarray(), self.Zt.toarray(), self.ZtZ.toarray()
             self._Lam = np.zeros((random.q, random.q))
+        # smaller still: the whole objective from one dense factor (mixedpy.objective_dense)
+        self.augmented = None
+        if self.dense and engine == "auto" and use_augmented(random.q, self.p):
+            self.augmented = AugmentedObjective(self.ZtZ, self.ZtX, self.Zty, X, y, random.Lambda_rows,
+                                                random.Lambda_cols, random.lind, random.ntheta)
+
+    @property
+    def system(self):
+        """The factorization engine for A(θ) (built on first use: small models fit without it)."""
+        if self._system is None and self.random.q:
+            self._system = make_system(*self._sparse, self.random, self._engine)
+        return self._system
 
     def lam(self, theta: np.ndarray):
         """(Λ, Λᵀ) at θ for products on the fitting path (reused buffers: valid until the next call)."""
@@ -141,6 +156,8 @@ class Workspace:
     def parts(self, theta: np.ndarray) -> DevianceParts:
         """All pieces of the profiled deviance at θ."""
         theta = np.asarray(theta, dtype=float)
+        if self.augmented is not None:
+            return self._augmented_parts(theta)
         self.update(theta)
         Lam, LamT = self.lam(theta)
         W = LamT @ self.ZtX
@@ -163,8 +180,16 @@ class Workspace:
         return DevianceParts(theta=theta.copy(), beta=beta, u=u, pwrss=pwrss, ldL2=ldL2,
                              ldRX2=ldRX2, RXtRX=RXtRX, n=self.n, p=self.p, resid=resid, AinvW=AinvW)
 
+    def _augmented_parts(self, theta: np.ndarray) -> DevianceParts:
+        s = self.augmented.solution(theta)
+        Lam, _ = self.lam(theta)
+        resid = self.y - self.X @ s["beta"] - self.Z @ (Lam @ s["u"])
+        return DevianceParts(theta=theta.copy(), n=self.n, p=self.p, resid=resid, **s)
+
     def deviance_and_gradient(self, theta: np.ndarray, reml: bool = True) -> tuple[float, np.ndarray]:
         """Profiled deviance and its analytic gradient in θ (see :mod:`mixedpy.gradient`)."""
+        if self.augmented is not None:
+            return self.augmented.deviance_and_gradient(theta, reml)
         from .gradient import deviance_gradient
         try:
             parts = self.parts(theta)
@@ -174,6 +199,8 @@ class Workspace:
 
     def deviance(self, theta: np.ndarray, reml: bool = True) -> float:
         """Profiled deviance (REML criterion when ``reml``) at θ."""
+        if self.augmented is not None:
+            return self.augmented.deviance(theta, reml)
         try:
             return self.parts(theta).deviance(reml)
         except (la.LinAlgError, ValueError, FloatingPointError):

@@ -52,6 +52,8 @@ def _map_theta(full: RandomDesign, sub: RandomDesign, theta_sub: np.ndarray) -> 
 def starting_theta(frame: ModelFrame, ws: Workspace, reml: bool) -> np.ndarray:
     """θ₀ of lme4, or a subsample fit's θ when the dense Schur complement is large (see module)."""
     random = ws.random
+    if ws.augmented is not None:
+        return random.theta0
     system = ws.system
     if not isinstance(system, BlockedSystem) or system.q2 < LARGE_Q2:
         return random.theta0

@@ -121,7 +121,7 @@ SLEEP_F = "Reaction ~ Days + (Days | Subject)"
 PENI_F = "diameter ~ 1 + (1 | plate) + (1 | sample)"
 
 
-ENGINES = ["blocked", "sparse"]
+ENGINES = ["blocked", "sparse", "auto"]  # "auto" is the augmented dense engine for these small models
 
 
 def _workspace(formula, data, engine="auto"):
@@ -129,6 +129,54 @@ def _workspace(formula, data, engine="auto"):
     fixed = fixed_design(frame.formula.response, frame.formula.fixed, frame.data)
     random = random_design(frame.formula.random, frame.data)
     return Workspace(fixed.X, fixed.y, random, engine)
+
+
+# --- the augmented dense engine (small models) against the general ones ------------------------------
+def test_auto_uses_augmented_engine_for_small_models(sleep, peni):
+    assert _workspace(SLEEP_F, sleep[0]).augmented is not None
+    assert _workspace(SLEEP_F, sleep[0], "blocked").augmented is None
+
+
+@pytest.mark.parametrize("reml", [True, False])
+@pytest.mark.parametrize("which", ["sleep", "peni"])
+def test_augmented_gradient_and_pieces_match_general_engine(which, reml, sleep, peni):
+    from mixedpy.gradient import gradient_pieces
+
+    (d, _), formula, thetas = {"sleep": (sleep, SLEEP_F, SLEEP_THETAS), "peni": (peni, PENI_F, PENI_THETAS)}[which]
+    aug, gen = _workspace(formula, d), _workspace(formula, d, "sparse")
+    for theta in map(np.array, thetas):
+        fa, ga = aug.deviance_and_gradient(theta, reml)
+        fg, gg = gen.deviance_and_gradient(theta, reml)
+        assert fa == pytest.approx(fg, rel=1e-10)
+        np.testing.assert_allclose(ga, gg, rtol=1e-6, atol=1e-6 * max(1.0, np.abs(gg).max()), err_msg=str(theta))
+        if theta.min() > 0:  # the general engine's pieces need T invertible
+            for a, b in zip(gradient_pieces(aug, aug.parts(theta), reml), gradient_pieces(gen, gen.parts(theta), reml)):
+                np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7 * max(1.0, np.abs(b).max()))
+        pa, pg = aug.parts(theta), gen.parts(theta)
+        for name in ("beta", "u", "RXtRX", "AinvW", "resid"):
+            np.testing.assert_allclose(getattr(pa, name), getattr(pg, name), rtol=1e-7, atol=1e-8, err_msg=name)
+
+
+def test_augmented_engine_keeps_digits_for_a_response_with_a_large_mean(sleep):
+    d = sleep[0].assign(Reaction=sleep[0]["Reaction"] + 1e7)
+    aug, gen = _workspace(SLEEP_F, d), _workspace(SLEEP_F, d, "blocked")
+    base = _workspace(SLEEP_F, sleep[0], "blocked")
+    theta = np.array([0.9667, 0.0152, 0.2309])
+    # shifting y by a constant (the intercept absorbs it) leaves the REML criterion unchanged
+    assert aug.deviance(theta) == pytest.approx(base.deviance(theta), rel=1e-10)
+    assert gen.deviance(theta) == pytest.approx(base.deviance(theta), rel=1e-9)
+
+
+def test_augmented_engine_without_fixed_effects(sleep):
+    f = "Reaction ~ 0 + (Days | Subject)"
+    aug, gen = _workspace(f, sleep[0]), _workspace(f, sleep[0], "sparse")
+    assert aug.p == 0 and aug.augmented is not None
+    for reml in (True, False):
+        theta = np.array([3.0, 0.5, 0.4])
+        fa, ga = aug.deviance_and_gradient(theta, reml)
+        fg, gg = gen.deviance_and_gradient(theta, reml)
+        assert fa == pytest.approx(fg, rel=1e-10)
+        np.testing.assert_allclose(ga, gg, rtol=1e-6)
 
 
 # --- the profiled deviance ---------------------------------------------------------------------------

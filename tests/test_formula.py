@@ -233,3 +233,33 @@ def test_keyword_arguments_inside_calls_are_not_columns():
     means = d.groupby("g")["y"].mean()
     assert m.fixef.iloc[0] == pytest.approx(means["qq"])
     assert m.fixef.iloc[1] == pytest.approx(means["Qq"] - means["qq"])
+
+
+# --- plain designs (built without formulaic) agree with formulaic ------------------------------------
+PLAIN_EXPRS = ["x", "1", "0 + x", "x + z", "z + x", "x + 1", "1 + x + z", "x + x", "0 + x + z", "-1 + z"]
+
+
+@pytest.mark.parametrize("expr", PLAIN_EXPRS)
+def test_plain_design_matches_formulaic(expr):
+    import formulaic
+
+    from mixedpy.design.fixed import fixed_design, rename, term_positions
+    from mixedpy.design.plain import plain_columns
+
+    rng = np.random.default_rng(1)
+    df = pd.DataFrame({"y": rng.normal(size=12), "x": rng.integers(0, 9, 12), "z": rng.normal(size=12)})
+    assert plain_columns(expr, df) is not None
+    mm = formulaic.model_matrix(expr, df)
+    fd = fixed_design("y", expr, df)
+    np.testing.assert_array_equal(fd.X, np.asarray(mm, dtype=float))
+    assert fd.names == rename(mm.columns)
+    assert fd.terms == term_positions(mm.model_spec.term_indices, np.arange(mm.shape[1]))
+    assert list(fd.spec.term_indices) == list(mm.model_spec.term_indices)  # the lazy formulaic spec
+
+
+@pytest.mark.parametrize("expr", ["f", "x:z", "np.log(z + 5)", "I(x ** 2)", "x - 1", "b", "`x`"])
+def test_non_plain_expressions_go_to_formulaic(expr):
+    from mixedpy.design.plain import plain_columns
+
+    df = pd.DataFrame({"x": [1.0, 2.0], "z": [3.0, 4.0], "f": ["a", "b"], "b": [True, False]})
+    assert plain_columns(expr, df) is None

@@ -14,6 +14,7 @@ import pandas as pd
 import formulaic
 
 from ..errors import ColumnsDroppedWarning, DataError, DataTypeError, FormulaError
+from .plain import PlainSpec, plain_columns, plain_matrix
 
 INTERCEPT = "(Intercept)"
 
@@ -105,33 +106,59 @@ def independent_columns(X: np.ndarray, tol: float = 1e-7) -> np.ndarray:
     return np.asarray(keep, dtype=int)
 
 
-def term_positions(spec, kept: np.ndarray) -> dict:
+def term_positions(term_indices: dict, kept: np.ndarray) -> dict:
     """Formula term → positions of its columns among the kept columns of X."""
     where = {int(k): i for i, k in enumerate(kept)}
     out = {}
-    for term, idx in spec.term_indices.items():
+    for term, idx in term_indices.items():
         pos = [where[i] for i in idx if i in where]
         name = str(term)
         out["(Intercept)" if name == "1" else name] = pos
     return out
 
 
+class LazySpec:
+    """The formulaic ModelSpec of an expression, built on first use (a plain design needs it only
+    for predictions on new data and for anova contrasts)."""
+
+    def __init__(self, expr: str, data: pd.DataFrame):
+        self._expr, self._data, self._spec = expr, data, None
+
+    def __getattr__(self, name: str):
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if self._spec is None:
+            self._spec = model_matrix(self._expr, self._data, "fixed-effects matrix").model_spec
+        return getattr(self._spec, name)
+
+
+def _design_matrix(fixed: str, data: pd.DataFrame) -> tuple[np.ndarray, list, object, dict]:
+    """(X, column names, spec, term → column indices), plain designs without formulaic."""
+    plain = plain_columns(fixed, data)
+    if plain is not None:
+        intercept, cols = plain
+        names = (["1"] if intercept else []) + cols
+        return (plain_matrix(intercept, cols, data), PlainSpec(intercept, cols).column_names,
+                LazySpec(fixed, data), {name: [j] for j, name in enumerate(names)})
+    mm = model_matrix(fixed, data, "fixed-effects matrix")
+    return np.asarray(mm, dtype=float), list(mm.columns), mm.model_spec, mm.model_spec.term_indices
+
+
 def fixed_design(response: str, fixed: str, data: pd.DataFrame) -> FixedDesign:
     """Build y and X, dropping aliased columns of X with a :class:`ColumnsDroppedWarning`."""
     y = response_vector(response, data)
-    mm = model_matrix(fixed, data, "fixed-effects matrix")
-    X = np.asarray(mm, dtype=float)
+    X, columns, spec, term_indices = _design_matrix(fixed, data)
     if not np.isfinite(X).all():
-        bad = [c for c, ok in zip(mm.columns, np.isfinite(X).all(axis=0)) if not ok]
+        bad = [c for c, ok in zip(columns, np.isfinite(X).all(axis=0)) if not ok]
         raise DataError(f"fixed-effects column(s) {', '.join(map(str, bad))} have non-finite values")
-    names = rename(mm.columns)
+    names = rename(columns)
     kept = independent_columns(X)
     dropped = [names[j] for j in range(X.shape[1]) if j not in set(kept.tolist())]
     if dropped:
         warnings.warn(f"fixed-effect model matrix is rank deficient: dropping {len(dropped)} aliased "
                       f"column(s) {', '.join(dropped)}", ColumnsDroppedWarning, stacklevel=3)
-    return FixedDesign(y=y, X=X[:, kept], names=[names[j] for j in kept], spec=mm.model_spec,
-                       kept=kept, dropped=dropped, terms=term_positions(mm.model_spec, kept),
+    return FixedDesign(y=y, X=X[:, kept], names=[names[j] for j in kept], spec=spec,
+                       kept=kept, dropped=dropped, terms=term_positions(term_indices, kept),
                        response=response.strip("`"), has_intercept="(Intercept)" in names)
 
 

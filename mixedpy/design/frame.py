@@ -159,11 +159,13 @@ def grouping_factor(frame: pd.DataFrame, columns: tuple[str, ...]) -> tuple[np.n
             cat = col.cat.remove_unused_categories()
         else:
             try:
-                cat = pd.Categorical(col, categories=sorted(pd.unique(col)))
-            except TypeError:
-                cat = pd.Categorical(col.astype(str))
-            cat = pd.Series(cat, index=col.index)
-        codes_list.append(np.asarray(cat.cat.codes if hasattr(cat, "cat") else cat.codes, dtype=np.int64))
+                codes, uniques = pd.factorize(col, sort=True)
+            except TypeError:  # mixed types that do not sort: sort their spellings
+                codes, uniques = pd.factorize(col.astype(str), sort=True)
+            codes_list.append(codes.astype(np.int64))
+            labels_list.append(pd.Index(uniques).astype(str))
+            continue
+        codes_list.append(np.asarray(cat.cat.codes, dtype=np.int64))
         labels_list.append(pd.Index(cat.cat.categories).astype(str))
     if len(columns) == 1:
         return codes_list[0], labels_list[0]

@@ -26,6 +26,7 @@ from ..errors import DataError
 from ..formula import RandomTerm
 from .fixed import model_matrix, rename
 from .frame import grouping_factor
+from .plain import PlainSpec, plain_columns, plain_matrix
 
 
 @dataclass(frozen=True)
@@ -199,14 +200,19 @@ def term_Z(term_X: np.ndarray, codes: np.ndarray, nlev: int, n: int) -> sp.csc_m
 
 
 def _materialize(term: RandomTerm, data: pd.DataFrame):
-    mm = model_matrix(term.expr, data, f"random term {term}")
-    if mm.shape[1] == 0:
+    plain = plain_columns(term.expr, data)
+    if plain is not None:  # intercept and numeric columns: no formulaic needed
+        spec = PlainSpec(*plain)
+        X, columns = plain_matrix(*plain, data), spec.column_names
+    else:
+        mm = model_matrix(term.expr, data, f"random term {term}")
+        X, columns, spec = np.asarray(mm, dtype=float), list(mm.columns), mm.model_spec
+    if X.shape[1] == 0:
         raise DataError(f"random term {term} has no columns")
-    X = np.asarray(mm, dtype=float)
     if not np.isfinite(X).all():
         raise DataError(f"random term {term} has non-finite values")
     codes, levels = grouping_factor(data, term.group)
-    return X, rename(mm.columns), codes, levels, mm.model_spec
+    return X, rename(columns), codes, levels, spec
 
 
 def random_design(random: tuple, data: pd.DataFrame) -> RandomDesign:
