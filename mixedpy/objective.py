@@ -125,8 +125,9 @@ class Workspace:
             self._Lam = np.zeros((random.q, random.q))
         # smaller still: the whole objective from one dense factor (mixedpy.objective_dense)
         self.augmented = None
-        if self.dense and engine == "auto" and use_augmented(random.q, self.p):
-            self.augmented = AugmentedObjective(self.ZtZ, self.ZtX, self.Zty, X, y, random.Lambda_rows,
+        if engine == "auto" and use_augmented(random.q, self.p, len(random.terms)):
+            ZtZ = self.ZtZ if self.dense else self.ZtZ.toarray()
+            self.augmented = AugmentedObjective(ZtZ, self.ZtX, self.Zty, X, y, random.Lambda_rows,
                                                 random.Lambda_cols, random.lind, random.ntheta)
 
     @property

@@ -20,7 +20,7 @@ is unchanged (β absorbs any multiple of X's columns) and ``L[-1, -1]²`` then d
 to yᵀy when the response has a large mean.
 
 Values agree with :class:`mixedpy.objective.Workspace`'s general engines to rounding; the workspace
-uses this engine when q + p + 1 ≤ ``MAX_AUGMENTED`` (see :func:`use_augmented`).
+uses this engine for small q + p + 1 (see :func:`use_augmented`).
 """
 from __future__ import annotations
 
@@ -28,12 +28,17 @@ import numpy as np
 import scipy.linalg.lapack as lapack
 
 LOG2PI = float(np.log(2 * np.pi))
-MAX_AUGMENTED = 160  # size of M up to which one dense factor beats the sparse/blocked engines
+# Sizes of M up to which one dense factor beats the blocked/sparse engines per evaluation (measured
+# with one BLAS thread: e.g. q + p + 1 = 78 takes 0.47 ms against 0.45 ms blocked for one term, 0.48
+# against 1.35 ms for two crossed terms; at 153, 1.6 against 0.5 and 1.5 against 1.4 ms).
+MAX_AUGMENTED = 80
+MAX_AUGMENTED_CROSSED = 128  # more than one term: the blocked engine's Schur complement costs more
 
 
-def use_augmented(q: int, p: int) -> bool:
+def use_augmented(q: int, p: int, nterms: int = 1) -> bool:
     """Whether the dense augmented engine is the faster one for a model of this size."""
-    return 0 < q and q + p + 1 <= MAX_AUGMENTED
+    m = q + p + 1
+    return 0 < q and (m <= MAX_AUGMENTED or (nterms > 1 and m <= MAX_AUGMENTED_CROSSED))
 
 
 class AugmentedObjective:

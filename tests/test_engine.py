@@ -167,6 +167,26 @@ def test_augmented_engine_keeps_digits_for_a_response_with_a_large_mean(sleep):
     assert gen.deviance(theta) == pytest.approx(base.deviance(theta), rel=1e-9)
 
 
+def test_augmented_engine_for_many_rows_and_few_levels():
+    rng = np.random.default_rng(7)
+    n = 6000
+    g, h = rng.integers(0, 25, n), rng.integers(0, 8, n)
+    x = rng.normal(size=n)
+    y = 1 + 0.5 * x + rng.normal(size=25)[g] * 0.7 + rng.normal(size=8)[h] + x * rng.normal(size=25)[g] * 0.3 \
+        + rng.normal(size=n)
+    d = pd.DataFrame({"y": y, "x": x, "g": g, "h": h})
+    f = "y ~ x + (x | g) + (1 | h)"
+    aug, gen = _workspace(f, d), _workspace(f, d, "blocked")
+    assert aug.augmented is not None and not aug.dense
+    theta = np.array([0.8, 0.1, 0.3, 1.2])
+    for reml in (True, False):
+        fa, ga = aug.deviance_and_gradient(theta, reml)
+        fg, gg = gen.deviance_and_gradient(theta, reml)
+        assert fa == pytest.approx(fg, rel=1e-10)
+        np.testing.assert_allclose(ga, gg, rtol=1e-6, atol=1e-8)
+    np.testing.assert_allclose(aug.parts(theta).resid, gen.parts(theta).resid, atol=1e-8)
+
+
 def test_augmented_engine_without_fixed_effects(sleep):
     f = "Reaction ~ 0 + (Days | Subject)"
     aug, gen = _workspace(f, sleep[0]), _workspace(f, sleep[0], "sparse")

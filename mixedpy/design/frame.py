@@ -100,14 +100,25 @@ def used_columns(formula: ModelFormula, columns: list[str]) -> list[str]:
     return list(out)
 
 
-def _check_values(frame: pd.DataFrame, formula: ModelFormula) -> None:
+def is_number(dtype) -> bool:
+    """Numeric and not boolean (booleans are factors in formulas)."""
+    return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
+
+
+def complete_rows(frame: pd.DataFrame) -> np.ndarray:
+    """Rows without missing values; raises for infinite numbers (naming the column and a row)."""
+    ok = np.ones(len(frame), dtype=bool)
     for name in frame.columns:
         col = frame[name]
-        if pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col):
+        if is_number(col.dtype):
             values = col.to_numpy(dtype=float, na_value=np.nan)
             if np.isinf(values).any():
                 raise DataError(f"column {name!r} has infinite values (e.g. row "
                                 f"{frame.index[np.isinf(values)][0]!r}); mixedpy needs finite numbers")
+            ok &= ~np.isnan(values)
+        else:
+            ok &= ~col.isna().to_numpy()
+    return ok
 
 
 def make_frame(formula: str | ModelFormula, data: object) -> ModelFrame:
@@ -126,20 +137,22 @@ def make_frame(formula: str | ModelFormula, data: object) -> ModelFrame:
     if len(set(columns)) != len(columns):
         dup = pd.Index(columns)[pd.Index(columns).duplicated()][0]
         raise DataError(f"column name {dup!r} appears more than once in the data")
-    numeric = [c for c in df.columns if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])]
+    numeric = [str(c) for c, d in df.dtypes.items() if is_number(d)]
     if not isinstance(formula, ModelFormula):
-        formula = parse_formula(formula, columns, [str(c) for c in numeric])
+        formula = parse_formula(formula, columns, numeric)
     cols = used_columns(formula, columns)
-    sub = df.loc[:, [c for c in df.columns if str(c) in cols]].copy()
-    sub.columns = [str(c) for c in sub.columns]
-    _check_values(sub, formula)
-    complete = sub.notna().all(axis=1).to_numpy()
-    dropped = sub.index[~complete]
-    if len(dropped):
+    wanted = set(cols)
+    # a copy of the used columns (the caller's frame is never touched)
+    sub = pd.DataFrame({str(c): df[c].array.copy() for c in df.columns if str(c) in wanted}, index=df.index)
+    complete = complete_rows(sub)
+    if not complete.all():
+        dropped = sub.index[~complete]
         warnings.warn(f"{len(dropped)} of {len(sub)} rows dropped for missing values in "
                       f"{', '.join(repr(c) for c in sub.columns[sub.isna().any()])}; "
                       "see the result's dropped_rows", RowsDroppedWarning, stacklevel=3)
         sub = sub.loc[complete]
+    else:
+        dropped = sub.index[:0]
     if len(sub) == 0:
         raise DataError("no complete rows left after dropping rows with missing values in "
                         f"{', '.join(repr(c) for c in cols)}")
