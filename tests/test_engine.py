@@ -132,6 +132,13 @@ def _workspace(formula, data, engine="auto"):
 
 
 # --- the augmented dense engine (small models) against the general ones ------------------------------
+def _assert_same_objective(aug, gen, theta, reml, atol=0.0):
+    fa, ga = aug.deviance_and_gradient(theta, reml)
+    fg, gg = gen.deviance_and_gradient(theta, reml)
+    assert fa == pytest.approx(fg, rel=1e-10)
+    np.testing.assert_allclose(ga, gg, rtol=1e-6, atol=max(atol, 1e-8), err_msg=str(theta))
+
+
 def test_auto_uses_augmented_engine_for_small_models(sleep, peni):
     assert _workspace(SLEEP_F, sleep[0]).augmented is not None
     assert _workspace(SLEEP_F, sleep[0], "blocked").augmented is None
@@ -145,10 +152,7 @@ def test_augmented_gradient_and_pieces_match_general_engine(which, reml, sleep, 
     (d, _), formula, thetas = {"sleep": (sleep, SLEEP_F, SLEEP_THETAS), "peni": (peni, PENI_F, PENI_THETAS)}[which]
     aug, gen = _workspace(formula, d), _workspace(formula, d, "sparse")
     for theta in map(np.array, thetas):
-        fa, ga = aug.deviance_and_gradient(theta, reml)
-        fg, gg = gen.deviance_and_gradient(theta, reml)
-        assert fa == pytest.approx(fg, rel=1e-10)
-        np.testing.assert_allclose(ga, gg, rtol=1e-6, atol=1e-6 * max(1.0, np.abs(gg).max()), err_msg=str(theta))
+        _assert_same_objective(aug, gen, theta, reml, atol=1e-6 * max(1.0, np.abs(gen.deviance_and_gradient(theta, reml)[1]).max()))
         if theta.min() > 0:  # the general engine's pieces need T invertible
             for a, b in zip(gradient_pieces(aug, aug.parts(theta), reml), gradient_pieces(gen, gen.parts(theta), reml)):
                 np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-7 * max(1.0, np.abs(b).max()))
@@ -180,10 +184,7 @@ def test_augmented_engine_for_many_rows_and_few_levels():
     assert aug.augmented is not None and not aug.dense
     theta = np.array([0.8, 0.1, 0.3, 1.2])
     for reml in (True, False):
-        fa, ga = aug.deviance_and_gradient(theta, reml)
-        fg, gg = gen.deviance_and_gradient(theta, reml)
-        assert fa == pytest.approx(fg, rel=1e-10)
-        np.testing.assert_allclose(ga, gg, rtol=1e-6, atol=1e-8)
+        _assert_same_objective(aug, gen, theta, reml)
     np.testing.assert_allclose(aug.parts(theta).resid, gen.parts(theta).resid, atol=1e-8)
 
 
@@ -192,11 +193,7 @@ def test_augmented_engine_without_fixed_effects(sleep):
     aug, gen = _workspace(f, sleep[0]), _workspace(f, sleep[0], "sparse")
     assert aug.p == 0 and aug.augmented is not None
     for reml in (True, False):
-        theta = np.array([3.0, 0.5, 0.4])
-        fa, ga = aug.deviance_and_gradient(theta, reml)
-        fg, gg = gen.deviance_and_gradient(theta, reml)
-        assert fa == pytest.approx(fg, rel=1e-10)
-        np.testing.assert_allclose(ga, gg, rtol=1e-6)
+        _assert_same_objective(aug, gen, np.array([3.0, 0.5, 0.4]), reml)
 
 
 # --- the profiled deviance ---------------------------------------------------------------------------
@@ -206,20 +203,11 @@ PENI_THETAS = [[1.0, 1.0], [0.3, 2.5], [1.54, 3.51], [4.0, 0.0], [0.0, 0.5]]
 
 @pytest.mark.parametrize("engine", ENGINES)
 @pytest.mark.parametrize("reml", [True, False])
-def test_deviance_sleepstudy(sleep, reml, engine):
-    d, dense = sleep
-    ws = _workspace(SLEEP_F, d, engine)
-    for theta in SLEEP_THETAS:
-        np.testing.assert_allclose(ws.deviance(np.array(theta), reml),
-                                   dense.deviance(np.array(theta), reml), rtol=1e-8, err_msg=str(theta))
-
-
-@pytest.mark.parametrize("engine", ENGINES)
-@pytest.mark.parametrize("reml", [True, False])
-def test_deviance_penicillin(peni, reml, engine):
-    d, dense = peni
-    ws = _workspace(PENI_F, d, engine)
-    for theta in PENI_THETAS:
+@pytest.mark.parametrize("which", ["sleep", "peni"])
+def test_deviance_against_dense(which, reml, engine, sleep, peni):
+    (d, dense), formula, thetas = {"sleep": (sleep, SLEEP_F, SLEEP_THETAS), "peni": (peni, PENI_F, PENI_THETAS)}[which]
+    ws = _workspace(formula, d, engine)
+    for theta in thetas:
         np.testing.assert_allclose(ws.deviance(np.array(theta), reml),
                                    dense.deviance(np.array(theta), reml), rtol=1e-8, err_msg=str(theta))
 

@@ -20,9 +20,10 @@ from .terms import ModelFormula, RandomTerm
 _NAME = re.compile(r"`[^`]*`|[A-Za-z_.][A-Za-z0-9_.]*")
 
 
-def _check_balanced(text: str) -> None:
-    depth = 0
-    quote = None
+def _scan(text: str) -> tuple[list[tuple[int, str, int]], str | None]:
+    """(position, character, parenthesis depth after it) for every character outside quotes, and
+    the quote left open at the end (None when all are closed)."""
+    out, depth, quote = [], 0, None
     for i, ch in enumerate(text):
         if quote:
             if ch == quote:
@@ -30,35 +31,28 @@ def _check_balanced(text: str) -> None:
             continue
         if ch in "`'\"":
             quote = ch
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-            if depth < 0:
-                raise FormulaError(f"unbalanced parentheses in formula {text!r}: "
-                                   f"')' at position {i} has no matching '('")
+            continue
+        depth += (ch == "(") - (ch == ")")
+        out.append((i, ch, depth))
+    return out, quote
+
+
+def _check_balanced(text: str) -> None:
+    chars, quote = _scan(text)
+    for i, ch, depth in chars:
+        if depth < 0:
+            raise FormulaError(f"unbalanced parentheses in formula {text!r}: "
+                               f"')' at position {i} has no matching '('")
     if quote:
         raise FormulaError(f"unclosed quote {quote} in formula {text!r}")
+    depth = chars[-1][2] if chars else 0
     if depth:
         raise FormulaError(f"unbalanced parentheses in formula {text!r}: {depth} '(' not closed")
 
 
 def _top_level_positions(text: str, chars: str) -> list[int]:
     """Positions of characters in ``chars`` that are outside parentheses and quotes."""
-    out, depth, quote = [], 0, None
-    for i, ch in enumerate(text):
-        if quote:
-            if ch == quote:
-                quote = None
-        elif ch in "`'\"":
-            quote = ch
-        elif ch == "(":
-            depth += 1
-        elif ch == ")":
-            depth -= 1
-        elif depth == 0 and ch in chars:
-            out.append(i)
-    return out
+    return [i for i, ch, depth in _scan(text)[0] if depth == 0 and ch in chars]
 
 
 def split_terms(text: str) -> list[tuple[str, str]]:
