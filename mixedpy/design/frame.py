@@ -81,6 +81,13 @@ def _missing_column(name: str, columns: list[str], where: str) -> ColumnNotFound
     return ColumnNotFoundError(f"column {name!r} ({where}) is not in the data{hint}")
 
 
+def _is_transform(name: str) -> bool:
+    """Whether a bare name is one of formulaic's transforms or codings (``Sum``, ``contr.sum``)."""
+    from formulaic.transforms import TRANSFORMS
+
+    return name in TRANSFORMS or name.split(".")[0] in TRANSFORMS
+
+
 def used_columns(formula: ModelFormula, columns: list[str]) -> list[str]:
     """The data columns the formula uses, in a stable order; raises for unknown names."""
     pieces = [(formula.response, "response"), (formula.fixed, "fixed effects")]
@@ -90,6 +97,8 @@ def used_columns(formula: ModelFormula, columns: list[str]) -> list[str]:
     for expr, where in pieces:
         for name in referenced_names(expr):
             if name not in colset:
+                if _is_transform(name):  # e.g. C(f, contr.sum) or C(f, Sum): a coding, not a column
+                    continue
                 raise _missing_column(name, columns, where)
             out[name] = None
     for t in formula.random:

@@ -16,4 +16,4 @@ from .anova import anova, contrast
 from .confint import confint
 from .lrt import compare
 
-__all__ = ["anova", "contrast", "confint", "compare"]
+__all__ = ["anova", "compare", "confint", "contrast"]

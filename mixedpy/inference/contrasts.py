@@ -4,10 +4,15 @@ Type I   rows of the normalized Doolittle factor of X'X (sequential sums of squa
 Type II  marginal contrasts (identity rows) for terms contained in no other term; otherwise the
          Doolittle rows of the term after the columns unrelated to it (lmerTest's
          ``get_contrasts_type2_unfolded``).
-Type III lmerTest's ``extract_contrasts_type3``: the coefficients are mapped onto the complete
-         (rank-deficient, one column per cell) design, and each term's contrast is orthogonalized
-         against the terms containing it, higher-order terms first.  The tests do not depend on
-         the contrast coding.
+Type III lmerTest's ``get_contrasts_type3``: on the treatment-coded design the coefficients are
+         mapped onto the complete (rank-deficient, one column per cell) design, each term's
+         contrast is orthogonalized against the terms containing it, higher-order terms first,
+         and the result is carried over to the fitted coding (``recoding``).  The tests do not
+         depend on the contrast coding (``C(f, contr.sum())``, Helmert, Poly, ...).
+
+Types I and II are computed on the fitted X directly: they test a term after (type I) the terms
+before it, or (type II) the terms not containing it, and those column spaces are the same under
+every coding that spans the factors, so these tests do not depend on the coding either.
 
 A term T1 is *contained* in T2 when T2 has all of T1's variables and more, and the same numeric
 variables (lmerTest's ``containment``).  With at most one term (or one column), types II and III
@@ -21,18 +26,20 @@ import numpy as np
 import pandas as pd
 
 from ..errors import ModelSpecError
+from .recoding import TreatmentDesign, cell_matrix, treatment_design, zapsmall
 
 INTERCEPT = "(Intercept)"
 
 
 @dataclass(frozen=True)
 class TermInfo:
-    """A fixed-effect term: its label, columns of X, variables and numeric variables."""
+    """A fixed-effect term: its label, columns of X, variables, numeric variables, formulaic factors."""
 
     label: str
     columns: list
     variables: frozenset
     numeric: frozenset
+    factors: tuple = ()
 
     @property
     def order(self) -> int:
@@ -53,7 +60,7 @@ def model_terms(result) -> list[TermInfo]:
             continue
         variables = frozenset(str(f) for f in term.factors)
         numeric = frozenset(v for v in variables if kinds.get(v) != "categorical")
-        out.append(TermInfo(label, list(cols), variables, numeric))
+        out.append(TermInfo(label, list(cols), variables, numeric, tuple(term.factors)))
     return out
 
 
@@ -119,64 +126,49 @@ def type2(result) -> dict:
     return out
 
 
-def _term_cells(result, t: TermInfo) -> np.ndarray:
-    """Complete (one column per cell) coding of a term: lmerTest's ``model.matrix(~ 0 + term)``."""
-    import formulaic
-
-    data = result.frame.data
-    block = np.ones((len(data), 1))
-    for v in sorted(t.variables):
-        mm = np.asarray(formulaic.model_matrix(f"0 + {v}", data, na_action="ignore"), dtype=float)
-        block = (block[:, :, None] * mm[:, None, :]).reshape(len(data), -1)
-    return block
-
-
-def _match_columns(X: np.ndarray, rdX: np.ndarray) -> np.ndarray:
-    """For each column of X, the column of rdX equal to it (treatment coding makes them equal)."""
-    idx = []
-    for j in range(X.shape[1]):
-        hit = np.flatnonzero(np.all(np.abs(rdX - X[:, [j]]) <= 1e-10 * (1 + np.abs(X[:, [j]])), axis=0))
-        if len(hit) == 0:
-            raise ModelSpecError("type III contrasts need treatment-coded factors (formulaic's default); "
-                                 f"column {j} of X is not a cell indicator")
-        idx.append(hit[0])
-    return np.asarray(idx)
-
-
 def _residualize(Y: np.ndarray, B: np.ndarray) -> np.ndarray:
     coef, *_ = np.linalg.lstsq(B, Y, rcond=None)
     return Y - B @ coef
 
 
-def _zapsmall(a: np.ndarray, digits: int = 7) -> np.ndarray:
-    mx = np.max(np.abs(a)) if a.size else 0.0
-    if mx == 0:
-        return a
-    return np.round(a, max(0, digits - int(np.ceil(np.log10(mx)))) if mx > 0 else digits)
+def _type3_treatment(result, td: TreatmentDesign, terms: list[TermInfo]) -> dict:
+    """lmerTest's ``extract_contrasts_type3`` on the treatment-coded design: term → L_t (· × p_t).
+
+    M (p_t × cells) writes β_t in the complete cell parametrization; its rows are the general form
+    of the estimable functions.  Each term's rows are orthogonalized against those of the terms
+    containing it (higher order first) and written back on β_t: k with k'M = l'.
+    """
+    n = td.X.shape[0]
+    blocks = [cell_matrix(result, t.factors) for t in terms]
+    rdX = np.hstack(([np.ones((n, 1))] if result.fixed.has_intercept else []) + blocks)
+    M = zapsmall(np.linalg.pinv(td.X) @ rdX)
+    L = M.T.copy()  # rows: cells, columns: treatment coefficients
+    cols = {t.label: td.terms.get(t.label, []) for t in terms}
+    contained_in = containment(terms)
+    for t in sorted(terms, key=lambda t: -t.order):  # stable: formula order within an order
+        if contained_in[t.label] and cols[t.label]:
+            other = [c for u in contained_in[t.label] for c in cols[u]]
+            L[:, cols[t.label]] = zapsmall(_residualize(L[:, cols[t.label]], L[:, other]))
+    back = np.linalg.pinv(M)  # cells → β_t (lmerTest picks the cells equal to X_t's columns)
+    out = {}
+    for t in terms:
+        Lt = zapsmall(L[:, cols[t.label]].T @ back)
+        out[t.label] = Lt[np.abs(Lt).sum(axis=1) > 1e-8]
+    return out
 
 
 def type3(result) -> dict:
-    """Type III hypothesis matrix of each term (lmerTest's ``get_contrasts_type3``)."""
+    """Type III hypothesis matrix of each term (lmerTest's ``get_contrasts_type3``).
+
+    The hypotheses are built on the treatment-coded design and mapped to the fitted coding
+    (:mod:`mixedpy.inference.recoding`), so the tests do not depend on the contrast coding.
+    """
     X = result.workspace.X
     terms = model_terms(result)
-    p = X.shape[1]
-    if p <= 1 or len(terms) <= 1:
+    if X.shape[1] <= 1 or len(terms) <= 1:
         return type1(result)
-    blocks = [_term_cells(result, t) for t in terms]
-    rdX = np.hstack(([np.ones((X.shape[0], 1))] if result.fixed.has_intercept else []) + blocks)
-    L = _zapsmall((np.linalg.pinv(X) @ rdX).T)  # rows: cells, columns: coefficients
-    contained_in = containment(terms)
-    by_label = {t.label: t for t in terms}
-    for t in sorted(terms, key=lambda t: -t.order):  # stable: formula order within an order
-        if contained_in[t.label]:
-            cols = [c for u in contained_in[t.label] for c in by_label[u].columns]
-            L[:, t.columns] = _zapsmall(_residualize(L[:, t.columns], L[:, cols]))
-    L = L[_match_columns(X, rdX)]
-    out = {}
-    for t in terms:
-        Lt = L[:, t.columns].T
-        out[t.label] = Lt[np.abs(Lt).sum(axis=1) > 1e-8]
-    return out
+    td = treatment_design(result)
+    return {label: L @ td.to_treatment for label, L in _type3_treatment(result, td, terms).items()}
 
 
 def hypothesis_matrices(result, type: int) -> dict:

@@ -20,8 +20,8 @@ Constrained minimizations, warm-started from the neighbouring profile point:
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Callable
 
 import numpy as np
 import pandas as pd

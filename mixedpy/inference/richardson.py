@@ -6,8 +6,8 @@ parameter at 0) are the same symmetric differences lmerTest takes.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import numpy as np
 
