@@ -77,7 +77,8 @@ def fit(formula: str, data, reml: bool = True, *, method: str | None = None,
         Grouping factor → known relationship matrix K: a :class:`mixedpy.Pedigree` (its sparse A⁻¹
         is used) or a square DataFrame labelled by level (e.g. :func:`mixedpy.grm`; positive
         semidefinite allowed).  That term's effects have covariance σ² K (⊗ TTᵀ); its ``ranef``
-        covers every level of K.  Fitted through Henderson's MME (sparse block elimination).
+        covers every level of K.  Fitted through Henderson's MME (sparse block elimination); a
+        single dense-K term (GBLUP) through one tridiagonal reduction of K, O(n) per evaluation.
     variances : dict, optional
         Known variance components ``{group: variance, ..., "Residual": variance}``: no estimation,
         the MME are solved at these values (BLUE and BLUP).

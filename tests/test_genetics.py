@@ -10,7 +10,7 @@ import scipy.sparse as sp
 from scipy import optimize
 
 import mixedpy
-from mixedpy.errors import MixedpyError, PedigreeError
+from mixedpy.errors import MixedpyError, ModelSpecError, PedigreeError
 from mixedpy.genetics import pedigree as pedmod
 from mixedpy.genetics.elimination import EliminationFactor
 from mixedpy.genetics.mme import MMEWorkspace
@@ -137,7 +137,7 @@ def test_dense_A_refused_beyond_named_size(monkeypatch):
     monkeypatch.setattr(pedmod, "MAX_DENSE_A", 5)
     ped = mixedpy.Pedigree.from_frame(MRODE_PED)
     with pytest.raises(PedigreeError, match="at most 5"):
-        ped.A
+        _ = ped.A
     assert ped.Ainv.shape == (6, 6)
 
 
@@ -314,10 +314,119 @@ def test_genomic_relmat_psd_matches_dense_reml():
     Z = np.zeros((150, n_ind))
     Z[np.arange(150), pos] = 1
     (sa, se), crit_min, _ = _dense_reml(y, np.ones((150, 1)), Z @ Gn @ Z.T)
+    assert type(m.workspace).__name__ == "TridiagonalWorkspace"   # the GBLUP fast path
     vc = m.varcorr.set_index("group")["variance"]
     assert vc["id"] == pytest.approx(sa, rel=1e-4)
     assert vc["Residual"] == pytest.approx(se, rel=1e-4)
     assert m.reml_criterion == pytest.approx(crit_min, abs=1e-6)
+    # BLUE, BLUP (every individual of G, 60) and conditional SDs at the fitted variances
+    sa_m, se_m = vc["id"], vc["Residual"]
+    X = np.ones((150, 1))
+    V = sa_m * Z @ Gn @ Z.T + se_m * np.eye(150)
+    Vi = np.linalg.inv(V)
+    beta = np.linalg.solve(X.T @ Vi @ X, X.T @ Vi @ y)
+    b = sa_m * Gn @ Z.T @ Vi @ (y - X @ beta)
+    assert m.fixef.iloc[0] == pytest.approx(beta[0], rel=1e-8)
+    np.testing.assert_allclose(m.ranef["id"].iloc[:, 0].loc[list(G.index)].to_numpy(), b, atol=1e-8)
+    GZt = Gn @ Z.T
+    pev = sa_m * np.diag(Gn) - sa_m ** 2 * np.sum((GZt @ Vi) * GZt, axis=1)
+    np.testing.assert_allclose(m.ranef_se["id"].iloc[:, 0].loc[list(G.index)].to_numpy(), np.sqrt(pev),
+                               rtol=1e-6)
+
+
+def _genomic_case(seed=3, n_ind=40, n_rec=90, with_x_term=False):
+    """Repeated records, some individuals without records, a covariate; singular G."""
+    rng = np.random.default_rng(seed)
+    M = rng.binomial(2, rng.uniform(0.1, 0.9, 150), size=(n_ind, 150))
+    ids = [f"g{i}" for i in range(n_ind)]
+    G = mixedpy.grm(pd.DataFrame(M, index=ids))
+    pos = rng.choice(n_ind - 5, n_rec)             # the last 5 individuals have no record
+    x = rng.normal(size=n_rec)
+    u = np.linalg.cholesky(G.to_numpy() + 1e-6 * np.eye(n_ind)) @ rng.normal(size=n_ind)
+    y = 3 + 0.4 * x + (x if with_x_term else 1.0) * u[pos] + rng.normal(size=n_rec)
+    return G, pd.DataFrame({"y": y, "x": x, "id": np.asarray(ids)[pos]})
+
+
+@pytest.mark.parametrize("spectral", [False, True])
+@pytest.mark.parametrize("formula", ["y ~ x + (1 | id)", "y ~ x + (0 + x | id)", "y ~ 0 + (1 | id)"])
+def test_tridiagonal_workspace_equals_general(formula, spectral):
+    from mixedpy.genetics.fitting import setup
+    from mixedpy.genetics.tridiagonal import TridiagonalWorkspace
+    G, data = _genomic_case(with_x_term="0 + x" in formula)
+    s = setup(formula, data, {"id": G})
+    fast = s.workspace
+    assert isinstance(fast, TridiagonalWorkspace)
+    # the general workspace: a dense Cholesky per θ, or one eigendecomposition (spectral)
+    general = MMEWorkspace(s.fixed.X, s.fixed.y, s.random, s.structures, spectral=spectral)
+    assert general.spectral is spectral
+    for theta in (0.0, 0.3, 1.0, 4.0):
+        th = np.array([theta])
+        for reml in (True, False):
+            assert fast.deviance(th, reml) == pytest.approx(general.deviance(th, reml), rel=1e-10)
+        if theta == 0.0:
+            continue   # the general workspace floors θ at 1e-7 there: b differs at O(1e-14)
+        pf, pg = fast.parts(th), general.parts(th)
+        np.testing.assert_allclose(pf.beta, pg.beta, rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(fast.effects(pf.u), general.effects(pg.u), rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(pf.resid, pg.resid, rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(fast.conditional_variances(th, 1.3)[0], general.conditional_variances(th, 1.3)[0],
+                                   rtol=1e-7, atol=1e-12)
+    # the fitted models: the same optimum whichever workspace
+    m = mixedpy.fit(formula, data, relmat={"id": G})
+    from mixedpy.optimize import minimize_deviance
+    opt = minimize_deviance(lambda th: general.deviance(th, True), s.random.theta0, s.random.lower, "bobyqa")
+    assert m.reml_criterion == pytest.approx(opt.fun, rel=1e-6)
+    assert m.theta[0] == pytest.approx(opt.theta[0], rel=1e-4)
+    assert len(m.ranef["id"]) == 40
+
+
+def test_relmat_not_psd_errors_name_the_term():
+    G, data = _genomic_case()
+    bad = G.copy()
+    bad.iloc[0, 1] = bad.iloc[1, 0] = 3.0          # |K01| > sqrt(K00 K11): indefinite
+    full = data.assign(id=np.repeat(list(G.index), 3)[:len(data)])   # every individual has records
+    for frame in (data, full):                      # K checked whole / through the tridiagonal T
+        with pytest.raises(mixedpy.errors.DataError, match=r"relmat\['id'\].*not positive semidefinite"):
+            mixedpy.fit("y ~ x + (1 | id)", frame, relmat={"id": bad})
+    data2 = data.assign(g=np.arange(len(data)) % 4)
+    with pytest.raises(mixedpy.errors.DataError, match=r"relmat\['id'\].*not positive semidefinite"):
+        mixedpy.fit("y ~ x + (1 | id) + (1 | g)", data2, relmat={"id": bad})   # general workspace
+    asym = G.copy()
+    asym.iloc[0, 1] += 0.5
+    with pytest.raises(mixedpy.errors.ModelSpecError, match=r"relmat\['id'\].*not symmetric"):
+        mixedpy.fit("y ~ x + (1 | id)", data, relmat={"id": asym})
+
+
+def test_dense_relmat_with_other_terms_matches_dense_reml():
+    """The general workspace with a dense K and an iid term: against a dense REML."""
+    G, data = _genomic_case(seed=8, n_rec=120)
+    data["g"] = np.arange(len(data)) % 6
+    data["y"] += np.array([-1.5, 0.8, 1.9, -0.4, 0.2, -1.1])[data["g"]]
+    m = mixedpy.fit("y ~ x + (1 | id) + (1 | g)", data, relmat={"id": G})
+    assert m.workspace.kind == "mme" and m.workspace.dense
+    y = data["y"].to_numpy()
+    X = np.column_stack([np.ones(len(y)), data["x"].to_numpy()])
+    pos = pd.Index(G.index).get_indexer(data["id"])
+    Zi = np.eye(len(G))[pos]
+    Zg = np.eye(6)[data["g"].to_numpy()]
+    Kr, Gr = Zi @ G.to_numpy() @ Zi.T, Zg @ Zg.T
+    n = len(y)
+
+    def crit(logv):
+        va, vg, ve = np.exp(logv)
+        V = va * Kr + vg * Gr + ve * np.eye(n)
+        Vi = np.linalg.inv(V)
+        XtViX = X.T @ Vi @ X
+        P = Vi - Vi @ X @ np.linalg.solve(XtViX, X.T @ Vi)
+        return np.linalg.slogdet(V)[1] + np.linalg.slogdet(XtViX)[1] + y @ P @ y + (n - 2) * np.log(2 * np.pi)
+
+    vc = m.varcorr.set_index("group")["variance"]
+    at_fit = np.log([vc["id"], vc["g"], vc["Residual"]])
+    assert m.reml_criterion == pytest.approx(crit(at_fit), abs=1e-7)
+    res = optimize.minimize(crit, at_fit + 0.3, method="Nelder-Mead",
+                            options={"xatol": 1e-9, "fatol": 1e-11, "maxiter": 6000})
+    assert m.reml_criterion == pytest.approx(res.fun, abs=1e-6)
+    np.testing.assert_allclose(np.exp(res.x), [vc["id"], vc["g"], vc["Residual"]], rtol=2e-3)
 
 
 def test_relmat_errors():
@@ -329,3 +438,11 @@ def test_relmat_errors():
         mixedpy.fit("wwg ~ sex + (1 | calf)", MRODE_CALVES, relmat={"animal": ped})
     with pytest.raises(mixedpy.errors.ModelSpecError, match="Residual"):
         mixedpy.fit("wwg ~ sex + (1 | calf)", MRODE_CALVES, relmat={"calf": ped}, variances={"calf": 1.0})
+
+
+def test_kenward_roger_refused_for_relmat_terms():
+    ped, _, _, data = _simulated_animal_data()
+    m = mixedpy.fit("y ~ x + (1 | animal)", data, relmat={"animal": ped})
+    with pytest.raises(ModelSpecError, match="Kenward-Roger.*'animal'"):
+        m.anova(ddf="kenward-roger")
+    assert m.anova(ddf="satterthwaite")["den_df"].iloc[0] > 0

@@ -5,8 +5,11 @@ Why the MME form for relmat terms: a pedigree's A⁻¹ is sparse (≈ 7 non-zero
 built directly, while any factor of A (needed by lme4's Λ-form) is dense; so C = ZᵀZ + Γ⁻¹ is
 factored by block elimination (see :mod:`mixedpy.genetics.mme` and
 :mod:`mixedpy.genetics.elimination`).
+A model whose random part is a single one-column dense-K term (GBLUP: ``(1 | id)`` with a genomic
+K) uses :mod:`mixedpy.genetics.tridiagonal` instead: one O(n³) reduction, then O(n) per θ.
 The optimizer is derivative-free (BOBYQA) since the gradient's trace terms would need a selected
-inverse of C at every step.
+inverse of C at every step.  The dense O(n³) steps run with the BLAS threads of
+:func:`mixedpy.genetics.threads.blas_limit`.
 """
 from __future__ import annotations
 
@@ -27,6 +30,8 @@ from ..results import LmmResult
 from ..solution import MME, Solution, ranef_frames, term_blocks
 from .mme import MMEWorkspace
 from .relmat import relmat_design
+from .threads import blas_limit
+from .tridiagonal import TridiagonalWorkspace, single_dense_term
 
 LOG2PI = float(np.log(2 * np.pi))
 
@@ -39,11 +44,17 @@ class Setup:
     fixed: FixedDesign
     random: RandomDesign
     structures: list
-    workspace: MMEWorkspace
+    workspace: MMEWorkspace | TridiagonalWorkspace
 
 
-def setup(formula: str, data, relmat: dict | None = None, need_random: bool = True) -> Setup:
-    """Parse, build the designs (relmat terms over all levels of K) and the MME workspace."""
+def setup(formula: str, data, relmat: dict | None = None, need_random: bool = True,
+          workspace: str = "auto") -> Setup:
+    """Parse, build the designs (relmat terms over all levels of K) and the workspace.
+
+    ``workspace="auto"`` takes the :class:`~mixedpy.genetics.tridiagonal.TridiagonalWorkspace` when
+    the random part is a single one-column dense-K term (GBLUP), the general
+    :class:`~mixedpy.genetics.mme.MMEWorkspace` otherwise; ``"mme"`` always the latter.
+    """
     frame = make_frame(formula, data)
     fixed = fixed_design(frame.formula.response, frame.formula.fixed, frame.data)
     random, structures = relmat_design(frame.formula.random, frame.data, relmat)
@@ -55,7 +66,10 @@ def setup(formula: str, data, relmat: dict | None = None, need_random: bool = Tr
         if t.nlev < 2:
             raise DataError(f"grouping factor {t.group!r} has only {t.nlev} level; a random effect "
                             "needs at least 2 levels")
-    ws = MMEWorkspace(fixed.X, fixed.y, random, structures)
+    if workspace == "auto" and single_dense_term(random, structures):
+        ws = TridiagonalWorkspace(fixed.X, fixed.y, random, structures)
+    else:
+        ws = MMEWorkspace(fixed.X, fixed.y, random, structures)
     return Setup(frame, fixed, random, structures, ws)
 
 
@@ -66,6 +80,26 @@ def solution_at(ws: MMEWorkspace, theta: np.ndarray, sigma2: float) -> Solution:
     vcov = sigma2 * np.linalg.inv(parts.RXtRX) if ws.p else np.zeros((0, 0))
     return Solution(theta=np.asarray(theta, dtype=float), beta=parts.beta, b=b, u=parts.u,
                     sigma=float(np.sqrt(sigma2)), vcov=vcov, parts=parts)
+
+
+def covariance_columns(label: str, columns: list) -> list[tuple[str, str, int, int]]:
+    """(name, kind, a, b) of the posterior columns of a term's covariance draws (kind "var", "cov" or
+    "cor" of columns a and b): ``var:<label>`` for a scalar term; ``var:<label>:<column>``,
+    ``cov:<label>:<c1>:<c2>`` and ``cor:<label>:<c1>:<c2>`` for a vector term.
+
+    Examples
+    --------
+    >>> [c[0] for c in covariance_columns("Subject", ["(Intercept)", "Days"])]
+    ['var:Subject:(Intercept)', 'var:Subject:Days', 'cov:Subject:(Intercept):Days', 'cor:Subject:(Intercept):Days']
+    """
+    if len(columns) == 1:
+        return [(f"var:{label}", "var", 0, 0)]
+    out = [(f"var:{label}:{c}", "var", a, a) for a, c in enumerate(columns)]
+    for a in range(len(columns)):
+        for b in range(a + 1, len(columns)):
+            pair = f"{label}:{columns[a]}:{columns[b]}"
+            out += [(f"cov:{pair}", "cov", a, b), (f"cor:{pair}", "cor", a, b)]
+    return out
 
 
 class MMEResult(LmmResult):
@@ -83,7 +117,7 @@ class MMEResult(LmmResult):
                  **kwargs):
         super().__init__(**kwargs)
         self.structures = structures
-        self.raw_variances = variances          # group label → variance, plus "Residual"
+        self.raw_variances = variances          # group label → variance (k × k matrix), plus "Residual"
         self.vcov_variances = vcov_variances    # sampling covariance of raw_variances (ANOVA)
         self.posterior = posterior
 
@@ -109,21 +143,21 @@ class MMEResult(LmmResult):
         return self._relabel(ranef_frames(self.random, sd))
 
     def term_covariance(self, term) -> np.ndarray:
-        if self.raw_variances is not None and term.k == 1:
+        """The term's k × k covariance: as estimated by ANOVA or the posterior mean (Bayes) when the
+        method gives it directly, σ² T Tᵀ otherwise."""
+        if self.raw_variances is not None:
             label = self._term_labels()[list(self.random.terms).index(term)]
-            return np.array([[self.raw_variances[label]]])
+            if label in self.raw_variances:
+                return np.atleast_2d(np.asarray(self.raw_variances[label], dtype=float))
         return super().term_covariance(term)
 
     @cached_property
     def varcorr(self) -> pd.DataFrame:
-        with np.errstate(invalid="ignore"):  # a negative ANOVA estimate has no SD
+        with np.errstate(invalid="ignore", divide="ignore"):  # a negative ANOVA estimate has no SD
             vc = super().varcorr.copy()
         if self.raw_variances is not None:
-            for i, row in vc.iterrows():
-                if pd.isna(row["term2"]) and row["group"] in self.raw_variances:
-                    v = self.raw_variances[row["group"]]
-                    vc.loc[i, "variance"] = v
-                    vc.loc[i, "sd_cor"] = np.sqrt(v) if v >= 0 else np.nan
+            v = float(self.raw_variances["Residual"])
+            vc.loc[vc["group"] == "Residual", ["variance", "sd_cor"]] = [v, np.sqrt(v) if v >= 0 else np.nan]
         return vc
 
     @cached_property
@@ -135,16 +169,10 @@ class MMEResult(LmmResult):
     def mme(self) -> MME:
         """Henderson's MME at the estimates, for the working coefficients (b, or the latent effects
         of a dense-K term): ``C [β; b] = rhs`` with C = [[XᵀX, XᵀZ], [ZᵀX, ZᵀZ + σ² G⁻¹]]."""
-        ws = self.workspace
+        ws = self.workspace.mme_workspace()
         C, rhs = ws.mme_matrix(self.theta)
         from scipy.sparse.linalg import spsolve
-        names = list(self.coef_names)
-        for t, st, nl in zip(self.random.terms, self.structures, ws.nlat):
-            if st.kind == "factor":
-                labels = [f"latent{i}" for i in range(nl)]
-            else:
-                labels = list(st.labels) if st.labels is not None else list(t.levels)
-            names += [f"{t.group}:{lev}:{c}" for lev in labels for c in t.columns]
+        names = list(self.coef_names) + ws.latent_names()
         return MME(C=C, rhs=rhs, solution=np.asarray(spsolve(C, rhs)), names=names, G=None)
 
     def credible_intervals(self, level: float = 0.95) -> pd.DataFrame:
@@ -223,7 +251,15 @@ def theta_from_variances(random: RandomDesign, labels: list, variances: dict) ->
 
 def fit_mme(formula: str, data, *, reml: bool, relmat: dict | None, variances: dict | None,
             optimizer: str = "bobyqa", data_name: str = "data") -> MMEResult:
-    """REML/ML fit (or known variance components) of a model with relmat terms via the MME."""
+    """REML/ML fit (or known variance components) of a model with relmat terms via the MME (or, for
+    a single dense-K term, the tridiagonal workspace)."""
+    with blas_limit():
+        return _fit_mme(formula, data, reml=reml, relmat=relmat, variances=variances, optimizer=optimizer,
+                        data_name=data_name)
+
+
+def _fit_mme(formula: str, data, *, reml: bool, relmat: dict | None, variances: dict | None,
+             optimizer: str, data_name: str) -> MMEResult:
     t0 = time.perf_counter()
     s = setup(formula, data, relmat)
     ws = s.workspace
@@ -243,12 +279,12 @@ def fit_mme(formula: str, data, *, reml: bool, relmat: dict | None, variances: d
         method = "reml" if reml else "ml"
         if not opt.converged:
             warnings.warn(f"the optimizer ({opt.method}) stopped without converging after {opt.nfev} "
-                          f"evaluations: {opt.message}", ConvergenceWarning, stacklevel=3)
+                          f"evaluations: {opt.message}", ConvergenceWarning, stacklevel=4)
     sol = solution_at(ws, theta, s2)
     result = MMEResult(formula=formula, frame=s.frame, fixed=s.fixed, random=s.random, workspace=ws,
                        opt=opt, solution=sol, reml=reml, method=method, data_name=data_name,
                        structures=s.structures)
     if method != "known" and result.is_singular:
         warnings.warn("boundary (singular) fit: a random-effect variance is estimated as 0",
-                      SingularFitWarning, stacklevel=3)
+                      SingularFitWarning, stacklevel=4)
     return result

@@ -64,12 +64,14 @@ def heritability(result, group: str) -> pd.Series:
     g = labels.index(group)
     post = getattr(result, "posterior", None)
     if post is not None:
-        draws = post[[f"var:{lab}" for lab in labels] + ["var:Residual"]].to_numpy()
+        from .fitting import covariance_columns
+        names = [covariance_columns(lab, t.columns)[0][0] for lab, t in zip(labels, terms)]
+        draws = post[names + ["var:Residual"]].to_numpy()
         h = draws[:, g] / draws.sum(axis=1)
         return pd.Series({"estimate": float(h.mean()), "se": float(h.std(ddof=1))}, name=f"h2:{group}")
     raw = getattr(result, "raw_variances", None)
     if raw is not None:
-        v = np.array([raw[lab] for lab in labels] + [raw["Residual"]])
+        v = np.array([np.atleast_2d(raw[lab])[0, 0] for lab in labels] + [raw["Residual"]])
         cov = getattr(result, "vcov_variances", None)
         cov = cov.loc[labels + ["Residual"], labels + ["Residual"]].to_numpy() if cov is not None else \
             np.full((len(v), len(v)), np.nan)

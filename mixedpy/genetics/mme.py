@@ -26,9 +26,18 @@ and the ML and REML deviances are exactly those of :class:`mixedpy.objective.Dev
 A θ element on its bound 0 makes Γ singular; diagonal elements of T are therefore evaluated at no
 less than ``THETA_FLOOR`` (1e-7): the deviance is even in each such element, so the error is O(1e-14).
 
-The factorization is a block elimination by independent sets ending in a dense Cholesky
-(:mod:`mixedpy.genetics.elimination`; its ordering is analysed once) for large q, or a dense
-Cholesky when q is small, the matrix dense (genomic K) or a term uses a factor.
+Working coefficients and cross-products
+---------------------------------------
+With M = blockdiag(I, or F_j ⊗ I_k for factor terms) the working design is Z M, so the working
+cross-products Mᵀ(ZᵀZ)M, Mᵀ ZᵀX and Mᵀ Zᵀy are formed once from the sparse ZᵀZ, ZᵀX, Zᵀy
+(never the dense n × r product Z F); residuals use b = M a and the sparse Z.
+
+The factorization is a dense Cholesky of C assembled in place (ZᵀZ plus Γ⁻¹'s entries) when q is
+small, the matrix dense or a term uses a factor; otherwise a block elimination by independent sets
+ending in a dense Cholesky (:mod:`mixedpy.genetics.elimination`; its ordering is analysed once).
+For a single one-column dense-K term, C = (ZF)ᵀ(ZF) + θ⁻²I is diagonalized once instead
+(``_SpectralFactor``), so a new θ costs O(q²) per solve or draw (the Gibbs sampler's case; REML fits
+of that model use :mod:`mixedpy.genetics.tridiagonal`).
 """
 from __future__ import annotations
 
@@ -48,14 +57,10 @@ DENSE_MAX = 2500
 class _DenseFactor:
     """Dense Cholesky with the interface of :class:`EliminationFactor` (plus the full inverse)."""
 
-    def __init__(self, indices, indptr, shape):
-        self.indices, self.indptr, self.shape = indices, indptr, shape
-
-    def refactor(self, data: np.ndarray) -> None:
-        U = sp.csc_matrix((data, self.indices, self.indptr), shape=self.shape).toarray()
-        C = U + U.T
-        C[np.diag_indices_from(C)] -= np.diag(U)
-        self.cf = la.cho_factor(C, lower=True, check_finite=False)
+    def refactor_dense(self, C: np.ndarray) -> None:
+        """Factor the full symmetric matrix C (overwritten)."""
+        self.shape = C.shape
+        self.cf = la.cho_factor(C, lower=True, overwrite_a=True, check_finite=False)
         self._inv = None
 
     def logdet(self) -> float:
@@ -78,9 +83,53 @@ class _DenseFactor:
         return la.solve_triangular(self.cf[0], z, lower=True, trans="T", check_finite=False)
 
 
+class _SpectralFactor:
+    """C = M + λI from one eigendecomposition M = W diag(s) Wᵀ: a single one-column dense-K term,
+    whose Γ⁻¹ is λI (λ = θ⁻²), so each new θ costs O(1) to "factor" and O(q²) per solve or draw."""
+
+    def __init__(self, M: np.ndarray):
+        s, self.W = la.eigh(M, check_finite=False)
+        self.s = np.maximum(s, 0.0)   # M = (Z F)ᵀ(Z F) is positive semidefinite
+        self.shape = M.shape
+        self.set_shift(1.0)
+
+    def set_shift(self, lam: float) -> None:
+        self.d = self.s + lam
+        self._inv = None
+
+    def logdet(self) -> float:
+        return float(np.sum(np.log(self.d)))
+
+    def solve(self, B: np.ndarray) -> np.ndarray:
+        WtB = self.W.T @ B
+        return self.W @ (WtB / (self.d[:, None] if WtB.ndim == 2 else self.d))
+
+    def inverse(self) -> np.ndarray:
+        if self._inv is None:
+            self._inv = (self.W / self.d) @ self.W.T
+        return self._inv
+
+    def inverse_blocks(self, blocks: np.ndarray) -> np.ndarray:
+        inv = self.inverse()
+        return inv[blocks[:, :, None], blocks[:, None, :]]
+
+    def draw(self, z: np.ndarray) -> np.ndarray:
+        """x = W diag(d)^-½ z, so that x ~ N(0, C⁻¹) when z ~ N(0, I)."""
+        return self.W @ (z / np.sqrt(self.d))
+
+
 def _upper_keys(M: sp.spmatrix, q: int, offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
     M = sp.triu(sp.coo_matrix(M), format="coo")
     return (M.col.astype(np.int64) + offset) * q + (M.row.astype(np.int64) + offset), M.data
+
+
+def _factor_t(F: np.ndarray, rows, k: int) -> np.ndarray:
+    """(F ⊗ I_k)ᵀ R for R (dense or sparse) with nlev·k level-major rows: r·k dense rows."""
+    out = np.empty((F.shape[1], k, rows.shape[1]))
+    for c in range(k):
+        sub = rows[c::k]
+        out[:, c, :] = (sub.T @ F).T if sp.issparse(sub) else F.T @ sub
+    return out.reshape(F.shape[1] * k, rows.shape[1])
 
 
 class MMEWorkspace:
@@ -89,7 +138,9 @@ class MMEWorkspace:
     Same interface as :class:`mixedpy.objective.Workspace`: ``deviance(theta, reml)``,
     ``parts(theta)``, ``update(theta)``, ``n``, ``p``, ``X``, ``y``, ``random``.  In the returned
     :class:`DevianceParts`, ``u`` holds the working coefficients (b, or a for factor terms); use
-    :meth:`effects` for b.
+    :meth:`effects` for b.  ``Z`` is the sparse design of b (``random.Z``); ``ZtX``, ``Zty`` and
+    ``factor`` (of C) are those of the working coefficients, ``woff``/``nlat`` their offset and
+    number of levels per term.
 
     Parameters
     ----------
@@ -102,6 +153,10 @@ class MMEWorkspace:
     dense : bool, optional
         Force (True) or forbid (False) the dense Cholesky; by default dense when q ≤ 2500, the
         pattern is more than 10% full or a term uses a factor.
+    spectral : bool, optional
+        For a single one-column dense-K term: factor C = (ZF)ᵀ(ZF) + θ⁻²I through one
+        eigendecomposition of (ZF)ᵀ(ZF) instead of a Cholesky per θ (the default for that model;
+        the Gibbs sampler's per-iteration cost drops from O(q³) to O(q²)).
 
     Examples
     --------
@@ -113,52 +168,74 @@ class MMEWorkspace:
     True
     """
 
+    kind = "mme"
+
     def __init__(self, X: np.ndarray, y: np.ndarray, random: RandomDesign, structures: list,
-                 dense: bool | None = None):
+                 dense: bool | None = None, spectral: bool | None = None):
         self.X, self.y, self.random = np.asarray(X, dtype=float), np.asarray(y, dtype=float), random
         self.n, self.p = self.X.shape
         self.structures = list(structures) if structures else [TermStructure() for _ in random.terms]
-        Zb, self.woff, self.nlat = [], [], []
+        self.woff, self.nlat = [], []
         off = 0
         for t, st in zip(random.terms, self.structures):
-            Zt = random.Z[:, t.offset:t.offset + t.q]
-            if st.kind == "factor":
-                Zt = sp.csc_matrix(Zt @ np.kron(st.F, np.eye(t.k)))
-            Zb.append(sp.csc_matrix(Zt))
             self.woff.append(off)
             self.nlat.append(st.nlatent(t.nlev))
             off += self.nlat[-1] * t.k
         self.q = off
-        self.Z = sp.hstack(Zb, format="csc") if Zb else sp.csc_matrix((self.n, 0))
-        self.ZtZ = sp.csc_matrix(self.Z.T @ self.Z)
-        self.ZtX = np.asarray(self.Z.T @ self.X)
-        self.Zty = np.asarray(self.Z.T @ self.y).ravel()
+        self.Z = sp.csc_matrix(random.Z)
+        has_factor = any(st.kind == "factor" for st in self.structures)
+        ZtZ = sp.csc_matrix(self.Z.T @ self.Z)
+        self.ZtX = self._mt(np.asarray(self.Z.T @ self.X))
+        self.Zty = self._mt(np.asarray(self.Z.T @ self.y).reshape(-1, 1)).ravel()
         self.XtX = self.X.T @ self.X
         self.Xty = self.X.T @ self.y
-        self._build_pattern()
-        has_factor = any(st.kind == "factor" for st in self.structures)
+        self._bases = [sp.coo_matrix(st.Kinv if st.kind == "inverse" else sp.identity(nl))
+                       for st, nl in zip(self.structures, self.nlat)]
         if dense is None:
-            dense = self.q <= DENSE_MAX or has_factor or self._nnz > 0.1 * self.q * self.q
-        self.dense = bool(dense)
+            dense = self.q <= DENSE_MAX
+            if not dense and not has_factor:
+                self._build_pattern(ZtZ)
+                dense = self._nnz > 0.1 * self.q * self.q
+        self.dense = bool(dense) or has_factor
         self._last_theta = None
-        if self.q:
-            if self.dense:
-                self.factor = _DenseFactor(self._rows, self._indptr, (self.q, self.q))
-            else:
-                self.factor = EliminationFactor(self._rows, self._indptr, (self.q, self.q))
+        if self.dense:
+            W = self._mt(ZtZ)                        # Mᵀ ZᵀZ (q × q_b)
+            C0 = self._mt(np.ascontiguousarray(W.T))  # Mᵀ ZᵀZ M
+            self._ztz_dense = (C0 + C0.T) / 2
+            single = len(random.terms) == 1 and self.structures[0].kind == "factor" and random.terms[0].k == 1
+            if spectral and not single:
+                raise ValueError("the spectral factor needs a single one-column dense-K term")
+            self.spectral = single if spectral is None else bool(spectral)
+            self.factor = _SpectralFactor(self._ztz_dense) if self.spectral else _DenseFactor()
+        else:
+            if not hasattr(self, "_nnz"):
+                self._build_pattern(ZtZ)
+            self.spectral = False
+            self.factor = EliminationFactor(self._rows, self._indptr, (self.q, self.q))
 
-    # --- the fixed pattern of C(θ) -------------------------------------------------------------------
-    def _build_pattern(self) -> None:
+    # --- working coefficients --------------------------------------------------------------------
+    def _mt(self, A) -> np.ndarray:
+        """Mᵀ A (dense) for A with the rows of b (M = blockdiag(I, F ⊗ I_k))."""
+        blocks = []
+        for t, st in zip(self.random.terms, self.structures):
+            rows = A[t.offset:t.offset + t.q]
+            if st.kind == "factor":
+                blocks.append(_factor_t(st.F, rows, t.k))
+            else:
+                blocks.append(rows.toarray() if sp.issparse(rows) else np.asarray(rows))
+        return np.vstack(blocks) if blocks else np.zeros((0, A.shape[1]))
+
+    # --- the fixed pattern of C(θ) (sparse elimination) ---------------------------------------------
+    def _build_pattern(self, ZtZ: sp.spmatrix) -> None:
         q = self.q
-        keys_ztz, vals_ztz = _upper_keys(self.ZtZ, q)
+        keys_ztz, vals_ztz = _upper_keys(ZtZ, q)
         pieces = []
-        for j, (t, st) in enumerate(zip(self.random.terms, self.structures)):
-            base = st.Kinv if st.kind == "inverse" else sp.identity(self.nlat[j], format="csc")
+        for j, t in enumerate(self.random.terms):
             for a in range(t.k):
                 for b in range(a, t.k):
                     E = np.zeros((t.k, t.k))
                     E[a, b] = E[b, a] = 1.0
-                    keys, vals = _upper_keys(sp.kron(base, E), q, self.woff[j])
+                    keys, vals = _upper_keys(sp.kron(self._bases[j], E), q, self.woff[j])
                     pieces.append((j, a, b, keys, vals))
         diag = np.arange(q, dtype=np.int64) * (q + 1)
         keys = np.unique(np.concatenate([keys_ztz, diag] + [p[3] for p in pieces]))
@@ -169,7 +246,6 @@ class MMEWorkspace:
         self._ztz = np.zeros(self._nnz)
         np.add.at(self._ztz, np.searchsorted(keys, keys_ztz), vals_ztz)
         self._pieces = [(j, a, b, np.searchsorted(keys, k), v) for j, a, b, k, v in pieces]
-        self._diag_pos = np.searchsorted(keys, diag)
 
     def _upper(self, data: np.ndarray) -> sp.csc_matrix:
         return sp.csc_matrix((data, self._rows, self._indptr), shape=(self.q, self.q))
@@ -181,17 +257,43 @@ class MMEWorkspace:
         T[np.diag_indices_from(T)] = np.where(np.abs(d) < THETA_FLOOR, THETA_FLOOR, d)
         return T
 
+    def _pinv(self, theta: np.ndarray) -> list[np.ndarray]:
+        """(T_j T_jᵀ)⁻¹ per term."""
+        out = []
+        for j in range(len(self.random.terms)):
+            Tinv = la.solve_triangular(self.T(j, theta), np.eye(self.random.terms[j].k), lower=True)
+            out.append(Tinv.T @ Tinv)
+        return out
+
     def ginv_values(self, theta: np.ndarray) -> np.ndarray:
-        """Upper triangle of Γ(θ)⁻¹ on the pattern."""
+        """Upper triangle of Γ(θ)⁻¹ on the sparse pattern."""
         data = np.zeros(self._nnz)
-        Pinv = [np.linalg.inv(self.T(j, theta) @ self.T(j, theta).T) for j in range(len(self.random.terms))]
+        Pinv = self._pinv(theta)
         for j, a, b, pos, vals in self._pieces:
             data[pos] += Pinv[j][a, b] * vals
         return data
 
     def values(self, theta: np.ndarray) -> np.ndarray:
-        """Upper triangle of C(θ) = ZᵀZ + Γ(θ)⁻¹ on the pattern (CSC order)."""
+        """Upper triangle of C(θ) = ZᵀZ + Γ(θ)⁻¹ on the sparse pattern (CSC order)."""
         return self._ztz + self.ginv_values(theta)
+
+    def dense_matrix(self, theta: np.ndarray) -> np.ndarray:
+        """C(θ) = ZᵀZ + Γ(θ)⁻¹ as a full dense matrix (dense workspaces)."""
+        C = self._ztz_dense.copy()
+        for j, (t, base, Pinv) in enumerate(zip(self.random.terms, self._bases, self._pinv(theta))):
+            for a in range(t.k):
+                for b in range(t.k):
+                    C[self.woff[j] + base.row * t.k + a, self.woff[j] + base.col * t.k + b] += Pinv[a, b] * base.data
+        return C
+
+    def ginv_quad(self, theta: np.ndarray, a: np.ndarray) -> float:
+        """aᵀ Γ(θ)⁻¹ a = Σ_j tr(P_j⁻¹ A_jᵀ K_j⁻¹ A_j) (A_j: term j's coefficients, levels × k)."""
+        out = 0.0
+        for j, (t, base, Pinv) in enumerate(zip(self.random.terms, self._bases, self._pinv(theta))):
+            A = a[self.woff[j]:self.woff[j] + self.nlat[j] * t.k].reshape(self.nlat[j], t.k)
+            KA = self.structures[j].Kinv @ A if self.structures[j].kind == "inverse" else A
+            out += float(np.sum(Pinv * (A.T @ KA)))
+        return out
 
     def logdet_gamma(self, theta: np.ndarray) -> float:
         out = 0.0
@@ -207,7 +309,13 @@ class MMEWorkspace:
         theta = np.asarray(theta, dtype=float)
         if not self.q or (self._last_theta is not None and np.array_equal(theta, self._last_theta)):
             return
-        self.factor.refactor(self.values(theta))
+        self._last_theta = None
+        if self.spectral:
+            self.factor.set_shift(float(self._pinv(theta)[0][0, 0]))
+        elif self.dense:
+            self.factor.refactor_dense(self.dense_matrix(theta))
+        else:
+            self.factor.refactor(self.values(theta))
         self._last_theta = theta.copy()
 
     def parts(self, theta: np.ndarray) -> DevianceParts:
@@ -219,17 +327,15 @@ class MMEWorkspace:
         CinvW, Cinvv = sol[:, :-1], sol[:, -1]
         RXtRX = self.XtX - self.ZtX.T @ CinvW
         if self.p:
-            cf = la.cho_factor(RXtRX, lower=True)
-            beta = la.cho_solve(cf, self.Xty - self.ZtX.T @ Cinvv)
+            cf = la.cho_factor(RXtRX, lower=True, check_finite=False)
+            beta = la.cho_solve(cf, self.Xty - self.ZtX.T @ Cinvv, check_finite=False)
             ldRX2 = 2.0 * float(np.sum(np.log(np.diag(cf[0]))))
         else:
             beta, ldRX2 = np.zeros(0), 0.0
         a = Cinvv - CinvW @ beta
-        resid = self.y - self.X @ beta - self.Z @ a
-        U = self._upper(self.ginv_values(theta))
-        quad = 2.0 * float(a @ (U @ a)) - float(U.diagonal() @ (a * a))
+        resid = self.y - self.X @ beta - self.Z @ self.effects(a)
         ldL2 = self.factor.logdet() + self.logdet_gamma(theta)
-        return DevianceParts(theta=theta.copy(), beta=beta, u=a, pwrss=float(resid @ resid) + quad,
+        return DevianceParts(theta=theta.copy(), beta=beta, u=a, pwrss=float(resid @ resid) + self.ginv_quad(theta, a),
                              ldL2=ldL2, ldRX2=ldRX2, RXtRX=RXtRX, n=self.n, p=self.p, resid=resid,
                              AinvW=CinvW)
 
@@ -265,10 +371,29 @@ class MMEWorkspace:
             out.append(sigma ** 2 * blocks)
         return out
 
+    def mme_workspace(self) -> MMEWorkspace:
+        """The workspace whose :meth:`mme_matrix` gives the MME (this one)."""
+        return self
+
+    def latent_names(self) -> list[str]:
+        """Names of the working coefficients: ``group:level:column`` (``group:latent<i>:column`` for
+        the latent effects of a dense-K term)."""
+        names = []
+        for t, st, nl in zip(self.random.terms, self.structures, self.nlat):
+            if st.kind == "factor":
+                labels = [f"latent{i}" for i in range(nl)]
+            else:
+                labels = list(st.labels) if st.labels is not None else list(t.levels)
+            names += [f"{t.group}:{lev}:{c}" for lev in labels for c in t.columns]
+        return names
+
     def mme_matrix(self, theta: np.ndarray) -> tuple[sp.csc_matrix, np.ndarray]:
         """The full MME matrix [[XᵀX, XᵀZ], [ZᵀX, ZᵀZ + Γ⁻¹]] (working coefficients) and its rhs."""
-        U = self._upper(self.values(theta))
-        Cuu = sp.csc_matrix(U + U.T - sp.diags(U.diagonal()))
+        if self.dense:
+            Cuu = sp.csc_matrix(self.dense_matrix(theta))
+        else:
+            U = self._upper(self.values(theta))
+            Cuu = sp.csc_matrix(U + U.T - sp.diags(U.diagonal()))
         ZtX = sp.csc_matrix(self.ZtX)
         C = sp.bmat([[sp.csc_matrix(self.XtX), ZtX.T], [ZtX, Cuu]], format="csc")
         return C, np.concatenate([self.Xty, self.Zty])

@@ -7,13 +7,19 @@ Structures (how the workspace treats a term's covariance, see :mod:`mixedpy.gene
 ---------------------------------------------------------------------------------------------
 iid       K = I (an ordinary random term)
 inverse   K⁻¹ known and sparse (a pedigree's A⁻¹ by Henderson's rules; log|K| = Σ log d_i)
-factor    K = F Fᵀ with F dense n × r (a square DataFrame K: Cholesky, or eigenvectors scaled by
-          the square roots of the positive eigenvalues when K is only positive semidefinite); the
-          effects are b = (F ⊗ I_k) a with iid a, so a singular K needs no inverse
+factor    K dense (a square DataFrame), K = F Fᵀ with F dense n × r (Cholesky, or eigenvectors
+          scaled by the square roots of the positive eigenvalues when K is only positive
+          semidefinite; computed when first needed); the effects are b = (F ⊗ I_k) a with iid a,
+          so a singular K needs no inverse.  A model whose random part is one such intercept-like
+          term never needs F (:mod:`mixedpy.genetics.tridiagonal`).
+
+K is checked to be positive semidefinite (no eigenvalue below −δ, δ = ``PSD_TOL`` · n · max Kᵢᵢ)
+where it is first factored: by :func:`dense_factor`, or by the tridiagonal workspace.
 """
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -40,35 +46,93 @@ class TermStructure:
         K⁻¹ (``inverse``).
     logdetK : float
         log |K| (``inverse``; 0 otherwise, the factor's latent effects being iid).
-    F : ndarray or None
-        n × r factor with K = F Fᵀ (``factor``).
+    K : ndarray or None
+        The dense K (``factor``), rows and columns in the order of ``labels``.
     labels : pandas.Index or None
         The original labels of K's levels (pedigree ids), for ``ranef``.
+    name : str or None
+        The relmat key (grouping factor), for messages.
     """
 
     kind: str = "iid"
     Kinv: sp.csc_matrix | None = None
     logdetK: float = 0.0
-    F: np.ndarray | None = None
+    K: np.ndarray | None = None
     labels: pd.Index | None = None
+    name: str | None = None
+
+    @cached_property
+    def F(self) -> np.ndarray | None:
+        """n × r factor with K = F Fᵀ (``factor``; None otherwise), computed on first use."""
+        return dense_factor(self.K, self.name) if self.kind == "factor" else None
 
     def nlatent(self, nlev: int) -> int:
         return self.F.shape[1] if self.kind == "factor" else nlev
 
 
-def relmat_structure(K) -> TermStructure:
-    """The structure of a ``relmat`` entry: a :class:`Pedigree` or a square labelled DataFrame.
+def psd_tolerance(K: np.ndarray) -> float:
+    """δ = ``PSD_TOL`` · n · max Kᵢᵢ: eigenvalues of K above −δ count as 0."""
+    return PSD_TOL * K.shape[0] * max(float(np.max(np.diag(K))) if K.size else 0.0, 1e-300)
+
+
+def not_psd_error(name: str | None, smallest: float) -> DataError:
+    what = f"relmat[{name!r}]: the" if name is not None else "the"
+    return DataError(f"{what} relationship matrix is not positive semidefinite (smallest eigenvalue "
+                     f"{smallest:.3g})")
+
+
+def dense_factor(K: np.ndarray, name: str | None = None) -> np.ndarray:
+    """F with K = F Fᵀ: the Cholesky factor of a positive definite K, else the eigenvectors of the
+    eigenvalues above ``PSD_TOL`` · λ_max scaled by their square roots (r = rank K columns).
+
+    Raises :class:`DataError` (naming the relmat key ``name``) when K is not positive semidefinite.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> K = np.array([[1.0, 1.0], [1.0, 1.0]])   # singular
+    >>> F = dense_factor(K)
+    >>> F.shape, bool(np.allclose(F @ F.T, K))
+    ((2, 1), True)
+    """
+    scale = max(float(np.max(np.abs(K))), 1e-300) if K.size else 1.0
+    try:
+        F = la.cholesky(K, lower=True, check_finite=False)
+        if np.min(np.abs(np.diag(F))) < 1e-7 * np.sqrt(scale):
+            raise la.LinAlgError("nearly singular")
+        return F
+    except la.LinAlgError:
+        vals, vecs = la.eigh(K, check_finite=False)
+        if vals[0] < -psd_tolerance(K):
+            raise not_psd_error(name, float(vals[0])) from None
+        keep = vals > PSD_TOL * vals[-1]
+        return vecs[:, keep] * np.sqrt(vals[keep])
+
+
+def check_psd(K: np.ndarray, name: str | None = None) -> None:
+    """Raise :class:`DataError` (with the smallest eigenvalue) unless K is positive semidefinite up
+    to δ (:func:`psd_tolerance`): one Cholesky factorization of K + δI."""
+    try:
+        la.cholesky(K + psd_tolerance(K) * np.eye(K.shape[0]), lower=True, check_finite=False)
+    except la.LinAlgError:
+        smallest = float(la.eigvalsh(K, subset_by_index=[0, 0], check_finite=False)[0])
+        raise not_psd_error(name, smallest) from None
+
+
+def relmat_structure(K, name: str | None = None) -> TermStructure:
+    """The structure of a ``relmat`` entry (key ``name``): a :class:`Pedigree` or a square labelled
+    DataFrame (checked for symmetry here, for positive semidefiniteness where it is factored).
 
     Examples
     --------
     >>> import pandas as pd
     >>> K = pd.DataFrame([[1.0, 0.5], [0.5, 1.0]], index=["a", "b"], columns=["a", "b"])
     >>> s = relmat_structure(K)
-    >>> s.kind, s.F.shape
-    ('factor', (2, 2))
+    >>> s.kind, s.K.shape, s.F.shape
+    ('factor', (2, 2), (2, 2))
     """
     if isinstance(K, Pedigree):
-        return TermStructure("inverse", Kinv=K.Ainv, logdetK=K.logdet_A, labels=K.ids)
+        return TermStructure("inverse", Kinv=K.Ainv, logdetK=K.logdet_A, labels=K.ids, name=name)
     if not isinstance(K, pd.DataFrame):
         raise DataTypeError(f"a relmat entry must be a mixedpy.Pedigree or a square pandas DataFrame "
                             f"labelled by level, got {type(K).__name__}")
@@ -86,18 +150,7 @@ def relmat_structure(K) -> TermStructure:
     if np.max(np.abs(M - M.T)) > 1e-8 * scale:
         raise ModelSpecError("the relationship matrix is not symmetric")
     M = (M + M.T) / 2
-    try:
-        F = la.cholesky(M, lower=True)
-        if np.min(np.abs(np.diag(F))) < 1e-7 * np.sqrt(scale):
-            raise la.LinAlgError("nearly singular")
-    except la.LinAlgError:
-        vals, vecs = la.eigh(M)
-        if vals[0] < -PSD_TOL * max(vals[-1], 1e-300) * len(vals):
-            raise DataError(f"the relationship matrix is not positive semidefinite (smallest eigenvalue "
-                            f"{vals[0]:.3g})") from None
-        keep = vals > PSD_TOL * vals[-1]
-        F = vecs[:, keep] * np.sqrt(vals[keep])
-    return TermStructure("factor", F=F, labels=K.index)
+    return TermStructure("factor", K=M, labels=K.index, name=name)
 
 
 def _relmat_term(src, data: pd.DataFrame, st: TermStructure) -> ReTerm:
@@ -116,6 +169,14 @@ def _relmat_term(src, data: pd.DataFrame, st: TermStructure) -> ReTerm:
                   theta_offset=0, spec=mm.model_spec, source=src)
 
 
+def _named_structure(key, K) -> TermStructure:
+    """relmat_structure(K), its errors prefixed with the relmat key they concern."""
+    try:
+        return relmat_structure(K, key)
+    except (DataError, DataTypeError, ModelSpecError) as err:
+        raise type(err)(f"relmat[{key!r}]: {err}") from None
+
+
 def relmat_design(random_terms: tuple, data: pd.DataFrame, relmat: dict | None
                   ) -> tuple[RandomDesign, list[TermStructure]]:
     """The random design with relmat terms over all levels of their K, and each term's structure.
@@ -128,7 +189,7 @@ def relmat_design(random_terms: tuple, data: pd.DataFrame, relmat: dict | None
     if unknown:
         raise ModelSpecError(f"relmat key(s) {', '.join(map(repr, unknown))} are not grouping factors of "
                              f"the formula's random terms ({', '.join(sorted(names)) or 'none'})")
-    structures = {k: relmat_structure(v) for k, v in relmat.items()}
+    structures = {k: _named_structure(k, v) for k, v in relmat.items()}
     rel_terms = [_relmat_term(t, data, structures[t.name]) for t in random_terms if t.name in relmat]
     other = random_design(tuple(t for t in random_terms if t.name not in relmat), data)
     terms = rel_terms + list(other.terms)

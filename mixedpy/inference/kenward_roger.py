@@ -73,6 +73,11 @@ def vcov_adjusted(result) -> KRAdjusted:
     cached = result.__dict__.get("_kr_adjusted")
     if cached is not None:
         return cached
+    related = [t.group for t, st in zip(result.random.terms, getattr(result, "structures", ()))
+               if getattr(st, "kind", "iid") != "iid"]
+    if related:
+        raise ModelSpecError(f"Kenward-Roger is not available for terms with a relationship matrix "
+                             f"(relmat {', '.join(map(repr, related))}); use ddf='satterthwaite'")
     fit = _reml_fit(result)
     ws, rd = fit.workspace, fit.random
     n = ws.n

@@ -1,51 +1,197 @@
 """Bayesian variance components: a Gibbs sampler on Henderson's mixed model equations.
 
-Model and priors (all stated; the priors are settable with ``prior=``)::
+Model and priors (all stated here; the priors are settable with ``prior=``)::
 
-    y | β, b, σ²  ~ N(Xβ + Σ_j Z_j b_j, σ²_e I)
-    b_j | σ²_j   ~ N(0, σ²_j K_j)             (K_j = I, a pedigree's A, or a relmat K = F Fᵀ)
-    β            ~ flat
-    σ²_j         ~ scaled-inv-χ²(ν_j, S²_j)   (density ∝ (σ²)^−(ν/2+1) exp(−ν S² / (2σ²)))
-    σ²_e         ~ scaled-inv-χ²(ν_e, S²_e)
+    y | β, b, σ²_e ~ N(Xβ + Σ_j Z_j b_j, σ²_e I)
+    b_j | Σ_j      ~ N(0, K_j ⊗ Σ_j)        (b_j: levels × k_j; K_j = I, a pedigree's A, or a dense
+                                             K = F Fᵀ; Σ_j the k_j × k_j covariance of the term)
+    β              ~ flat
+    Σ_j            ~ IW(ν_j, S_j)            (inverse-Wishart: density ∝ |Σ|^−(ν+k+1)/2 exp(−tr(S Σ⁻¹)/2),
+                                             mean S / (ν − k − 1) when ν > k + 1)
+    σ²_e           ~ scaled-inv-χ²(ν_e, s²_e)  (density ∝ (σ²)^−(ν/2+1) exp(−ν s² / (2σ²)))
 
-Defaults: ν = 4 and S² = var(y) / (2 m) for each of the m components including the residual, so
-that every prior mean ν S²/(ν − 2) is var(y)/m (weakly informative); ``prior={"animal": (df, scale),
-"Residual": (df, scale)}`` overrides them (ν = −2, S² = 0 is the flat prior on the variances).
+A scalar component (k_j = 1: a random intercept, or each term of an uncorrelated ``(1 + x || g)``)
+is the special case IW₁(ν, ν s²) = scaled-inv-χ²(ν, s²), and its prior is given as (ν, s²) like the
+residual's: ``prior={"g": (df, s2), "Residual": (df, s2)}``; (−2, 0) is the flat prior on a
+variance.  A correlated vector term takes ``prior={"Subject": (df, S)}`` with S the k × k scale
+matrix (symmetric positive semidefinite) or a scalar s for S = s I.
 
-Each iteration draws (β, b) jointly given the variances (β from its marginal N(β̂, σ²_e RXtRX⁻¹),
-then b | β from N(C⁻¹Zᵀ(y − Xβ), σ²_e C⁻¹) with C = ZᵀZ + σ²_e Γ⁻¹, through the same factorization as
-the REML fit), then each variance from its conjugate full conditional::
+Defaults (weakly informative; every component a priori explains about var(y)/m of the variance of
+y, with m the number of random terms plus one, and mean(x_c²) the mean square of a term's column c,
+1 for an intercept)::
 
-    σ²_j | b  ~ (b_jᵀ K_j⁻¹ b_j + ν_j S²_j) / χ²(q_j + ν_j)
-    σ²_e | …  ~ (‖y − Xβ − Zb‖² + ν_e S²_e) / χ²(n + ν_e)
+    scalar terms, residual:  ν = 4,      s² = var(y) / (2 m mean(x²))    (prior mean var(y)/(m mean(x²)))
+    vector terms:            ν = k + 3,  S = 2 diag(var(y) / (m mean(x_c²)))   (prior mean S / 2)
 
-Random slopes (inverse-Wishart priors) are not supported yet: every random term must be scalar.
+so a scalar default is exactly the k = 1 case of the vector one.  The priors used are kept on the
+result (``m.prior``).
+
+Sampler: each iteration draws (β, b) jointly given the variances (β from its marginal
+N(β̂, σ²_e RXtRX⁻¹), then b | β from N(C⁻¹Zᵀ(y − Xβ), σ²_e C⁻¹) with C = ZᵀZ + σ²_e Γ⁻¹, through the
+factorization of the REML fit's workspace), then the covariances from their conjugate full
+conditionals::
+
+    Σ_j  | b ~ IW(ν_j + q_j, S_j + B_jᵀ K_j⁻¹ B_j)    (q_j levels; for a dense K the latent effects
+                                                       a_j (b_j = F a_j, iid): A_jᵀ A_j, q_j = rank K)
+    σ²_e | … ~ (‖y − Xβ − Zb‖² + ν_e s²_e) / χ²(n + ν_e)
+
+with inverse-Wishart draws by Bartlett's decomposition (:func:`draw_inverse_wishart`).
+
+Results: posterior means are the estimates (``fixef``, ``ranef``, ``varcorr``: the posterior mean
+of each variance and covariance, the SDs and correlations of that mean covariance matrix);
+``m.posterior`` keeps the draws: the fixed effects, ``var:<group>`` per scalar component,
+``var:<group>:<column>``, ``cov:<group>:<c1>:<c2>`` and ``cor:<group>:<c1>:<c2>`` per vector term,
+and ``var:Residual``; ``m.credible_intervals()`` and the summary give their equal-tailed intervals.
 """
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 import scipy.linalg as la
 
-from ..errors import ModelSpecError
+from ..errors import DataError, ModelSpecError
+from ..genetics.fitting import covariance_columns
+from ..genetics.threads import blas_limit
 from ..optimize import OptSummary
+from ..progress import tqdm
+
+LARGE_Q = 1500  # MME size from which the sampler's factorizations use all BLAS threads (if idle)
 
 
-def _priors(labels: list, prior: dict | None, vary: float) -> dict:
+@dataclass(frozen=True)
+class Prior:
+    """Inverse-Wishart prior IW(df, scale) of a k × k covariance (k = 1: scaled-inv-χ²(df, scale/df)).
+
+    Attributes
+    ----------
+    df : float
+    scale : ndarray (k, k)
+    """
+
+    df: float
+    scale: np.ndarray
+
+    def describe(self) -> tuple:
+        """("scaled-inv-chi2", ν, s²) for k = 1, ("inverse-Wishart", ν, S) otherwise."""
+        if self.scale.shape == (1, 1):
+            s2 = float(self.scale[0, 0]) / self.df if self.df != 0 else 0.0
+            return ("scaled-inv-chi2", self.df, s2)
+        return ("inverse-Wishart", self.df, self.scale.copy())
+
+
+def draw_inverse_wishart(rng: np.random.Generator, df: float, scale: np.ndarray) -> np.ndarray:
+    """One draw Σ ~ IW(df, scale) (mean scale / (df − k − 1)) by Bartlett's decomposition.
+
+    With scale = C Cᵀ and A lower triangular, A_ii² ~ χ²(df − i) (i = 0 … k−1), A_ij ~ N(0, 1) below
+    the diagonal, W = C⁻ᵀ A Aᵀ C⁻¹ ~ Wishart(df, scale⁻¹), so Σ = W⁻¹ = (A⁻¹Cᵀ)ᵀ(A⁻¹Cᵀ).
+    For k = 1 this is scale / χ²(df).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rng = np.random.default_rng(0)
+    >>> S = np.array([[2.0, 0.5], [0.5, 1.0]])
+    >>> draws = np.array([draw_inverse_wishart(rng, 8.0, S) for _ in range(4000)])
+    >>> bool(np.allclose(draws.mean(axis=0), S / (8 - 2 - 1), atol=0.03))
+    True
+    """
+    scale = np.atleast_2d(np.asarray(scale, dtype=float))
+    k = scale.shape[0]
+    C = np.linalg.cholesky(scale)   # numpy, not scipy: k is tiny and LAPACK's threads only cost here
+    A = np.zeros((k, k))
+    A[np.diag_indices(k)] = np.sqrt(rng.chisquare(df - np.arange(k)))
+    rows, cols = np.tril_indices(k, -1)
+    A[rows, cols] = rng.standard_normal(len(rows))
+    M = np.linalg.solve(A, C.T)
+    return M.T @ M
+
+
+# --- priors ---------------------------------------------------------------------------------------------
+def _default_priors(terms, labels: list, X_terms: list, vary: float) -> dict:
     m = len(labels) + 1
-    out = {lab: (4.0, vary / (2.0 * m)) for lab in labels + ["Residual"]}
-    for k, v in (prior or {}).items():
-        if k not in out:
-            raise ModelSpecError(f"prior for unknown component {k!r}; components are {', '.join(out)}")
-        try:
-            df, scale = (float(x) for x in v)
-        except (TypeError, ValueError):
-            raise ModelSpecError(f"prior[{k!r}] must be a pair (df, scale), got {v!r}") from None
-        if scale < 0:
-            raise ModelSpecError(f"prior[{k!r}]: scale must be non-negative")
-        out[k] = (df, scale)
+    out = {}
+    for lab, t, Xt in zip(labels, terms, X_terms):
+        ms = np.mean(Xt ** 2, axis=0)
+        ms = np.where(ms > 0, ms, 1.0)
+        out[lab] = Prior(t.k + 3.0, np.diag(2.0 * vary / (m * ms)))
+    out["Residual"] = Prior(4.0, np.array([[2.0 * vary / m]]))
+    return out
+
+
+def _user_prior(label: str, value, k: int, columns: list, nobs: int) -> Prior:
+    """A validated prior entry: (df, s²) for a scalar component, (df, S or s) for a vector term;
+    ``nobs`` is the number of levels (or records for the residual) the posterior adds to df."""
+    where = f"prior[{label!r}]"
+    try:
+        df, scale = value
+        df = float(df)
+    except (TypeError, ValueError):
+        raise ModelSpecError(f"{where} must be a pair (df, scale), got {value!r}") from None
+    if not np.isfinite(df):
+        raise ModelSpecError(f"{where}: df must be finite, got {df!r}")
+    S = np.asarray(scale, dtype=float) if not isinstance(scale, str) else np.array(np.nan)
+    if k == 1:
+        if S.size != 1 or not np.isfinite(S).all() or float(S.ravel()[0]) < 0:
+            raise ModelSpecError(f"{where}: the scale s² of a scalar component must be a non-negative "
+                                 f"number, got {scale!r}")
+        s2 = float(S.ravel()[0])
+        if df < 0 and s2 > 0:
+            raise ModelSpecError(f"{where}: a negative df needs scale 0 (the flat prior is (-2, 0)), "
+                                 f"got ({df:g}, {s2:g})")
+        S = np.array([[df * s2]])
+    else:
+        cols = ", ".join(map(str, columns))
+        if S.ndim == 0:
+            if not np.isfinite(S) or S < 0:
+                raise ModelSpecError(f"{where}: a scalar scale must be a non-negative number, got {scale!r}")
+            S = float(S) * np.eye(k)
+        elif S.shape != (k, k) or not np.isfinite(S).all():
+            raise ModelSpecError(f"{where}: the inverse-Wishart scale must be a {k} × {k} matrix (columns "
+                                 f"{cols}) or a scalar, got shape {S.shape}")
+        elif np.max(np.abs(S - S.T)) > 1e-10 * max(float(np.max(np.abs(S))), 1e-300):
+            raise ModelSpecError(f"{where}: the inverse-Wishart scale must be symmetric")
+        elif np.linalg.eigvalsh(S)[0] < -1e-12 * max(float(np.max(np.abs(S))), 1e-300):
+            raise ModelSpecError(f"{where}: the inverse-Wishart scale must be positive semidefinite "
+                                 f"(smallest eigenvalue {np.linalg.eigvalsh(S)[0]:.3g})")
+        S = (S + S.T) / 2
+    if df + nobs <= k - 1:
+        raise ModelSpecError(f"{where}: df = {df:g} leaves an improper posterior (df + {nobs} must exceed "
+                             f"{k - 1})")
+    return Prior(df, S)
+
+
+def resolve_priors(terms, labels: list, X_terms: list, nlat: list, y: np.ndarray, prior: dict | None) -> dict:
+    """The default priors (module docstring) overridden by the validated ``prior`` entries."""
+    out = _default_priors(terms, labels, X_terms, float(np.var(y, ddof=1)))
+    info = {lab: (t.k, t.columns, nl) for lab, t, nl in zip(labels, terms, nlat)}
+    info["Residual"] = (1, ["Residual"], len(y))
+    if prior is not None and not isinstance(prior, dict):
+        raise ModelSpecError(f"prior must be a dict {{component: (df, scale)}}, got {type(prior).__name__}")
+    for key, value in (prior or {}).items():
+        if key not in info:
+            raise ModelSpecError(f"prior for unknown component {key!r}; components are {', '.join(out)}")
+        out[key] = _user_prior(key, value, *info[key])
+    return out
+
+
+# --- the sampler ----------------------------------------------------------------------------------------
+def _theta_of(random, covs: list, s2e: float) -> np.ndarray:
+    """θ from the term covariances Σ_j and σ²_e: T_j = chol(Σ_j / σ²_e), lower triangle by column."""
+    theta = np.zeros(random.ntheta)
+    for t, S in zip(random.terms, covs):
+        T = la.cholesky(S / s2e, lower=True, check_finite=False)
+        r, c = t.tril()
+        theta[t.theta_offset:t.theta_offset + t.ntheta] = T[r, c]
+    return theta
+
+
+def _cov_values(S: np.ndarray, spec: list) -> list:
+    out = []
+    for _, kind, a, b in spec:
+        out.append(S[a, b] if kind != "cor" else S[a, b] / np.sqrt(S[a, a] * S[b, b]))
     return out
 
 
@@ -57,7 +203,7 @@ def fit_bayes(formula: str, data, *, relmat: dict | None = None, n_iter: int = 5
     Parameters
     ----------
     formula, data, relmat
-        As for :func:`mixedpy.fit`.
+        As for :func:`mixedpy.fit`; random terms may be correlated vector terms ``(1 + x | g)``.
     n_iter : int
         Total number of iterations (burn-in included).
     burn : int, optional
@@ -67,7 +213,8 @@ def fit_bayes(formula: str, data, *, relmat: dict | None = None, n_iter: int = 5
     seed : int, optional
         Seed of the random generator: the same seed gives identical draws.
     prior : dict, optional
-        ``{component: (df, scale)}`` of the scaled-inverse-χ² priors (see the module docstring).
+        ``{component: (df, scale)}``: scaled-inverse-χ² (df, s²) for scalar components and the
+        residual, inverse-Wishart (df, S) for vector terms (see the module docstring).
     progress : bool
         Show a tqdm progress bar.
 
@@ -75,7 +222,7 @@ def fit_bayes(formula: str, data, *, relmat: dict | None = None, n_iter: int = 5
     -------
     MMEResult
         Estimates are posterior means (``fixef``, ``ranef``, ``varcorr``); ``posterior`` holds the
-        kept draws (fixed effects and ``var:<component>`` columns); ``credible_intervals()``.
+        kept draws; ``prior`` the priors used; ``credible_intervals()``.
 
     Examples
     --------
@@ -84,75 +231,125 @@ def fit_bayes(formula: str, data, *, relmat: dict | None = None, n_iter: int = 5
     ...                 n_iter=300, burn=100, seed=1, progress=False)
     >>> m.posterior.shape
     (200, 3)
+    >>> s = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy"),
+    ...                 method="bayes", n_iter=60, burn=10, seed=1, progress=False)
+    >>> list(s.posterior.columns)[2:]
+    ['var:Subject:(Intercept)', 'var:Subject:Days', 'cov:Subject:(Intercept):Days', 'cor:Subject:(Intercept):Days', 'var:Residual']
     """
-    from ..genetics.fitting import MMEResult, setup
     n_iter = int(n_iter)
     burn, thin = (n_iter // 5 if burn is None else int(burn)), int(thin)
     if n_iter <= burn or burn < 0 or thin < 1:
         raise ModelSpecError(f"need n_iter > burn >= 0 and thin >= 1 (got n_iter={n_iter}, burn={burn}, thin={thin})")
+    from ..genetics.fitting import setup
     t0 = time.perf_counter()
-    s = setup(formula, data, relmat)
-    ws, rd = s.workspace, s.random
-    labels = rd.term_labels()
-    for lab, t in zip(labels, rd.terms):
-        if t.k != 1:
-            raise ModelSpecError(f"method='bayes' supports scalar random terms only; {lab!r} has {t.k} "
-                                 "columns (inverse-Wishart priors for random slopes are not implemented)")
-    y, X = ws.y, ws.X
-    n, p = ws.n, ws.p
-    vary = float(np.var(y, ddof=1))
-    pri = _priors(labels, prior, vary)
-    rng = np.random.default_rng(seed)
-    sig2 = {lab: vary / (len(labels) + 1) for lab in labels + ["Residual"]}
-    Kinv = [st.Kinv if st.kind == "inverse" else None for st in s.structures]
-    keep_rows, bsum, nkeep = [], np.zeros(rd.q), 0
-    from tqdm.auto import tqdm  # lazily: tqdm.auto warns at import in a Jupyter without widgets
+    with blas_limit():
+        s = setup(formula, data, relmat, workspace="mme")
+    with blas_limit(large=s.workspace.q >= LARGE_Q):
+        return _fit_bayes(formula, s, t0, n_iter, burn, thin, seed, prior, progress, data_name)
 
-    for it in tqdm(range(n_iter), disable=not progress, desc="Gibbs", leave=False):
-        s2e = sig2["Residual"]
-        theta = np.zeros(rd.ntheta)
-        for lab, t in zip(labels, rd.terms):
-            theta[t.theta_offset] = np.sqrt(sig2[lab] / s2e)
-        ws.update(theta)
+
+class GibbsSampler:
+    """The full conditionals of the module docstring over a model's MME workspace (one chain).
+
+    Parameters
+    ----------
+    workspace : MMEWorkspace
+    priors : dict
+        Component label → :class:`Prior` (including "Residual").
+    rng : numpy.random.Generator
+    """
+
+    def __init__(self, workspace, priors: dict, rng: np.random.Generator):
+        self.ws, self.priors, self.rng = workspace, priors, rng
+        self.terms = workspace.random.terms
+        self.labels = workspace.random.term_labels()
+        self.Kinv = [st.Kinv if st.kind == "inverse" else None for st in workspace.structures]
+
+    def location(self, covs: list, s2e: float) -> tuple[np.ndarray, np.ndarray]:
+        """(β, a) | Σ, σ²_e: β from its marginal, then the working coefficients a | β."""
+        ws, rng = self.ws, self.rng
+        ws.update(_theta_of(ws.random, covs, s2e))
         sol = ws.factor.solve(np.column_stack([ws.ZtX, ws.Zty]))
         CinvW, Cinvv = sol[:, :-1], sol[:, -1]
-        if p:
-            RX = ws.XtX - ws.ZtX.T @ CinvW
-            cf = la.cholesky(RX, lower=True)
-            bhat = la.cho_solve((cf, True), ws.Xty - ws.ZtX.T @ Cinvv)
-            beta = bhat + np.sqrt(s2e) * la.solve_triangular(cf, rng.standard_normal(p), lower=True, trans="T")
-        else:
-            beta = np.zeros(0)
-        a = Cinvv - CinvW @ beta + np.sqrt(s2e) * ws.factor.draw(rng.standard_normal(ws.q))
-        e = y - X @ beta - ws.Z @ a
-        df_e, sc_e = pri["Residual"]
-        sig2["Residual"] = (float(e @ e) + df_e * sc_e) / rng.chisquare(n + df_e)
-        for j, (lab, t) in enumerate(zip(labels, rd.terms)):
-            aj = a[ws.woff[j]:ws.woff[j] + ws.nlat[j]]
-            quad = float(aj @ (Kinv[j] @ aj)) if Kinv[j] is not None else float(aj @ aj)
-            df_j, sc_j = pri[lab]
-            sig2[lab] = (quad + df_j * sc_j) / rng.chisquare(ws.nlat[j] + df_j)
-        if it >= burn and (it - burn) % thin == 0:
-            keep_rows.append(np.concatenate([beta, [sig2[lab] for lab in labels], [sig2["Residual"]]]))
-            bsum += ws.effects(a)
-            nkeep += 1
-    cols = list(s.fixed.names) + [f"var:{lab}" for lab in labels] + ["var:Residual"]
-    post = pd.DataFrame(np.array(keep_rows), columns=cols)
-    means = post.mean()
-    var_means = {lab: float(means[f"var:{lab}"]) for lab in labels + ["Residual"]}
-    s2 = var_means["Residual"]
-    theta = np.zeros(rd.ntheta)
-    for lab, t in zip(labels, rd.terms):
-        theta[t.theta_offset] = np.sqrt(var_means[lab] / s2)
-    parts = ws.parts(theta)
+        beta = np.zeros(0)
+        if ws.p:
+            cf = la.cholesky(ws.XtX - ws.ZtX.T @ CinvW, lower=True, check_finite=False)
+            bhat = la.cho_solve((cf, True), ws.Xty - ws.ZtX.T @ Cinvv, check_finite=False)
+            beta = bhat + np.sqrt(s2e) * la.solve_triangular(cf, rng.standard_normal(ws.p), lower=True, trans="T")
+        return beta, Cinvv - CinvW @ beta + np.sqrt(s2e) * ws.factor.draw(rng.standard_normal(ws.q))
+
+    def residual_variance(self, beta: np.ndarray, b: np.ndarray) -> float:
+        e = self.ws.y - self.ws.X @ beta - self.ws.Z @ b
+        pe = self.priors["Residual"]
+        return float(draw_inverse_wishart(self.rng, pe.df + self.ws.n, pe.scale + e @ e)[0, 0])
+
+    def covariances(self, a: np.ndarray) -> list[np.ndarray]:
+        """Σ_j | a ~ IW(ν_j + q_j, S_j + A_jᵀ K_j⁻¹ A_j) for every term."""
+        ws, out = self.ws, []
+        for j, (lab, t) in enumerate(zip(self.labels, self.terms)):
+            A = a[ws.woff[j]:ws.woff[j] + ws.nlat[j] * t.k].reshape(ws.nlat[j], t.k)
+            SB = A.T @ (self.Kinv[j] @ A) if self.Kinv[j] is not None else A.T @ A
+            try:
+                out.append(draw_inverse_wishart(self.rng, self.priors[lab].df + ws.nlat[j],
+                                                self.priors[lab].scale + SB))
+            except np.linalg.LinAlgError:
+                raise DataError(f"the inverse-Wishart full conditional of {lab!r} is singular: give its "
+                                "prior a positive definite scale") from None
+        return out
+
+    def step(self, covs: list, s2e: float) -> tuple:
+        """One iteration: (β, b, Σ's, σ²_e)."""
+        beta, a = self.location(covs, s2e)
+        b = self.ws.effects(a)
+        s2e = self.residual_variance(beta, b)
+        return beta, b, self.covariances(a), s2e
+
+
+def _posterior_means(means: pd.Series, labels: list, terms, specs: list) -> tuple[dict, list]:
+    """({label: variance or k × k covariance, "Residual": σ²}, [Σ̄_j]) from the draws' means."""
+    raw, covs = {}, []
+    for lab, t, spec in zip(labels, terms, specs):
+        S = np.zeros((t.k, t.k))
+        for name, kind, a, b in spec:
+            if kind != "cor":
+                S[a, b] = S[b, a] = means[name]
+        covs.append(S)
+        raw[lab] = float(S[0, 0]) if t.k == 1 else S
+    raw["Residual"] = float(means["var:Residual"])
+    return raw, covs
+
+
+def _fit_bayes(formula, s, t0, n_iter, burn, thin, seed, prior, progress, data_name):
+    from ..genetics.fitting import MMEResult
     from ..solution import Solution
-    beta = means[list(s.fixed.names)].to_numpy()
-    vcov = np.atleast_2d(np.cov(post[list(s.fixed.names)].to_numpy(), rowvar=False)) if p else np.zeros((0, 0))
-    sol = Solution(theta=theta, beta=beta, b=bsum / nkeep, u=parts.u, sigma=float(np.sqrt(s2)), vcov=vcov,
-                   parts=parts)
+    ws, rd = s.workspace, s.random
+    labels = rd.term_labels()
+    pri = resolve_priors(rd.terms, labels, [t.X for t in rd.terms], ws.nlat, ws.y, prior)
+    specs = [covariance_columns(lab, t.columns) for lab, t in zip(labels, rd.terms)]
+    sampler = GibbsSampler(ws, pri, np.random.default_rng(seed))
+    start = _default_priors(rd.terms, labels, [t.X for t in rd.terms], float(np.var(ws.y, ddof=1)))
+    covs = [start[lab].scale / 2.0 for lab in labels]          # the default priors' means
+    s2e = float(start["Residual"].scale[0, 0]) / 2.0
+    rows, bsum = [], np.zeros(rd.q)
+    iterations = tqdm(range(n_iter), desc="Gibbs", leave=False) if progress else range(n_iter)
+    for it in iterations:
+        beta, b, covs, s2e = sampler.step(covs, s2e)
+        if it >= burn and (it - burn) % thin == 0:
+            rows.append(np.concatenate([beta] + [_cov_values(S, spec) for S, spec in zip(covs, specs)] + [[s2e]]))
+            bsum += b
+    names = list(s.fixed.names)
+    post = pd.DataFrame(np.array(rows), columns=names + [c for spec in specs for c, *_ in spec] + ["var:Residual"])
+    raw, mean_covs = _posterior_means(post.mean(), labels, rd.terms, specs)
+    theta = _theta_of(rd, mean_covs, raw["Residual"])
+    vcov = np.atleast_2d(np.cov(post[names].to_numpy(), rowvar=False)) if ws.p else np.zeros((0, 0))
+    parts = ws.parts(theta)
+    sol = Solution(theta=theta, beta=post[names].mean().to_numpy(), b=bsum / len(rows), u=parts.u,
+                   sigma=float(np.sqrt(raw["Residual"])), vcov=vcov, parts=parts)
     opt = OptSummary("gibbs", theta, theta, np.nan, n_iter, True,
-                     f"{n_iter} iterations, burn-in {burn}, thin {thin}, {nkeep} draws kept",
+                     f"{n_iter} iterations, burn-in {burn}, thin {thin}, {len(rows)} draws kept",
                      np.zeros(len(theta)), time.perf_counter() - t0)
-    return MMEResult(formula=formula, frame=s.frame, fixed=s.fixed, random=rd, workspace=ws, opt=opt,
-                     solution=sol, reml=True, method="bayes", data_name=data_name, structures=s.structures,
-                     variances=var_means, posterior=post)
+    result = MMEResult(formula=formula, frame=s.frame, fixed=s.fixed, random=rd, workspace=ws, opt=opt,
+                       solution=sol, reml=True, method="bayes", data_name=data_name, structures=s.structures,
+                       variances=raw, posterior=post)
+    result.prior = {k: v.describe() for k, v in pri.items()}
+    return result
