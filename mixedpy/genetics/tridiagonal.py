@@ -46,7 +46,7 @@ def single_dense_term(random: RandomDesign, structures: list) -> bool:
     return (len(random.terms) == 1 and structures[0].kind == "factor" and random.terms[0].k == 1)
 
 
-def _tridiagonal_solve(diag: np.ndarray, off: np.ndarray, B: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def tridiagonal_solve(diag: np.ndarray, off: np.ndarray, B: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(pivots of the LDLᵀ, M⁻¹B) for the SPD tridiagonal M = tridiag(off, diag, off) (``dpttrf``)."""
     if len(diag) == 1:   # LAPACK's wrappers want a non-empty off-diagonal
         if not diag[0] > 0:
@@ -174,7 +174,7 @@ class TridiagonalWorkspace:
         theta = np.asarray(theta, dtype=float)
         if self._last is not None and np.array_equal(theta, self._last[0]):
             return self._last[1]
-        dd, S = _tridiagonal_solve(1.0 + float(theta[0]) ** 2 * self.d, float(theta[0]) ** 2 * self.e, self._hat)
+        dd, S = tridiagonal_solve(1.0 + float(theta[0]) ** 2 * self.d, float(theta[0]) ** 2 * self.e, self._hat)
         M = self._hat.T @ S + self._wcross
         RXtRX = M[1:, 1:]
         if self.p:

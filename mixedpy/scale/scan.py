@@ -72,6 +72,7 @@ from scipy.linalg import lapack
 
 from ..errors import ColumnNotFoundError, DataError, DataTypeError, ModelSpecError, RowsDroppedWarning
 from ..progress import tqdm
+from ..genetics.tridiagonal import Householder, tridiagonal_solve
 
 __all__ = ["SCAN_COLUMNS", "NullModel", "scan"]
 
@@ -130,27 +131,14 @@ def _tridiagonal_reml(K: np.ndarray, y: np.ndarray, X: np.ndarray, fixed_h2: flo
     a, d, e, tau, info = lapack.dsytrd(K, lower=1, lwork=lwork, overwrite_a=0)
     if info != 0:
         raise DataError(f"tridiagonal reduction of the relationship matrix failed (LAPACK info {info})")
-    # Qᵀ[y X] with Q = H(1)…H(n−1), H(i) = I − τ_i v_i v_iᵀ, v_i = (0…0, 1, a[i+2:, i])
-    B = np.column_stack([y, X]).astype(float)
-    for i in range(n - 1):
-        t = tau[i]
-        if t == 0.0:
-            continue
-        v = a[i + 1:, i].copy()
-        v[0] = 1.0
-        Bi = B[i + 1:]
-        Bi -= t * np.outer(v, v @ Bi)
+    B = Householder(a, tau).apply(np.column_stack([y, X]), transpose=True)  # Qᵀ[y X]
     dft = n - p
     log2pi = float(np.log(2 * np.pi))
 
     def parts(h2: float):
-        diag = h2 * d + (1.0 - h2)
-        off = h2 * e
-        df_, ef_, info_ = lapack.dpttrf(diag, off)
-        if info_ != 0 or np.any(df_ <= 0):
-            return None
-        S, info2 = lapack.dpttrs(df_, ef_, B)
-        if info2 != 0:
+        try:
+            df_, S = tridiagonal_solve(h2 * d + (1.0 - h2), h2 * e, B)
+        except la.LinAlgError:
             return None
         M = B.T @ S
         A, b, yy = M[1:, 1:], M[1:, 0], M[0, 0]
