@@ -473,3 +473,13 @@ def test_design_Z_and_Lambda_match_dense(sleep, peni):
         theta = np.array((SLEEP_THETAS if dense.p == 2 else PENI_THETAS)[1])
         np.testing.assert_allclose(ws.random.Z.toarray(), dense.Z)
         np.testing.assert_allclose(ws.random.Lambda(theta).toarray(), dense.Lambda(theta))
+
+
+@pytest.mark.parametrize("n", [1, 7, 511, 512, 513, 1100])
+def test_tiled_dense_copies_match_numpy(n):
+    from mixedpy.linalg.dense_copies import symmetrize_lower, transpose_copy
+
+    M = np.random.default_rng(n).normal(size=(n, n + 5))
+    np.testing.assert_array_equal(transpose_copy(M), M.T)
+    S = M[:, :n].copy()
+    np.testing.assert_array_equal(symmetrize_lower(S.copy()), np.tril(S) + np.tril(S, -1).T)

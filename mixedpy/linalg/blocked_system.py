@@ -19,6 +19,8 @@ import numpy as np
 import scipy.linalg as la
 import scipy.sparse as sp
 
+from .dense_copies import symmetrize_lower, transpose_copy
+
 MAX_DENSE = 6000  # largest Schur complement (q₂) handled densely
 
 
@@ -128,7 +130,7 @@ class BlockedSystem:
             S *= lam[None, :]
         else:
             P = np.asarray(self.Lambda2T @ N)               # Λ₂ᵀ N
-            S = np.asarray(self.Lambda2T @ P.T).T           # Λ₂ᵀ N Λ₂ (N symmetric)
+            S = np.asarray(self.Lambda2T @ transpose_copy(P))  # Λ₂ᵀ N Λ₂ (N symmetric)
         S[np.diag_indices_from(S)] += 1.0
         self.S_chol = la.cho_factor(S, lower=True, check_finite=False)
         self._logdet += 2.0 * float(np.sum(np.log(np.diag(self.S_chol[0]))))
@@ -169,7 +171,7 @@ class BlockedSystem:
     def _S_inv(self) -> np.ndarray:
         if getattr(self, "_Sinv_for", None) is not self.S_chol:
             inv, info = la.lapack.dpotri(self.S_chol[0], lower=1)
-            self._Sinv = np.tril(inv) + np.tril(inv, -1).T
+            self._Sinv = symmetrize_lower(inv)
             self._Sinv_for = self.S_chol
         return self._Sinv
 
@@ -180,7 +182,7 @@ class BlockedSystem:
         if not self.q2:
             return out
         Sinv = self._S_inv()
-        R = np.asarray(self.Lambda2 @ np.asarray(self.Lambda2 @ Sinv).T)  # Λ₂ S⁻¹ Λ₂ᵀ (symmetric)
+        R = np.asarray(self.Lambda2 @ transpose_copy(np.asarray(self.Lambda2 @ Sinv)))  # Λ₂ S⁻¹ Λ₂ᵀ
         CRC = (self.K.T @ R.ravel()).reshape(self.nlev1, self.k1, self.k1)
         self._CRC = CRC
         M = np.einsum("ba,lbc,cd->lad", self.T1, CRC, self.T1)
