@@ -483,3 +483,17 @@ def test_tiled_dense_copies_match_numpy(n):
     np.testing.assert_array_equal(transpose_copy(M), M.T)
     S = M[:, :n].copy()
     np.testing.assert_array_equal(symmetrize_lower(S.copy()), np.tril(S) + np.tril(S, -1).T)
+
+
+def test_pair_map_chunks_agree_with_one_piece_and_dense():
+    from mixedpy.linalg.blocked_system import pair_map
+
+    rng = np.random.default_rng(3)
+    nlev, k1, q2 = 40, 2, 9
+    C = sp.random(nlev * k1, q2, density=0.3, random_state=4, format="csr")
+    D = rng.normal(size=(nlev, k1, k1))
+    Dfull = sp.block_diag(list(D)).toarray()
+    expected = (C.T @ Dfull @ C).ravel()
+    for chunk in (4_000_000, 30, 1):
+        K = pair_map(C, nlev, k1, chunk_entries=chunk)
+        np.testing.assert_allclose(K @ D.ravel(), expected, rtol=1e-12, atol=1e-12)

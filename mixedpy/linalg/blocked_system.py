@@ -24,7 +24,7 @@ from .dense_copies import symmetrize_lower, transpose_copy
 MAX_DENSE = 6000  # largest Schur complement (q₂) handled densely
 
 
-def pair_map(C: sp.csr_matrix, nlev: int, k1: int, chunk_entries: int = 4_000_000) -> sp.csr_matrix:
+def pair_map(C: sp.csr_matrix, nlev: int, k1: int, chunk_entries: int = 4_000_000) -> sp.csc_matrix:
     """The sparse map K with vec(CᵀDC) = K @ D.ravel(): rows are the q₂² entries (row-major) of
     CᵀDC, columns the (level, a, b) entries of D.  Built level-chunk by level-chunk to bound memory."""
     C = sp.csr_matrix(C)
@@ -47,12 +47,13 @@ def pair_map(C: sp.csr_matrix, nlev: int, k1: int, chunk_entries: int = 4_000_00
         reps = counts[level]
         left = np.repeat(np.arange(len(cols)), reps)
         right = np.repeat(start, reps) + (np.arange(len(left)) - np.repeat(np.cumsum(reps) - reps, reps))
-        pieces.append(sp.csr_matrix((vals[left] * vals[right],
+        # the chunk's levels own a contiguous block of K's columns: build it alone, then concatenate
+        pieces.append(sp.csc_matrix((vals[left] * vals[right],
                                      (cols[left] * q2 + cols[right],
-                                      level[left] * k1 * k1 + tag[left] * k1 + tag[right])),
-                                    shape=(q2 * q2, nlev * k1 * k1)))
+                                      (level[left] - lo_level) * k1 * k1 + tag[left] * k1 + tag[right])),
+                                    shape=(q2 * q2, (hi_level - lo_level) * k1 * k1)))
         lo_level = hi_level
-    return pieces[0] if len(pieces) == 1 else sp.csr_matrix(sum(pieces[1:], pieces[0]))
+    return pieces[0] if len(pieces) == 1 else sp.hstack(pieces, format="csc")
 
 
 class BlockedSystem:
