@@ -120,6 +120,28 @@ def test_from_frame_unknown_codes_order_founders_and_dtypes():
     assert list(ped2.ids) == [3, 5] and ped2.sire.tolist() == [-1, 0]
 
 
+
+@pytest.mark.parametrize("animal, parent", [(str, float), (int, str), (float, str), (str, int)])
+def test_from_frame_matches_ids_across_column_types(animal, parent):
+    # Mrode's pedigree with the animal column and the parent columns of different types (e.g. ids
+    # converted to str while NaN made the parent columns float): the same animals, the same F
+    base = pd.DataFrame({"animal": [1, 2, 3, 4, 5, 6], "sire": [0, 0, 1, 1, 4, 5], "dam": [0, 0, 2, 0, 3, 2]})
+    conv = {int: lambda v: v, float: float, str: lambda v: str(v)}
+    df = pd.DataFrame({"animal": [conv[animal](v) for v in base["animal"]],
+                       "sire": [conv[parent](v) if v else np.nan for v in base["sire"]],
+                       "dam": [conv[parent](v) if v else None for v in base["dam"]]}).iloc[[5, 2, 4, 3]]
+    ped = mixedpy.Pedigree.from_frame(df)  # the founders 1 and 2 have no rows
+    assert len(ped) == 6
+    kind = str if animal is str else (int, np.integer)  # integral floats become ints
+    assert all(isinstance(v, kind) for v in ped.ids)  # founders typed as the animals
+    assert [key for key in map(pedmod.key_string, ped.ids)] == ["1", "2", "3", "4", "5", "6"]
+    np.testing.assert_allclose(ped.inbreeding.to_numpy(), [0, 0, 0, 0, 0.125, 0.125], atol=1e-12)
+    np.testing.assert_allclose(ped.A.to_numpy(), MRODE_A, atol=6e-4)
+    twice = pd.concat([df, pd.DataFrame({"animal": [df["animal"].iloc[0]], "sire": ["9"], "dam": [None]})])
+    with pytest.raises(PedigreeError, match="listed twice with different parents"):
+        mixedpy.Pedigree.from_frame(twice)
+
+
 @pytest.mark.parametrize("frame, fragment", [
     (pd.DataFrame({"animal": [1, 2], "sire": [2, 1], "dam": [0, 0]}), "own ancestor"),
     (pd.DataFrame({"animal": [1], "sire": [1], "dam": [0]}), "own ancestor"),

@@ -376,3 +376,29 @@ def test_bayes_progress_bar(capsys):
     assert "Gibbs" in capsys.readouterr().err
     mixedpy.fit("Yield ~ 1 + (1 | Batch)", d, method="bayes", n_iter=50, burn=10, seed=1, progress=False)
     assert "Gibbs" not in capsys.readouterr().err
+
+
+def test_bayes_seeded_chain_independent_of_blas_threads(monkeypatch):
+    # the BLAS thread count follows the machine's load (genetics.threads.blas_threads); a seeded chain
+    # must not: with a singular genomic K (more individuals than markers) the basis of its
+    # eigenvectors, and so every latent draw, changed with the thread count
+    from mixedpy.genetics import threads
+    from mixedpy.variance import bayes
+    rng = np.random.default_rng(5)
+    n = 600
+    ids = [f"i{k}" for k in range(n)]
+    G = mixedpy.grm(pd.DataFrame(rng.binomial(2, 0.3, (n, 300)), index=ids))
+    data = pd.DataFrame({"id": ids, "y": rng.normal(size=n)})
+    kw = {"relmat": {"id": G}, "method": "bayes", "n_iter": 30, "burn": 10, "seed": 2, "progress": False}
+    limits = []
+    real_limit = bayes.blas_limit
+    monkeypatch.setattr(bayes, "blas_limit", lambda large=True: limits.append(large) or real_limit(large))
+    runs = []
+    for nt in (1, None):
+        monkeypatch.setattr(threads, "blas_threads", lambda nt=nt: nt)
+        runs.append(mixedpy.fit("y ~ 1 + (1 | id)", data, **kw).posterior)
+    pd.testing.assert_frame_equal(runs[0], runs[1], check_exact=True)
+    assert limits and not any(limits)  # one thread throughout
+    limits.clear()
+    mixedpy.fit("y ~ 1 + (1 | id)", data, **{**kw, "seed": None})
+    assert limits[0]  # unseeded: threads by the load

@@ -133,7 +133,8 @@ class MMEResult(LmmResult):
 
     @cached_property
     def _condvar(self) -> list:
-        return self.workspace.conditional_variances(self.theta, self.sigma)
+        with blas_limit():
+            return self.workspace.conditional_variances(self.theta, self.sigma)
 
     @cached_property
     def ranef_se(self) -> dict:
@@ -163,7 +164,8 @@ class MMEResult(LmmResult):
     @cached_property
     def coef_df(self) -> np.ndarray:
         if self.method in ("reml", "ml"):
-            return super().coef_df
+            with blas_limit():  # Satterthwaite's df factor the MME at perturbed θ (as heritability)
+                return super().coef_df
         return np.full(len(self.coef_names), np.inf if self.method == "known" else np.nan)
 
     def mme(self) -> MME:

@@ -63,6 +63,30 @@ def key_string(value) -> str:
     return re.sub(r"^(-?\d+)\.0+$", r"\1", s)
 
 
+def _key(value) -> str:
+    """:func:`key_string` of a canonical id, with a fast path for ints and plain strings."""
+    if type(value) is int:
+        return str(value)
+    if type(value) is str and "." not in value:
+        return value
+    return key_string(value)
+
+
+_INT_KEY = re.compile(r"^-?\d+$")
+
+
+def _founder_label(animal_ids: list):
+    """How a parent without a row of its own is labelled, given the ids of the animal column: as a
+    string when those are all strings, as an int (when its key is integral) when they are all
+    ints, else as the value found in the parent column; so ``ids`` keep the animal column's type
+    when the parent columns were read as another (e.g. float because of missing values)."""
+    if animal_ids and all(type(v) is str for v in animal_ids):
+        return lambda k, v: k
+    if animal_ids and all(type(v) is int for v in animal_ids):
+        return lambda k, v: int(k) if _INT_KEY.match(k) else v
+    return lambda k, v: v
+
+
 class Pedigree:
     """A checked pedigree, sorted so that parents precede offspring.
 
@@ -109,7 +133,10 @@ class Pedigree:
         df : pandas.DataFrame
             One row per animal, in any order.  Unknown parents are missing values (NaN, None) or
             ``0`` / ``"0"``.  Parents without a row of their own become founders.  Ids may be of any
-            hashable type; integral floats match integers.  Exact duplicate rows are dropped.
+            hashable type, matched across the three columns by value (``3``, ``3.0`` and ``"3"``
+            are the same animal: a parent column read as float because of missing values still
+            matches an integer or string animal column); a founder without a row takes the type of
+            the animal column's ids.  Exact duplicate rows are dropped.
         animal, sire, dam : str
             Column names.
 
@@ -140,39 +167,52 @@ class Pedigree:
         raw = df[animal].tolist()
         bad = [i for i, v in enumerate(raw) if _is_unknown(v)]
         if bad:
-            raise PedigreeError(f"pedigree row {df.index[bad[0]]!r} has a missing (or 0) animal id")
+            raise PedigreeError(f"pedigree row {df.index[bad[0]]!r} has a missing (or 0) animal id in "
+                                f"column {animal!r}")
         a = [_canon(v) for v in raw]
         s = _parent_values(df[sire])
         d = _parent_values(df[dam])
+        # ids are matched across the three columns by their string keys, so that a parent read as
+        # 3.0 or "3" is the animal 3 of the animal column (and conversely)
+        ka = [_key(v) for v in a]
+        ks = [None if v is None else _key(v) for v in s]
+        kd = [None if v is None else _key(v) for v in d]
         seen: dict = {}
+        label: dict = {}
         keep = []
-        for i, (ai, si, di) in enumerate(zip(a, s, d)):
-            if ai in seen:
-                sj, dj = seen[ai]
+        for i, (k, si, di) in enumerate(zip(ka, ks, kd)):
+            if k in seen:
+                sj, dj = seen[k]
                 if (sj, dj) != (si, di):
-                    raise PedigreeError(f"animal {ai!r} is listed twice with different parents "
-                                        f"(sire {sj!r}, dam {dj!r} and sire {si!r}, dam {di!r})")
+                    j = keep[list(seen).index(k)]
+                    raise PedigreeError(
+                        f"animal {a[i]!r} (column {animal!r}) is listed twice with different parents: "
+                        f"{sire} {s[j]!r}, {dam} {d[j]!r} (row {df.index[j]!r}) and {sire} {s[i]!r}, "
+                        f"{dam} {d[i]!r} (row {df.index[i]!r})")
                 continue
-            seen[ai] = (si, di)
+            seen[k] = (si, di)
+            label[k] = a[i]
             keep.append(i)
-        a = [a[i] for i in keep]
-        s = [s[i] for i in keep]
-        d = [d[i] for i in keep]
+        ks = [ks[i] for i in keep]
+        kd = [kd[i] for i in keep]
         extra = {}
-        for v in s + d:
-            if v is not None and v not in seen and v not in extra:
-                extra[v] = None
-        all_ids = list(extra) + a
-        pos = {v: i for i, v in enumerate(all_ids)}
+        relabel = _founder_label([label[k] for k in seen])
+        for k, v in zip(ks + kd, [s[i] for i in keep] + [d[i] for i in keep]):
+            if k is not None and k not in seen and k not in extra:
+                extra[k] = relabel(k, v)
+        all_keys = list(extra) + list(seen)
+        all_ids = list(extra.values()) + [label[k] for k in seen]
+        pos = {k: i for i, k in enumerate(all_keys)}
         n_extra = len(extra)
         sire_c = np.full(len(all_ids), -1, dtype=np.int64)
         dam_c = np.full(len(all_ids), -1, dtype=np.int64)
-        sire_c[n_extra:] = [-1 if v is None else pos[v] for v in s]
-        dam_c[n_extra:] = [-1 if v is None else pos[v] for v in d]
+        sire_c[n_extra:] = [-1 if k is None else pos[k] for k in ks]
+        dam_c[n_extra:] = [-1 if k is None else pos[k] for k in kd]
         both = np.intersect1d(sire_c[sire_c >= 0], dam_c[dam_c >= 0])
         if len(both):
             names = ", ".join(repr(all_ids[i]) for i in both[:5])
-            raise PedigreeError(f"animal(s) {names} used both as a sire and as a dam")
+            raise PedigreeError(f"animal(s) {names} used both as a sire and as a dam (columns {sire!r} "
+                                f"and {dam!r})")
         gen = _generations(sire_c, dam_c, all_ids)
         try:  # within a generation: by id when the ids are mutually comparable, else as given
             rank = np.empty(len(all_ids), dtype=np.int64)

@@ -211,7 +211,8 @@ def fit_bayes(formula: str, data, *, relmat: dict | None = None, n_iter: int = 5
     thin : int
         Keep every ``thin``-th draw after the burn-in.
     seed : int, optional
-        Seed of the random generator: the same seed gives identical draws.
+        Seed of the random generator: the same seed gives identical draws (on the same machine and
+        libraries: a seeded fit runs its linear algebra on one BLAS thread, whatever the load).
     prior : dict, optional
         ``{component: (df, scale)}``: scaled-inverse-χ² (df, s²) for scalar components and the
         residual, inverse-Wishart (df, S) for vector terms (see the module docstring).
@@ -242,9 +243,13 @@ def fit_bayes(formula: str, data, *, relmat: dict | None = None, n_iter: int = 5
         raise ModelSpecError(f"need n_iter > burn >= 0 and thin >= 1 (got n_iter={n_iter}, burn={burn}, thin={thin})")
     from ..genetics.fitting import setup
     t0 = time.perf_counter()
-    with blas_limit():
+    # With a seed everything runs on one BLAS thread: the load-dependent thread count of
+    # blas_threads() would make the chain depend on the machine's load (multi-threaded rounding,
+    # and for a singular dense K the basis of its eigenvectors, which rotates the latent draws).
+    free = seed is None
+    with blas_limit(large=free):
         s = setup(formula, data, relmat, workspace="mme")
-    with blas_limit(large=s.workspace.q >= LARGE_Q):
+    with blas_limit(large=free and s.workspace.q >= LARGE_Q):
         return _fit_bayes(formula, s, t0, n_iter, burn, thin, seed, prior, progress, data_name)
 
 
