@@ -25,6 +25,7 @@ __all__ = [
     "RowsDroppedWarning",
     "ColumnsDroppedWarning",
     "NegativeVarianceWarning",
+    "ProfileWarning",
 ]
 
 
@@ -82,3 +83,7 @@ class ColumnsDroppedWarning(MixedpyWarning):
 
 class NegativeVarianceWarning(MixedpyWarning):
     """A method-of-moments (ANOVA) estimate of a variance component is negative."""
+
+
+class ProfileWarning(MixedpyWarning):
+    """A likelihood profile is not monotone where lme4 would interpolate it, so its exact roots were used."""

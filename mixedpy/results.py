@@ -121,7 +121,7 @@ class LmmResult:
     def varcorr(self) -> pd.DataFrame:
         """Variance components in the layout of lme4's ``as.data.frame(VarCorr(m))``."""
         rows = []
-        for label, term in zip(self._term_labels(), self.random.terms):
+        for label, term in zip(self.random.varcorr_labels(), self.random.terms):
             S = self.term_covariance(term)
             sd = np.sqrt(np.diag(S))
             for a, name in enumerate(term.columns):

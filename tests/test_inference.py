@@ -154,17 +154,13 @@ def test_confint_wald(name):
 # lme4 and mixedpy disagree beyond the tolerance on a few profile rows (see the xfail reasons)
 PROFILE_XFAIL = {
     "machines_factor_slope": (
-        "lme4's bounds are artefacts of its profile grid, not the profile: the exact constrained ML "
-        "deviance (lme4's devfun2 minimized over the other parameters in R, "
-        "reference/profile_exact.R -> expected_exact_profile/) gives zeta = -1.9727 at lme4's lower "
-        "bound -0.1392 of cor_MachineC.MachineA and zeta = 1.6701 at its upper bound 0.9418 of "
-        "cor_MachineC.MachineB, instead of the cutoff -/+1.9600; the exact bounds are -0.13314 and "
-        "0.95551, mixedpy's -0.13314 and 0.95551 (test_profile_matches_exact_r_profile).  lme4 "
-        "steps zeta by ~0.6 (delta = sqrt(qchisq(0.99, 10)) / 8) and confint() inverts a spline "
-        "through those few points: its points at rho = -0.309 and -0.037 are exact (zeta -2.334, "
-        "-1.757), the spline between them is not; on cor_MachineC.MachineB the point at 0.9885 "
-        "stopped at bobyqa's evaluation limit (zeta 3.24 where the minimum gives 2.80) and the "
-        "rho = 1 end point is a failed fit (zeta 7.59), which bends the spline"),
+        "lme4's lower bound of cor_MachineC.MachineA comes from a spline whose end point is not on the "
+        "profile: at rho = -1 lme4's optimizer went through correlation matrices that are not positive "
+        "semidefinite (lme4's safe_chol factors them anyway), reaching zeta = -6.37 with "
+        "cor_MachineB.MachineA = -1 and cor_MachineC.MachineB = 0.17 (eigenvalue -0.33), where the "
+        "constrained profile (cor_MachineB.MachineA = -cor_MachineC.MachineB) gives -8.19; mixedpy's "
+        "spline through its own grid gives -0.1450 against lme4's -0.1392 (the exact root: -0.1331, "
+        "test_profile_matches_exact_r_profile).  The upper bound of cor_MachineC.MachineB now agrees"),
 }
 
 
@@ -190,7 +186,7 @@ def test_profile_matches_exact_r_profile(name):
 
     m, _, ref, _ = fitted(name)
     ex = json.loads((REF / "expected_exact_profile" / f"{name}.json").read_text())
-    tab = m.confint(method="profile", which="theta_")
+    tab = m.confint(method="profile", which="theta_", exact=True)
     mine = {norm(i): i for i in tab.index}
     for k, n in enumerate(aslist(ex["names"])):
         scale = 1.0 if n.startswith("cor_") else ref["sigma"]

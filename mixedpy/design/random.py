@@ -15,6 +15,8 @@ Terms are ordered as lme4 orders them: stably by decreasing number of levels.
 """
 from __future__ import annotations
 
+import re
+
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -161,12 +163,47 @@ class RandomDesign:
             seen[t.group] = k + 1
         return out
 
+    def varcorr_labels(self) -> list[str]:
+        """The group names of lme4's ``VarCorr``: when a grouping factor repeats (``(x || g)``),
+        lme4 passes all of them through R's ``make.names(unique = TRUE)``, so ``g``, ``g.1`` and a
+        nested ``a:b`` becomes ``a.b``; otherwise the groups as written."""
+        names = [t.group for t in self.terms]
+        if len(set(names)) == len(names):
+            return names
+        return _make_unique([_r_syntactic_name(g) for g in names])
+
     def groups(self) -> dict:
         """Grouping factor name → list of its terms (terms sharing a factor, e.g. from ``||``)."""
         out: dict = {}
         for t in self.terms:
             out.setdefault(t.group, []).append(t)
         return out
+
+
+def _r_syntactic_name(name: str) -> str:
+    """R's ``make.names`` for one name: characters other than letters, digits, '.' and '_' become
+    '.', and a name not starting with a letter (or '.' not followed by a digit) gets an 'X' prefix."""
+    out = re.sub(r"[^0-9A-Za-z._]", ".", name)
+    if not re.match(r"^([A-Za-z]|\.(?![0-9]))", out):
+        out = "X" + out
+    return out
+
+
+def _make_unique(names: list[str]) -> list[str]:
+    """R's ``make.unique``: later repeats of a name get ``.1``, ``.2`` … (skipping names in use)."""
+    used, count, out = set(names), {}, []
+    for n in names:
+        if n not in count:
+            count[n] = 0
+            out.append(n)
+            continue
+        k = count[n] + 1
+        while f"{n}.{k}" in used:
+            k += 1
+        count[n] = k
+        used.add(f"{n}.{k}")
+        out.append(f"{n}.{k}")
+    return out
 
 
 @lru_cache(maxsize=None)

@@ -4,10 +4,11 @@ The ML deviance (a REML fit is refitted with ML) is profiled for each parameter 
 random-effect SDs ``sd_<term>|<group>`` and correlations ``cor_<term2>.<term1>|<group>`` (σ-scaled,
 i.e. on the data scale), the residual SD ``sigma`` and the fixed effects.  For a value x of one
 parameter the deviance is minimized over all the others; with ζ(x) = sign(x − x̂)·√(dev(x) − dev̂)
-the interval is {x : |ζ(x)| ≤ z_{1−α/2}}.  Each end is found by a secant/bisection search on the
-exact profile (lme4 interpolates a spline through a grid of profile points instead); a bound a
-parameter cannot cross (an SD at 0, a correlation at ±1) is the end when ζ stays inside the cutoff
-there, as in lme4.
+the interval is {x : |ζ(x)| ≤ z_{1−α/2}}.  By default the ends are lme4's: read off the inverse of
+the spline through lme4's own grid of profile points (:mod:`.profile_spline`), which is how lme4
+gets them; ``exact=True`` finds the roots of the profile itself by a secant/bisection search.  A
+bound a parameter cannot cross (an SD at 0, a correlation at ±1) is the end when ζ stays inside the
+cutoff there, as in lme4.
 
 Constrained minimizations, warm-started from the neighbouring profile point:
 
@@ -21,13 +22,16 @@ Constrained minimizations, warm-started from the neighbouring profile point:
 from __future__ import annotations
 
 from collections.abc import Callable
+import warnings
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 from scipy import optimize, stats
 
+from ..errors import ModelSpecError, ProfileWarning
 from ._newton import fd_hessian, newton_minimize, positive_definite
+from .profile_spline import SplineError, grid_cutoff, profile_grid, spline_bounds
 
 LOG2PI = float(np.log(2 * np.pi))
 BIG = 1e300
@@ -50,6 +54,7 @@ class Profile:
     cache: dict = field(default_factory=dict)
     hessian: np.ndarray | None = None
     adjust: Callable | None = None  # (x, u) -> a feasible start for x
+    is_fixed: bool = False  # a fixed effect (else a variance parameter)
 
     def deviance(self, x: float) -> float:
         if x in self.cache:
@@ -123,8 +128,27 @@ def _relative_sd_cor(T: np.ndarray):
     return s, R
 
 
+def _semidefinite_cholesky(R: np.ndarray, tol: float = 1e-12) -> np.ndarray:
+    """Lower-triangular L with L Lᵀ = R for a positive semidefinite correlation matrix, also at a
+    correlation of ±1 (a zero pivot gets a zero column), where lme4 still evaluates the profile."""
+    k = len(R)
+    L = np.zeros_like(R, dtype=float)
+    for j in range(k):
+        d = R[j, j] - L[j, :j] @ L[j, :j]
+        if d < -tol:
+            raise ValueError("correlation matrix is not positive semidefinite")
+        if d <= tol:
+            rest = R[j + 1:, j] - L[j + 1:, :j] @ L[j, :j]
+            if np.any(np.abs(rest) > 1e-8):
+                raise ValueError("correlation matrix is not positive semidefinite")
+            continue
+        L[j, j] = np.sqrt(d)
+        L[j + 1:, j] = (R[j + 1:, j] - L[j + 1:, :j] @ L[j, :j]) / L[j, j]
+    return L
+
+
 def _term_factor(s: np.ndarray, R: np.ndarray) -> np.ndarray:
-    return s[:, None] * np.linalg.cholesky(R + 1e-300 * np.eye(len(s)))
+    return s[:, None] * _semidefinite_cholesky(R)
 
 
 def _theta_bounds(lower: np.ndarray) -> list:
@@ -208,6 +232,10 @@ def build_profiles(fit) -> list[Profile]:
                     for (p, q), v in zip(free, u[no + k:]):
                         R[p, q] = R[q, p] = v
                     R[ir, ic] = R[ic, ir] = x
+                    if abs(x) == 1:  # column ir is ±column ic: its other correlations follow ic's
+                        for m in range(k):
+                            if m not in (ir, ic):
+                                R[ir, m] = R[m, ir] = x * R[ic, m]
                     if k > 2 and np.min(np.linalg.eigvalsh(R)) < -1e-12:
                         raise ValueError("not positive definite")
                     return _theta_put(th, term, _term_factor(s, R))
@@ -236,7 +264,7 @@ def build_profiles(fit) -> list[Profile]:
             return P.ldL2 + n * (1.0 + LOG2PI + np.log(r2 / n))
         profiles.append(Profile(name=name, estimate=float(beta_hat[j]), lower_bound=-np.inf,
                                 upper_bound=np.inf, objective=_safe(obj), u0=theta_hat, u_bounds=tb,
-                                scale=float(se[j])))
+                                scale=float(se[j]), is_fixed=True))
     return profiles
 
 
@@ -299,7 +327,37 @@ def profile_end(pr: Profile, dev0: float, target: float, direction: int,
     return xc
 
 
-def profile_intervals(result, level: float = 0.95, which: str = "all") -> pd.DataFrame:
+def _zeta_function(pr: Profile, dev0: float) -> Callable[[float], float]:
+    """ζ(x), NaN where the constrained minimization failed (lme4 drops those points)."""
+    def zeta(x: float) -> float:
+        d = pr.deviance(x)
+        return float("nan") if d >= BIG / 10 else float(np.sign(x - pr.estimate) * np.sqrt(max(d - dev0, 0.0)))
+    return zeta
+
+
+def _grid_shift(pr: Profile, delta: float) -> float:
+    """lme4's first step off the estimate: 1 % of a variance parameter (10⁻³ at 0), δ SEs of a
+    fixed effect."""
+    if pr.is_fixed:
+        return pr.estimate + delta * pr.scale
+    return 1e-3 if pr.estimate == 0 else pr.estimate * 1.01
+
+
+def lme4_interval(pr: Profile, dev0: float, z: float, cutoff: float, delta: float) -> tuple[float, float]:
+    """lme4's bounds for one parameter: its profile grid and spline (see :mod:`.profile_spline`).
+    Where lme4's spline fails (a non-monotone profile, which lme4 reports as NA or interpolates
+    linearly with a warning) the exact roots are returned instead, with a ProfileWarning."""
+    x, zs = profile_grid(_zeta_function(pr, dev0), pr.estimate, _grid_shift(pr, delta),
+                         pr.lower_bound, pr.upper_bound, cutoff, delta)
+    try:
+        return spline_bounds(x, zs, z, pr.lower_bound, pr.upper_bound)
+    except SplineError as err:
+        warnings.warn(f"profile of {pr.name}: {err}; lme4 gives NA or a linear interpolation here, "
+                      "mixedpy the exact roots of the profile", ProfileWarning, stacklevel=4)
+        return profile_end(pr, dev0, -z, -1), profile_end(pr, dev0, z, +1)
+
+
+def profile_intervals(result, level: float = 0.95, which: str = "all", exact: bool = False) -> pd.DataFrame:
     """Profile-likelihood intervals of every parameter (lme4's names and order).
 
     Parameters
@@ -308,6 +366,9 @@ def profile_intervals(result, level: float = 0.95, which: str = "all") -> pd.Dat
     level : float
     which : {"all", "theta_", "beta_"}
         All parameters, the variance parameters only, or the fixed effects only.
+    exact : bool
+        False (default): lme4's numbers, from its profile grid and the inverse of the spline through
+        it.  True: the exact roots of ζ(x) = ±z, found by root search on the profile itself.
 
     Returns
     -------
@@ -324,18 +385,22 @@ def profile_intervals(result, level: float = 0.95, which: str = "all") -> pd.Dat
     """
     from .lrt import ml_fit
 
+    if which not in ("all", "theta_", "beta_"):
+        raise ModelSpecError(f"which must be 'all', 'theta_' or 'beta_', got {which!r}")
     fit = ml_fit(result)
     ws = fit.workspace
     dev0 = float(ws.deviance(np.asarray(fit.theta, dtype=float), reml=False))
     z = float(stats.norm.ppf(0.5 + level / 2))
+    profiles = build_profiles(fit)
+    cutoff, delta = grid_cutoff(len(profiles))
     rows = {}
-    for pr in build_profiles(fit):
-        is_var = pr.name.startswith(("sd_", "cor_")) or pr.name == "sigma"
-        if (which == "theta_" and not is_var) or (which == "beta_" and is_var):
+    for pr in profiles:
+        if (which == "theta_" and pr.is_fixed) or (which == "beta_" and not pr.is_fixed):
             continue
-        lo = profile_end(pr, dev0, -z, -1)
-        hi = profile_end(pr, dev0, z, +1)
-        rows[pr.name] = (lo, hi)
+        if exact:
+            rows[pr.name] = (profile_end(pr, dev0, -z, -1), profile_end(pr, dev0, z, +1))
+        else:
+            rows[pr.name] = lme4_interval(pr, dev0, z, cutoff, delta)
     ws.parts(np.asarray(fit.theta, dtype=float))
     out = pd.DataFrame.from_dict(rows, orient="index", columns=["lower", "upper"])
     out.index.name = "parameter"

@@ -525,7 +525,7 @@ class Summary:
         """lme4's ``formatVC``: column names and rows of the random-effects table."""
         m = self.result
         blocks = [(label, list(t.columns), m.term_covariance(t))
-                  for label, t in zip(m._term_labels(), m.random.terms)]
+                  for label, t in zip(m.random.varcorr_labels(), m.random.terms)]
         return varcorr_cells(blocks, m.sigma)
 
     def random_table(self) -> pd.DataFrame:

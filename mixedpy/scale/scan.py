@@ -455,11 +455,12 @@ def _covariance_from_result(result, keys_rows: list[str], group: str, Kframe: pd
 
 def _variances_of(result) -> dict:
     out = {}
+    label = dict(zip(result.random.varcorr_labels(), result.random.term_labels()))  # lme4 → fit() keys
     for _, r in result.varcorr.iterrows():
         if pd.isna(r["term1"]):
             out["Residual"] = float(r["variance"])
-        elif pd.isna(r["term2"]) and str(r["group"]) not in out:
-            out[str(r["group"])] = float(r["variance"])
+        elif pd.isna(r["term2"]) and label[str(r["group"])] not in out:
+            out[label[str(r["group"])]] = float(r["variance"])
     return out
 
 
