@@ -225,10 +225,36 @@ def _minimize(fun: Callable[[np.ndarray], float], theta0: np.ndarray, lower: np.
         raise ValueError(f"unknown optimizer {method!r}; use 'lbfgsb', 'cobyqa' or 'nelder-mead'")
     theta = _snap_to_boundary(f, f.best_x, lower)
     g = fun_and_grad(theta)[1] if fun_and_grad is not None else _fd_gradient(f, theta, lower)
-    free = ~((theta <= lower) & (g > 0))
-    converged = bool(res.success or np.max(np.abs(g[free]), initial=0.0) < 1e-3)
+    for _ in range(3):
+        # A gradient method can end at a bound (where the even deviance is stationary in that θ_i)
+        # after passing a better interior point: the best point seen is then no optimum (its
+        # gradient is large).  Start again from it, derivative-free when that gains nothing.
+        if method != "lbfgs" or _projected_gradient(theta, g, lower) < _grad_tol(f.best_f):
+            break
+        before = f.best_f
+        res = _lbfgs_analytic(f, fun_and_grad, theta, bounds)
+        if f.best_f >= before - 1e-10 * max(1.0, abs(before)):
+            res = _bobyqa(f, theta, lower, step=0.1)
+        theta = _snap_to_boundary(f, f.best_x, lower)
+        g = fun_and_grad(theta)[1]
+    converged = bool(_projected_gradient(theta, g, lower) < _grad_tol(f.best_f)
+                     or (res.success and method != "lbfgs"))
     return OptSummary(method, x0, theta, f.best_f, f.n, converged, str(res.message), g,
                       time.perf_counter() - t0)
+
+
+GRAD_TOL = 1e-3  # largest |∂deviance/∂θ| accepted at an optimum (free directions) ...
+
+
+def _grad_tol(deviance: float) -> float:
+    """... growing with the deviance beyond 10⁴ (the gradient's rounding grows with the rows)."""
+    return GRAD_TOL * max(1.0, abs(deviance) / 1e4)
+
+
+def _projected_gradient(theta: np.ndarray, g: np.ndarray, lower: np.ndarray) -> float:
+    """Largest gradient component that could still lower the deviance within the bounds."""
+    free = ~((theta <= lower) & (g > 0))
+    return float(np.max(np.abs(g[free]), initial=0.0))
 
 
 def _snap_to_boundary(f: _Counted, theta: np.ndarray, lower: np.ndarray) -> np.ndarray:

@@ -51,7 +51,8 @@ def load_case(name: str):
         cases, where = coding_cases(), "expected_coding"
     case = cases[name]
     ref = json.loads((REF / where / f"{name}.json").read_text())
-    df = pd.read_csv(REF / "data" / f"{case['data']}.csv")
+    # as R's read.csv: only "NA" and empty cells are missing (Alfalfa has a level "None")
+    df = pd.read_csv(REF / "data" / f"{case['data']}.csv", keep_default_na=False, na_values=["NA", ""])
     for f in case.get("factors", []):
         df[f] = pd.Categorical(df[f])
     return case, ref, df

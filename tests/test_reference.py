@@ -38,6 +38,16 @@ def rel_close(a, b, rtol, atol=0.0):
     return abs(float(a) - float(b)) <= atol + rtol * abs(float(b))
 
 
+def skip_if_better_than_lme4(m, case, ref):
+    """lme4's values are no reference where mixedpy's optimum is better than lme4's (lme4 stopped
+    short, e.g. with its max|grad| convergence warning): test_objective_at_least_as_good_as_lme4 and
+    test_deviance_at_lme4_theta still check those cases."""
+    ours = m.reml_criterion if case["reml"] else m.deviance
+    theirs = ref["reml_criterion"] if case["reml"] else ref["deviance"]
+    if ours < theirs - 1e-3:
+        pytest.skip(f"mixedpy's optimum {ours:.4f} is better than lme4's {theirs:.4f}")
+
+
 @pytest.mark.parametrize("name", CASES)
 def test_deviance_at_lme4_theta(name, fitted_cases):
     m, case, ref, _ = fitted_cases(name)
@@ -56,7 +66,8 @@ def test_objective_at_least_as_good_as_lme4(name, fitted_cases):
 
 @pytest.mark.parametrize("name", CASES)
 def test_fixed_effects(name, fitted_cases):
-    m, _, ref, _ = fitted_cases(name)
+    m, case, ref, _ = fitted_cases(name)
+    skip_if_better_than_lme4(m, case, ref)
     ct = m.coef_table
     ours = {norm(n): i for i, n in enumerate(ct.index)}
     names = [norm(n) for n in aslist(ref["fixef"]["names"])]
@@ -73,7 +84,8 @@ def test_fixed_effects(name, fitted_cases):
 
 @pytest.mark.parametrize("name", CASES)
 def test_variance_components(name, fitted_cases):
-    m, _, ref, _ = fitted_cases(name)
+    m, case, ref, _ = fitted_cases(name)
+    skip_if_better_than_lme4(m, case, ref)
     rv = ref["varcorr"]
     sigma = ref["sigma"]
     mine = {}
@@ -102,7 +114,8 @@ def test_variance_components(name, fitted_cases):
 
 @pytest.mark.parametrize("name", CASES)
 def test_likelihood_and_singularity(name, fitted_cases):
-    m, _, ref, _ = fitted_cases(name)
+    m, case, ref, _ = fitted_cases(name)
+    skip_if_better_than_lme4(m, case, ref)
     assert m.loglik == pytest.approx(ref["loglik"], abs=1e-3)
     assert m.aic == pytest.approx(ref["aic"], abs=2e-3)
     assert m.bic == pytest.approx(ref["bic"], abs=2e-3)
@@ -115,7 +128,8 @@ def test_likelihood_and_singularity(name, fitted_cases):
 
 @pytest.mark.parametrize("name", CASES)
 def test_blups_and_conditional_sds(name, fitted_cases):
-    m, _, ref, _ = fitted_cases(name)
+    m, case, ref, _ = fitted_cases(name)
+    skip_if_better_than_lme4(m, case, ref)
     if ref["is_singular"]:
         pytest.skip("BLUPs of singular fits are not compared (they sit on a boundary)")
     mine = {norm_group(k): k for k in m.ranef}

@@ -11,7 +11,9 @@ Lambda   q × q block-diagonal relative covariance factor, I_nlev ⊗ T_i for te
          Var(b) = σ² Λ Λ'
 lind     for each stored entry of Λ (CSC order), the index of the θ element it holds
 
-Terms are ordered as lme4 orders them: stably by decreasing number of levels.
+Terms are ordered as lme4 orders them (``mkReTrms``): when some term has more levels than the one
+before it, by decreasing number of levels with ties in reverse order (``rev(order(nl))``); else
+as written.
 """
 from __future__ import annotations
 
@@ -180,6 +182,21 @@ class RandomDesign:
         return out
 
 
+def lme4_term_order(nlevels: list[int]) -> list[int]:
+    """lme4's term order: ``rev(order(nl))`` if any term has more levels than its predecessor, so
+    ties end up reversed (``(x || g) + (1 | g:h)`` puts g's x term before g's intercept), else as
+    written.
+
+    Examples
+    --------
+    >>> lme4_term_order([10, 10, 20]), lme4_term_order([50, 50]), lme4_term_order([5, 3])
+    ([2, 1, 0], [0, 1], [0, 1])
+    """
+    if not any(b > a for a, b in zip(nlevels, nlevels[1:])):
+        return list(range(len(nlevels)))
+    return sorted(range(len(nlevels)), key=lambda i: (nlevels[i], i))[::-1]
+
+
 def _r_syntactic_name(name: str) -> str:
     """R's ``make.names`` for one name: characters other than letters, digits, '.' and '_' become
     '.', and a name not starting with a letter (or '.' not followed by a digit) gets an 'X' prefix."""
@@ -255,7 +272,7 @@ def _materialize(term: RandomTerm, data: pd.DataFrame):
 def random_design(random: tuple, data: pd.DataFrame) -> RandomDesign:
     """Materialize the random terms: Z blocks in lme4's term order and the θ → Λ map."""
     built = [(t, *_materialize(t, data)) for t in random]
-    order = sorted(range(len(built)), key=lambda i: -len(built[i][4]))  # stable: ties keep order
+    order = lme4_term_order([len(b[4]) for b in built])
     n = len(data)
     terms = []
     for i in order:

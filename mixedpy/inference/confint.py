@@ -36,7 +36,8 @@ def confint(result, method: str = "wald", level: float = 0.95, **kwargs) -> pd.D
         Coverage, e.g. 0.95.
     **kwargs
         ``bootstrap``: ``nsim``, ``seed``, ``n_jobs``, ``progress``; ``profile``: ``which``
-        (``"all"``, ``"theta_"`` or ``"beta_"``).
+        (``"all"``, ``"theta_"`` or ``"beta_"``) and ``exact`` (False: lme4's grid-and-spline
+        bounds; True: the exact roots of the profile).
 
     Returns
     -------
