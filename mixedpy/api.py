@@ -33,6 +33,8 @@ def _method(reml: bool, method: str | None) -> str:
     m = str(method).lower()
     if m not in METHODS:
         raise ModelSpecError(f"method {method!r} is not supported; use one of {', '.join(METHODS)}")
+    if reml is False and m == "reml":
+        raise ModelSpecError("reml=False contradicts method='reml'; give one of them")
     return m
 
 

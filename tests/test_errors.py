@@ -93,6 +93,10 @@ def test_bad_method(sleep):
     _raises(ModelSpecError, ValueError, SLEEP_F, sleep, "foo", method="foo")
 
 
+def test_reml_false_contradicts_method_reml(sleep):
+    _raises(ModelSpecError, ValueError, SLEEP_F, sleep, "reml=False", reml=False, method="reml")
+
+
 def test_bad_optimizer(sleep):
     _raises(ModelSpecError, ValueError, SLEEP_F, sleep, "foo", optimizer="foo")
 

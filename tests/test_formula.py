@@ -85,12 +85,20 @@ def test_double_bar_fit_matches_explicit_split():
 # --- nesting and interactions ---------------------------------------------------------------------
 def test_nested_groups():
     f = parse_formula("y ~ 1 + (1 | a/b)")
-    assert _terms(f) == [("1", ("a",), "a"), ("1", ("b", "a"), "b:a")]
+    assert _terms(f) == [("1", ("b", "a"), "b:a"), ("1", ("a",), "a")]  # lme4's findbars order
 
 
 def test_nested_three_levels():
     f = parse_formula("y ~ 1 + (1 | a/b/c)")
-    assert [t.name for t in f.random] == ["a", "b:a", "c:b:a"]
+    assert [t.name for t in f.random] == ["c:(b:a)", "b:a", "a"]  # R's deparse of lme4's terms
+
+
+def test_nested_four_levels_and_uncorrelated():
+    f = parse_formula("y ~ 1 + (1 + x || a/b/c/d)")
+    names = [t.name for t in f.random]
+    assert names[:4] == ["d:(c:(b:a))", "c:(b:a)", "b:a", "a"] and names[4:] == names[:4]
+    assert [t.expr for t in f.random] == ["1"] * 4 + ["0 + x"] * 4
+    assert f.random[0].group == ("d", "c", "b", "a")
 
 
 def test_interaction_group():

@@ -272,10 +272,46 @@ def test_bad_arguments(sleep):
 
 def test_kenward_roger_size_limit(monkeypatch, sleep):
     from mixedpy.inference import kenward_roger
-    monkeypatch.setattr(kenward_roger, "MAX_N", 100)
+    monkeypatch.setattr(kenward_roger, "MAX_DENSE", 10)
     m = mixedpy.fit("Reaction ~ Days + (1 | Subject)", mixedpy.datasets.load("sleepstudy"))
-    with pytest.raises(ModelSpecError, match="180"):
+    with pytest.raises(ModelSpecError, match="180 observations, 18 random effects"):
         m.anova(ddf="kenward-roger")
+
+
+@pytest.mark.parametrize("name", ["sleepstudy_slope_reml", "penicillin_crossed", "ham_3way"])
+def test_kenward_roger_woodbury_products_equal_dense(name):
+    """The Σ⁻¹ products through Woodbury's identity (no n × n matrix) equal the dense ones."""
+    import scipy.sparse as sp
+
+    from mixedpy.inference.kenward_roger import _products_dense, _products_woodbury
+    m, *_ = fitted(name)
+    X, Z = np.asarray(m.workspace.X), sp.csc_matrix(m.random.Z)
+    Lam, s2 = m.random.Lambda(m.theta), float(m.sigma) ** 2
+    a = _products_dense(X, Z, s2 * (Lam @ Lam.T), s2)
+    b = _products_woodbury(X, Z, Lam, s2)
+    for field in ("TT", "V", "M", "UtTT", "UtU", "trace_S2", "XtS3X"):
+        x, y = np.asarray(getattr(a, field)), np.asarray(getattr(b, field))
+        assert np.allclose(x, y, rtol=1e-7, atol=1e-10 * np.abs(x).max()), field
+
+
+def test_kenward_roger_beyond_dense_n(monkeypatch):
+    """pbkrtest's type III KR table on 9000 rows of InstEval (tests/reference/kr_large.R), computed
+    here through Woodbury's identity: MAX_DENSE is lowered below n so no n × n matrix is allowed."""
+    import json
+
+    from mixedpy.inference import kenward_roger
+    ref = json.loads((REF / "expected_kr_large" / "insteval_9000.json").read_text())
+    d = pd.read_csv(REF / "data" / "InstEval.csv").iloc[:ref["rows"]]
+    for f in ("s", "d", "dept", "service"):
+        d[f] = pd.Categorical(d[f])
+    m = mixedpy.fit(ref["formula"], d)
+    assert m.reml_criterion == pytest.approx(ref["reml_criterion"], abs=1e-6)
+    assert m.random.q < ref["rows"]
+    monkeypatch.setattr(kenward_roger, "MAX_DENSE", m.random.q)
+    kr = m.anova(type=3, ddf="kenward-roger")
+    for k, term in enumerate(ref["terms"]):
+        assert kr.loc[term, "den_df"] == pytest.approx(ref["DenDF"][k], rel=1e-2), term
+        assert kr.loc[term, "F"] == pytest.approx(ref["F"][k], rel=2e-3, abs=1e-6), term
 
 
 def test_type3_is_coding_independent_of_term_order():

@@ -125,17 +125,26 @@ def _group_variables(part: str, term_text: str) -> list[str]:
     return names
 
 
-def expand_groups(group: str, term_text: str) -> list[tuple[str, ...]]:
-    """``"a/b/c"`` → ``[("a",), ("b", "a"), ("c", "b", "a")]`` (lme4's order and naming)."""
+def expand_groups(group: str, term_text: str) -> list[tuple[tuple[str, ...], str]]:
+    """Nested groups as lme4's ``findbars`` expands them: innermost first, each with its columns and
+    lme4's name (R's deparse of ``c:(b:a)``).
+
+    Examples
+    --------
+    >>> expand_groups("a/b/c", "(1 | a/b/c)")
+    [(('c', 'b', 'a'), 'c:(b:a)'), (('b', 'a'), 'b:a'), (('a',), 'a')]
+    """
     parts = [p for p in (_strip_parens(x) for x in group.split("/"))]
     if any(not p for p in parts):
         raise FormulaError(f"empty grouping factor in random term {term_text}")
-    out, outer = [], []
+    out, outer, name = [], [], ""
     for p in parts:
         here = _group_variables(p, term_text)
-        out.append(tuple(here + outer))
+        inner = ":".join(here)
+        name = inner if not name else f"{inner}:({name})" if ":" in name else f"{inner}:{name}"
+        out.append((tuple(here + outer), name))
         outer = here + outer
-    return out
+    return out[::-1]
 
 
 def _uncorrelated_pieces(lhs: str) -> list[str]:
@@ -159,11 +168,8 @@ def _random_terms(piece: str) -> list[RandomTerm] | None:
         return None
     lhs, group, correlated = split
     exprs = [lhs] if correlated else _uncorrelated_pieces(lhs)
-    terms = []
-    for g in expand_groups(group, piece):
-        for e in exprs:
-            terms.append(RandomTerm(expr=e, group=g, name=":".join(g)))
-    return terms
+    groups = expand_groups(group, piece)
+    return [RandomTerm(expr=e, group=g, name=name) for e in exprs for g, name in groups]
 
 
 def _rewrite_names(expr: str, columns: Collection[str], numeric: Collection[str]) -> str:
@@ -225,7 +231,7 @@ def parse_formula(text: str, columns: Collection[str] = (), numeric: Collection[
     >>> f.fixed
     'x'
     >>> [str(t) for t in f.random]
-    ['(1 | g)', '(0 + x | g)', '(1 | a)', '(1 | b:a)']
+    ['(1 | g)', '(0 + x | g)', '(1 | b:a)', '(1 | a)']
     """
     if not isinstance(text, str):
         raise FormulaError(f"formula must be a string like 'y ~ x + (1 | g)', got {type(text).__name__}")

@@ -8,9 +8,10 @@ I_rs = tr(Σ⁻¹G_rΣ⁻¹G_s) − 2 tr(Φ Q_rs) + tr(Φ P_r Φ P_s), W = 2 I�
 Φ_A = Φ + 2 Φ [Σ_rs W_rs (Q_rs − P_r Φ P_s)] Φ.  The R_rs terms are ignored (as pbkrtest).
 The F statistic is scaled and its df computed as in Kenward & Roger (1997) / pbkrtest.
 
-Σ is formed densely (n × n), so the method is limited to ``MAX_N`` observations.  Products with
-G_r use its low-rank form through Z: with M = ZᵀΣ⁻¹Z, V = ZᵀΣ⁻¹X and D_r the q × q pattern,
-P_r = −VᵀD_rV, Q_rs = VᵀD_rMD_sV and tr(Σ⁻¹G_rΣ⁻¹G_s) = tr(D_rMD_sM).
+Products with G_r use its low-rank form through Z: with M = ZᵀΣ⁻¹Z, V = ZᵀΣ⁻¹X and D_r the q × q
+pattern, P_r = −VᵀD_rV, Q_rs = VᵀD_rMD_sV and tr(Σ⁻¹G_rΣ⁻¹G_s) = tr(D_rMD_sM).  Σ⁻¹ itself is never
+formed when there are more observations than random effects: Woodbury's identity gives every product
+from q × q matrices (``_products_woodbury``), so the limit is min(n, q) ≤ ``MAX_DENSE``, not n.
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from scipy import stats
 from ..errors import ModelSpecError
 from .satterthwaite import FTest
 
-MAX_N = 5000
+MAX_DENSE = 8000  # largest dense n × n (or, through Woodbury's identity, q × q) matrix
 
 
 @dataclass(frozen=True)
@@ -59,6 +60,52 @@ def _patterns(random) -> list:
     return out
 
 
+@dataclass(frozen=True)
+class _SigmaProducts:
+    """The products with Σ⁻¹ that Kenward-Roger needs (T = Σ⁻¹X, U = Σ⁻¹Z)."""
+
+    TT: np.ndarray        # Σ⁻¹ X                 n × p
+    V: np.ndarray         # Zᵀ Σ⁻¹ X              q × p
+    M: np.ndarray         # Zᵀ Σ⁻¹ Z              q × q
+    UtTT: np.ndarray      # Zᵀ Σ⁻² X              q × p
+    UtU: np.ndarray       # Zᵀ Σ⁻² Z              q × q
+    trace_S2: float       # tr(Σ⁻²)
+    XtS3X: np.ndarray     # Xᵀ Σ⁻³ X              p × p
+
+
+def _products_dense(X: np.ndarray, Z: sp.csc_matrix, G: sp.spmatrix, s2: float) -> _SigmaProducts:
+    """By a dense n × n Σ (fewer observations than random effects)."""
+    n = X.shape[0]
+    Sigma = np.asarray((Z @ G @ Z.T).todense()) + s2 * np.eye(n)
+    S = la.cho_solve(la.cho_factor(Sigma, lower=True), np.eye(n))
+    TT = S @ X
+    U = np.asarray((Z.T @ S).T)
+    return _SigmaProducts(TT=TT, V=U.T @ X, M=np.asarray(Z.T @ U), UtTT=U.T @ TT, UtU=U.T @ U,
+                          trace_S2=float(np.sum(S * S)), XtS3X=TT.T @ S @ TT)
+
+
+def _products_woodbury(X: np.ndarray, Z: sp.csc_matrix, Lam: sp.spmatrix, s2: float) -> _SigmaProducts:
+    """Without any n × n matrix: Σ = σ²(I + ZΛΛᵀZᵀ), so Σ⁻¹ = σ⁻²(I − Z C Zᵀ) with
+    C = Λ (ΛᵀZᵀZΛ + I)⁻¹ Λᵀ (q × q), and Σ⁻¹Z = σ⁻² Z B with B = I − C ZᵀZ."""
+    n, q = X.shape[0], Z.shape[1]
+    ZtZ = np.asarray((Z.T @ Z).todense())
+    ZtX = np.asarray(Z.T @ X)
+    LamD = Lam.toarray()
+    A = LamD.T @ ZtZ @ LamD + np.eye(q)
+    cf = la.cho_factor(A, lower=True)
+    C = LamD @ la.cho_solve(cf, LamD.T)
+    CZtZ = C @ ZtZ
+    B = np.eye(q) - CZtZ
+    TT = (X - Z @ (C @ ZtX)) / s2
+    ZtT = np.asarray(Z.T @ TT)
+    M = (ZtZ @ B) / s2
+    return _SigmaProducts(
+        TT=TT, V=(ZtX - ZtZ @ (C @ ZtX)) / s2, M=(M + M.T) / 2, UtTT=(B.T @ ZtT) / s2,
+        UtU=(B.T @ (ZtZ @ B)) / s2 ** 2,
+        trace_S2=float(n - 2 * np.trace(CZtZ) + np.sum(CZtZ * CZtZ.T)) / s2 ** 2,
+        XtS3X=(TT.T @ TT - ZtT.T @ (C @ ZtT)) / s2)
+
+
 def vcov_adjusted(result) -> KRAdjusted:
     """Kenward-Roger adjusted Var(β̂) of the REML fit (a ML fit is refitted with REML first).
 
@@ -80,25 +127,21 @@ def vcov_adjusted(result) -> KRAdjusted:
                              f"(relmat {', '.join(map(repr, related))}); use ddf='satterthwaite'")
     fit = _reml_fit(result)
     ws, rd = fit.workspace, fit.random
-    n = ws.n
-    if n > MAX_N:
-        raise ModelSpecError(f"Kenward-Roger needs dense {n} × {n} matrices; it is limited to {MAX_N} "
-                             "observations (use ddf='satterthwaite')")
+    n, q = ws.n, rd.q
+    if min(n, q) > MAX_DENSE:
+        raise ModelSpecError(f"Kenward-Roger needs dense {min(n, q)} × {min(n, q)} matrices "
+                             f"({n} observations, {q} random effects); it is limited to {MAX_DENSE} "
+                             "(use ddf='satterthwaite')")
     X = np.asarray(ws.X)
     Z = sp.csc_matrix(rd.Z)
     Lam = rd.Lambda(fit.theta)
     s2 = float(fit.sigma) ** 2
-    G = s2 * (Lam @ Lam.T)
-    Sigma = np.asarray((Z @ G @ Z.T).todense()) + s2 * np.eye(n)
-    cf = la.cho_factor(Sigma, lower=True)
-    S = la.cho_solve(cf, np.eye(n))
+    if n <= q:
+        pr = _products_dense(X, Z, s2 * (Lam @ Lam.T), s2)
+    else:
+        pr = _products_woodbury(X, Z, Lam, s2)
     Phi = np.asarray(fit.solution.vcov)
-    TT = S @ X
-    U = np.asarray((Z.T @ S).T)        # Σ⁻¹ Z   (n × q)
-    V = U.T @ X                        # Zᵀ Σ⁻¹ X (q × p)
-    M = np.asarray(Z.T @ U)            # Zᵀ Σ⁻¹ Z (q × q)
-    UtTT = U.T @ TT                    # Zᵀ Σ⁻¹ Σ⁻¹ X
-    UtU = U.T @ U
+    TT, V, M, UtTT, UtU = pr.TT, pr.V, pr.M, pr.UtTT, pr.UtU
     Ds = _patterns(rd)
     m = len(Ds) + 1
     DM = [D @ M for D in Ds]
@@ -112,8 +155,8 @@ def vcov_adjusted(result) -> KRAdjusted:
             K[r, s] = K[s, r] = float(np.sum(DM[r] * DM[s].T))
         Q[r, m - 1] = DV[r].T @ UtTT
         K[r, m - 1] = K[m - 1, r] = float(np.sum(Ds[r].multiply(UtU)))
-    Q[m - 1, m - 1] = TT.T @ S @ TT
-    K[m - 1, m - 1] = float(np.sum(S * S))
+    Q[m - 1, m - 1] = pr.XtS3X
+    K[m - 1, m - 1] = pr.trace_S2
     IE2 = np.zeros((m, m))
     for i in range(m):
         PhiPi = Phi @ P[i]
