@@ -243,12 +243,28 @@ def build_profiles(fit) -> list[Profile]:
                 def obj(x, u, unpack=unpack):
                     return ws.deviance(unpack(x, u), reml=False)
 
+                def adjust(x, u, unpack=unpack, nfree=len(free)):
+                    """A start whose correlation matrix is valid with this ρ: the other
+                    correlations shrunk toward 0 as far as needed (all 0 is valid for |ρ| ≤ 1)."""
+                    if nfree == 0:
+                        return u
+                    for t in (1.0, 0.9, 0.75, 0.5, 0.25, 0.0):
+                        v = np.array(u, dtype=float)
+                        v[len(v) - nfree:] *= t
+                        try:
+                            unpack(x, v)
+                            return v
+                        except (ValueError, np.linalg.LinAlgError):
+                            continue
+                    return u
+
                 u0 = np.concatenate([theta_hat[others], s_hat, [R_hat[p, q] for p, q in free]])
                 ub = [tb[i] for i in np.flatnonzero(others)] + [(0.0, None)] * k + [(-1.0, 1.0)] * len(free)
                 profiles.append(Profile(
                     name=f"cor_{term.columns[i_row]}.{term.columns[i_col]}|{term.group}",
                     estimate=float(R_hat[i_row, i_col]), lower_bound=-1.0, upper_bound=1.0,
-                    objective=_safe(obj), u0=u0, u_bounds=ub, scale=1.0))
+                    objective=_safe(obj), u0=u0, u_bounds=ub, scale=1.0,
+                    adjust=adjust if k > 2 else None))
 
     profiles.append(Profile(name="sigma", estimate=sigma_hat, lower_bound=0.0, upper_bound=np.inf,
                             objective=_safe(lambda x, u: ml_dev_sigma(u, x) if x > 0 else BIG),
