@@ -477,3 +477,26 @@ def test_bare_coding_names(chick, coding):
     ref = _fit_quiet("weight ~ Time * C(Diet, contr.sum()) + (Time || Chick)", chick).anova()
     m = _fit_quiet(f"weight ~ Time * C(Diet, {coding}) + (Time || Chick)", chick)
     assert np.allclose(m.anova()["F"], ref["F"], rtol=1e-10)
+
+
+@pytest.mark.parametrize("key,ddf,type_", [("anova3", "satterthwaite", 3), ("anova1", "satterthwaite", 1),
+                                           ("anova2", "satterthwaite", 2), ("anova3_kr", "kenward-roger", 3)])
+def test_aliased_term_keeps_an_na_row(key, ddf, type_):
+    """lmerTest lists a fully aliased term (Days2 = 2 Days + 1) with NA (expected_aliased/, made by
+    make_ref.R from tests/reference/data/sleep2.csv)."""
+    import json
+    ref = json.loads((REF / "expected_aliased" / "sleep_rankdef.json").read_text())
+    d = pd.read_csv(REF / "data" / "sleep2.csv")
+    d["Subject"] = pd.Categorical(d["Subject"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = mixedpy.fit(ref["formula"], d)
+    tab = m.anova(type=type_, ddf=ddf)
+    a = ref[key]
+    assert list(tab.index) == a["terms"]
+    for k, term in enumerate(a["terms"]):
+        if a["F"][k] == "NA":
+            assert tab.loc[term].isna().all()
+        else:
+            assert tab.loc[term, "F"] == pytest.approx(a["F"][k], rel=2e-3)
+            assert tab.loc[term, "den_df"] == pytest.approx(a["DenDF"][k], rel=1e-2)

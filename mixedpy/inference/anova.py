@@ -80,8 +80,20 @@ def anova(result, type: int = 3, ddf: str = "satterthwaite") -> pd.DataFrame:
     rows = {label: _row(f_test(result, L, 0.0, ddf)) for label, L in mats.items()}
     out = pd.DataFrame.from_dict(rows, orient="index", columns=COLUMNS) if rows else \
         pd.DataFrame(columns=COLUMNS, dtype=float)
+    out = _with_aliased_terms(out, result.fixed.terms)
     out.index.name = "term"
     return out
+
+
+def _with_aliased_terms(out: pd.DataFrame, terms: dict) -> pd.DataFrame:
+    """A term whose columns were all dropped as aliased keeps its row, all NaN, as in lmerTest."""
+    order = [t for t in terms if t != "(Intercept)"]
+    empty = [t for t in order if len(terms[t]) == 0]
+    if not empty:
+        return out
+    if set(out.index) <= set(order):
+        return out.reindex(order)
+    return pd.concat([out, pd.DataFrame(np.nan, index=empty, columns=COLUMNS)])
 
 
 def contrast(result, L, rhs=0.0, ddf: str = "satterthwaite") -> pd.DataFrame:
