@@ -5,11 +5,9 @@
 """
 from __future__ import annotations
 
-import os
 import warnings
 
 import numpy as np
-from threadpoolctl import ThreadpoolController
 
 from .design.fixed import fixed_design
 from .design.frame import make_frame
@@ -19,6 +17,7 @@ from .objective import Workspace
 from .optimize import OptSummary, minimize_deviance
 from .results import LmmResult
 from .solution import solve_at
+from .threads import workspace_limit
 from .warm_start import starting_theta
 
 METHODS = ("reml", "ml", "anova", "bayes")
@@ -128,7 +127,7 @@ def fit(formula: str, data, reml: bool = True, *, method: str | None = None,
     if engine not in ("auto", "blocked", "sparse"):
         raise ModelSpecError(f"engine {engine!r} is not supported; use 'auto', 'blocked' or 'sparse'")
     ws = Workspace(fixed.X, fixed.y, random, engine)
-    with _blas_controller().limit(limits=blas_threads(ws), user_api="blas"):
+    with workspace_limit(ws):
         scale = random.theta_scale()
         theta0 = starting_theta(frame, ws, use_reml)
         if theta0 is random.theta0:  # lme4's start, in the units of the (rescaled) covariates
@@ -174,32 +173,6 @@ def _check_not_exact(fixed) -> None:
     if rss <= 1e-20 * max(float(y @ y), 1e-300):
         raise DataError(f"the fixed effects reproduce the response {fixed.response!r} exactly "
                         "(residual sum of squares 0): there is no variance left to estimate")
-
-
-_CONTROLLER: list = []
-
-
-def _blas_controller() -> ThreadpoolController:
-    """One ThreadpoolController per process (building one scans the loaded libraries: ~3 ms)."""
-    if not _CONTROLLER:
-        _CONTROLLER.append(ThreadpoolController())
-    return _CONTROLLER[0]
-
-
-def blas_threads(ws: Workspace) -> int | None:
-    """BLAS threads for the fit: one for small dense blocks (OpenBLAS's threads cost more than they
-    save there) and whenever the machine is busy (spinning threads competing for cores slowed a
-    4,000-row Cholesky threefold here); all of them for large blocks on an idle machine."""
-    if ws.augmented is not None:
-        return 1
-    q2 = getattr(ws.system, "q2", None)
-    if q2 is None or q2 < 1500:
-        return 1
-    try:
-        idle = (os.cpu_count() or 1) - os.getloadavg()[0]
-    except (OSError, AttributeError):
-        return None
-    return None if idle >= 1.5 else 1
 
 
 def _data_name(data) -> str:

@@ -379,10 +379,10 @@ def test_bayes_progress_bar(capsys):
 
 
 def test_bayes_seeded_chain_independent_of_blas_threads(monkeypatch):
-    # the BLAS thread count follows the machine's load (genetics.threads.blas_threads); a seeded chain
+    # the BLAS thread count follows the machine's load (mixedpy.threads.blas_threads); a seeded chain
     # must not: with a singular genomic K (more individuals than markers) the basis of its
     # eigenvectors, and so every latent draw, changed with the thread count
-    from mixedpy.genetics import threads
+    from mixedpy import threads
     from mixedpy.variance import bayes
     rng = np.random.default_rng(5)
     n = 600

@@ -9,7 +9,7 @@ A model whose random part is a single one-column dense-K term (GBLUP: ``(1 | id)
 K) uses :mod:`mixedpy.genetics.tridiagonal` instead: one O(n³) reduction, then O(n) per θ.
 The optimizer is derivative-free (BOBYQA) since the gradient's trace terms would need a selected
 inverse of C at every step.  The dense O(n³) steps run with the BLAS threads of
-:func:`mixedpy.genetics.threads.blas_limit`.
+:func:`mixedpy.threads.blas_limit`.
 """
 from __future__ import annotations
 
@@ -30,7 +30,7 @@ from ..results import LmmResult
 from ..solution import MME, Solution, ranef_frames, term_blocks
 from .mme import MMEWorkspace
 from .relmat import relmat_design
-from .threads import blas_limit
+from ..threads import blas_limit
 from .tridiagonal import TridiagonalWorkspace, single_dense_term
 
 LOG2PI = float(np.log(2 * np.pi))

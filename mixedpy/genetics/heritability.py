@@ -83,7 +83,7 @@ def heritability(result, group: str) -> pd.Series:
     if result.method == "known":
         return pd.Series({"estimate": float(v[g] / v.sum()), "se": np.nan}, name=f"h2:{group}")
     from ..inference.varpar import varpar_info
-    from .threads import blas_limit
+    from ..threads import blas_limit
     # the Hessian factors the MME at perturbed θ: with OpenBLAS threads spinning on a busy machine
     # this took 3-5 times longer (100,000-animal pedigree), hence the genetics fits' thread limit
     with blas_limit():

@@ -38,7 +38,7 @@ from ..design.random import RandomDesign
 from ..errors import DataError
 from ..objective import DevianceParts
 from .relmat import PSD_TOL, check_psd, not_psd_error
-from .threads import blas_limit
+from ..threads import blas_limit
 
 
 def single_dense_term(random: RandomDesign, structures: list) -> bool:

@@ -23,6 +23,7 @@ import scipy.sparse as sp
 from scipy import stats
 
 from ..errors import ModelSpecError
+from ..threads import blas_limit
 from .satterthwaite import FTest
 
 MAX_DENSE = 8000  # largest dense n × n (or, through Woodbury's identity, q × q) matrix
@@ -136,10 +137,11 @@ def vcov_adjusted(result) -> KRAdjusted:
     Z = sp.csc_matrix(rd.Z)
     Lam = rd.Lambda(fit.theta)
     s2 = float(fit.sigma) ** 2
-    if n <= q:
-        pr = _products_dense(X, Z, s2 * (Lam @ Lam.T), s2)
-    else:
-        pr = _products_woodbury(X, Z, Lam, s2)
+    with blas_limit(large=min(n, q) >= 1500):
+        if n <= q:
+            pr = _products_dense(X, Z, s2 * (Lam @ Lam.T), s2)
+        else:
+            pr = _products_woodbury(X, Z, Lam, s2)
     Phi = np.asarray(fit.solution.vcov)
     TT, V, M, UtTT, UtU = pr.TT, pr.V, pr.M, pr.UtTT, pr.UtU
     Ds = _patterns(rd)

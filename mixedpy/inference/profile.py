@@ -30,6 +30,7 @@ import pandas as pd
 from scipy import optimize, stats
 
 from ..errors import ModelSpecError, ProfileWarning
+from ..threads import workspace_limit
 from ._newton import fd_hessian, newton_minimize, positive_definite
 from .profile_spline import SplineError, grid_cutoff, profile_grid, spline_bounds
 
@@ -410,13 +411,14 @@ def profile_intervals(result, level: float = 0.95, which: str = "all", exact: bo
     profiles = build_profiles(fit)
     cutoff, delta = grid_cutoff(len(profiles))
     rows = {}
-    for pr in profiles:
-        if (which == "theta_" and pr.is_fixed) or (which == "beta_" and not pr.is_fixed):
-            continue
-        if exact:
-            rows[pr.name] = (profile_end(pr, dev0, -z, -1), profile_end(pr, dev0, z, +1))
-        else:
-            rows[pr.name] = lme4_interval(pr, dev0, z, cutoff, delta)
+    with workspace_limit(ws):
+        for pr in profiles:
+            if (which == "theta_" and pr.is_fixed) or (which == "beta_" and not pr.is_fixed):
+                continue
+            if exact:
+                rows[pr.name] = (profile_end(pr, dev0, -z, -1), profile_end(pr, dev0, z, +1))
+            else:
+                rows[pr.name] = lme4_interval(pr, dev0, z, cutoff, delta)
     ws.parts(np.asarray(fit.theta, dtype=float))
     out = pd.DataFrame.from_dict(rows, orient="index", columns=["lower", "upper"])
     out.index.name = "parameter"

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..threads import workspace_limit
 from .richardson import gen_d
 
 EIGEN_TOL = 1e-8
@@ -136,8 +137,9 @@ def varpar_info(result) -> VarparInfo:
     sigma = float(result.sigma)
     p = ws.p
     c = ws.n - p if result.reml else ws.n
-    D = _derivatives(result, theta)
-    ws.parts(theta)  # leave the workspace at the estimates
+    with workspace_limit(ws):
+        D = _derivatives(result, theta)
+        ws.parts(theta)  # leave the workspace at the estimates
     pwrss = D.f0[1]
     Vu = D.f0[2:].reshape(p, p)
     k = len(theta)

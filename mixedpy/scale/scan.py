@@ -72,6 +72,7 @@ from scipy.linalg import lapack
 
 from ..errors import ColumnNotFoundError, DataError, DataTypeError, ModelSpecError, RowsDroppedWarning
 from ..progress import tqdm
+from ..threads import blas_limit
 from ..genetics.tridiagonal import Householder, tridiagonal_solve
 
 __all__ = ["SCAN_COLUMNS", "NullModel", "scan"]
@@ -343,17 +344,6 @@ class Rotation:
         return n - p - 1
 
 
-_CONTROLLER: list = []
-
-
-def _blas():
-    """One ThreadpoolController per process (building one scans the loaded libraries)."""
-    if not _CONTROLLER:
-        from threadpoolctl import ThreadpoolController
-        _CONTROLLER.append(ThreadpoolController())
-    return _CONTROLLER[0]
-
-
 def test_chunk(rot: Rotation, G: np.ndarray, owned: bool = False) -> np.ndarray:
     """Test a chunk of markers: genotype rows (individuals, in ``rot``'s order) × markers.
 
@@ -390,7 +380,7 @@ def test_chunk(rot: Rotation, G: np.ndarray, owned: bool = False) -> np.ndarray:
     total = np.einsum("ij,ij->j", Xt, Xt)
     # OpenBLAS's trsm gives the same bits with any thread count, its gemm/gemv reductions over n do
     # not: the small products below run on one thread, so local and Dask results are identical
-    with _blas().limit(limits=1, user_api="blas"):
+    with blas_limit(large=False):
         if rot.Q.shape[1]:
             P = rot.Q.T @ Xt
             if Xt.flags.f_contiguous:

@@ -38,7 +38,7 @@ import scipy.linalg as la
 import scipy.sparse as sp
 
 from ..errors import DataError, ModelSpecError, NegativeVarianceWarning
-from ..genetics.threads import blas_limit
+from ..threads import blas_limit
 from ..optimize import OptSummary
 
 RANK_TOL = 1e-9      # singular values of X below this (relative) are 0

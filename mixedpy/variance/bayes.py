@@ -54,7 +54,7 @@ import scipy.linalg as la
 
 from ..errors import DataError, ModelSpecError
 from ..genetics.fitting import covariance_columns
-from ..genetics.threads import blas_limit
+from ..threads import blas_limit
 from ..optimize import OptSummary
 from ..progress import tqdm
 
