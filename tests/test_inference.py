@@ -500,3 +500,18 @@ def test_aliased_term_keeps_an_na_row(key, ddf, type_):
         else:
             assert tab.loc[term, "F"] == pytest.approx(a["F"][k], rel=2e-3)
             assert tab.loc[term, "den_df"] == pytest.approx(a["DenDF"][k], rel=1e-2)
+
+
+@pytest.mark.parametrize("scale", [200.0, 1000.0])
+def test_satterthwaite_df_invariant_to_covariate_units(scale):
+    """A random slope on a covariate in large units has a tiny θ; the difference steps of the
+    Hessian are relative (as numDeriv's in lmerTest), so the df do not move with the units."""
+    d = mixedpy.datasets.load("sleepstudy")
+    d["Dbig"] = d["Days"] * scale
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        a = mixedpy.fit("Reaction ~ Days + (Days | Subject)", d)
+        b = mixedpy.fit("Reaction ~ Dbig + (Dbig | Subject)", d)
+    assert b.theta[2] < 2e-3
+    assert b.coef_table["df"].to_numpy() == pytest.approx(a.coef_table["df"].to_numpy(), rel=1e-5)
+    assert b.anova().loc["Dbig", "den_df"] == pytest.approx(a.anova().loc["Days", "den_df"], rel=1e-5)

@@ -91,6 +91,26 @@ def _analytic_pieces(result, theta: np.ndarray):
     return f, np.vstack([dld + dldrx, dpw])
 
 
+ZERO_TOL = 1.78e-5  # numDeriv's zero.tol, sqrt(double.eps / 7e-7): below it the step is absolute
+
+
+def _steps(random, theta: np.ndarray) -> np.ndarray:
+    """Difference steps for θ, relative to each element's natural size, the norm of its row of the
+    term's factor T (as numDeriv's relative steps in lmerTest, but also right for an off-diagonal θ
+    near 0): a random slope on a covariate in large units has θ ≈ 1e-4, far below the 1e-5 step
+    that suits θ ≈ 1; absolute 1e-5 where the whole row is below numDeriv's zero tolerance."""
+    h = np.full(len(theta), 1e-5)
+    for t in random.terms:
+        norms = np.linalg.norm(t.T(theta), axis=1)
+        rows, _ = t.tril()
+        for i, r in enumerate(rows):
+            j = t.theta_offset + i
+            size = max(abs(theta[j]), norms[r])
+            if size >= ZERO_TOL:
+                h[j] = 1e-5 * size
+    return h
+
+
 def _derivatives(result, theta: np.ndarray):
     """Hessians of a(θ) and pwrss(θ) by central differences of their analytic gradients (accurate
     to ~1e-8, where second differences of the deviance lose half the digits), first derivatives
@@ -103,8 +123,9 @@ def _derivatives(result, theta: np.ndarray):
     grad = np.zeros((len(f0), k))
     grad[:2] = g0
     hess = np.zeros((2, k, k))
+    steps = _steps(result.random, theta)
     for j in range(k):
-        h = 1e-5 * max(1.0, abs(theta[j]))
+        h = steps[j]
         up, dn = theta.copy(), theta.copy()
         up[j] += h
         dn[j] -= h
