@@ -144,3 +144,21 @@ def test_profile_which_is_checked():
     m = _ours("sleepstudy_slope_ml")
     with pytest.raises(mixedpy.errors.ModelSpecError, match="which"):
         m.confint(method="profile", which="sigmas")
+
+
+def test_exact_profile_does_not_fall_into_the_zero_variance_minimum():
+    """An uncentred covariate (x around 50): started cold near cor = -1 the inner minimization finds
+    a local minimum with sd_x1 = 0 (zeta -5.26 where the profile is -1.02; lme4's own grid point
+    there is that wrong value).  The exact roots must equal the lme4-style bounds computed along
+    warm-started grid points (R's L-BFGS-B / nlminb on lme4's devfun2 give the root -0.9681)."""
+    import pandas as pd
+    d = pd.read_csv(REF / "data" / "numnum.csv")
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = mixedpy.fit("y2 ~ x1 * F + (1 + x1 | g)", d, reml=False)
+        exact = m.confint(method="profile", which="theta_", exact=True)
+        grid = m.confint(method="profile", which="theta_")
+    row = "cor_x1.(Intercept)|g"
+    assert exact.loc[row, "lower"] == pytest.approx(-0.9681, abs=2e-4)
+    assert exact.loc[row, "upper"] > exact.loc[row, "lower"] + 0.1
+    assert np.allclose(exact.to_numpy(), grid.to_numpy(), rtol=1e-3, atol=1e-3)

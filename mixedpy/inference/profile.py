@@ -374,6 +374,16 @@ def lme4_interval(pr: Profile, dev0: float, z: float, cutoff: float, delta: floa
         return profile_end(pr, dev0, -z, -1), profile_end(pr, dev0, z, +1)
 
 
+def exact_interval(pr: Profile, dev0: float, z: float, cutoff: float, delta: float) -> tuple[float, float]:
+    """The exact roots of ζ(x) = ±z.  lme4's grid is walked first: each of its points starts from
+    its neighbour's solution, so the root search starts next to the right branch of the profile
+    (started cold far from the estimate, the inner minimization can land in a local minimum at a
+    variance of 0)."""
+    profile_grid(_zeta_function(pr, dev0), pr.estimate, _grid_shift(pr, delta), pr.lower_bound,
+                 pr.upper_bound, cutoff, delta)
+    return profile_end(pr, dev0, -z, -1), profile_end(pr, dev0, z, +1)
+
+
 def profile_intervals(result, level: float = 0.95, which: str = "all", exact: bool = False) -> pd.DataFrame:
     """Profile-likelihood intervals of every parameter (lme4's names and order).
 
@@ -416,7 +426,7 @@ def profile_intervals(result, level: float = 0.95, which: str = "all", exact: bo
             if (which == "theta_" and pr.is_fixed) or (which == "beta_" and not pr.is_fixed):
                 continue
             if exact:
-                rows[pr.name] = (profile_end(pr, dev0, -z, -1), profile_end(pr, dev0, z, +1))
+                rows[pr.name] = exact_interval(pr, dev0, z, cutoff, delta)
             else:
                 rows[pr.name] = lme4_interval(pr, dev0, z, cutoff, delta)
     ws.parts(np.asarray(fit.theta, dtype=float))

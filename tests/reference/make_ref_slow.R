@@ -73,7 +73,7 @@ for (cs in cases) {
   ciw <- confint(m, method = "Wald")
   ciw <- ciw[rownames(ciw) %in% names(fixef(m)), , drop = FALSE]  # variance rows are NA with Wald
   t1 <- proc.time()[["elapsed"]]
-  cip <- if (isTRUE(cs$skip_slow)) NULL else {  # too slow there
+  cip <- if (isTRUE(cs$skip_slow) || isTRUE(cs$skip_profile)) NULL else {  # too slow there
     w <- character(0)
     out <- tryCatch(withCallingHandlers(
       cilist(confint(m, method = "profile", oldNames = FALSE)),
