@@ -44,6 +44,10 @@ def _check_sizes(n: int, p: int, random) -> None:
         if t.nlev < 2 and len(random.terms):
             raise DataError(f"grouping factor {t.group!r} has only {t.nlev} level; a random effect "
                             "needs at least 2 levels")
+        if n <= t.nlev * t.k:  # lme4's check.nobs.vs.nRE
+            raise DataError(f"number of observations (={n}) <= number of random effects "
+                            f"(={t.nlev * t.k}) for term {t.source}; the random-effects parameters "
+                            "and the residual variance are probably unidentifiable")
 
 
 def fit(formula: str, data, reml: bool = True, *, method: str | None = None,

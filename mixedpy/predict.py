@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from .design.fixed import new_fixed_matrix
-from .design.frame import as_dataframe, used_columns
+from .design.frame import as_dataframe, group_labels, used_columns
 from .errors import ColumnNotFoundError, DataError
 
 
@@ -18,14 +18,31 @@ def _term_contribution(result, term, data: pd.DataFrame) -> np.ndarray:
         Xt = np.asarray(term.spec.get_model_matrix(data, na_action="ignore"), dtype=float)
     except Exception as exc:  # formulaic raises several kinds for unusable data
         raise DataError(f"cannot build random term {term.source} for new data: {exc}") from None
-    cols = list(term.source.group)
-    labels = data[cols].astype(str).agg(":".join, axis=1) if len(cols) > 1 else data[cols[0]].astype(str)
-    pos = term.levels.get_indexer(pd.Index(labels))
+    labels = group_labels(data, list(term.source.group))
+    pos = term.levels.get_indexer(pd.Index(labels))  # NaN (a missing group) and new levels: -1
     b = result.solution.b[term.offset:term.offset + term.q].reshape(term.nlev, term.k)
     known = pos >= 0
     out = np.zeros(len(data))
     out[known] = np.einsum("ik,ik->i", Xt[known], b[pos[known]])
     return out
+
+
+def _as_fitted_levels(data: pd.DataFrame, c: str, fitted_col: pd.Series) -> None:
+    """Give a factor column of new data the fitted column's levels; a level the fit never saw is
+    an error (a string column would otherwise be coded as the reference level)."""
+    if isinstance(fitted_col.dtype, pd.CategoricalDtype):
+        levels = fitted_col.cat.categories
+    elif fitted_col.dtype.kind in "OSU" or pd.api.types.is_string_dtype(fitted_col.dtype):
+        levels = pd.Index(sorted(fitted_col.dropna().unique()))
+    else:
+        return
+    new = data[c]
+    unknown = set(new.dropna().astype(str)) - set(levels.astype(str))
+    if unknown:
+        raise DataError(f"newdata column {c!r} has level(s) {sorted(unknown)} not seen in the fit "
+                        f"(levels: {', '.join(map(str, levels[:10]))}{' …' if len(levels) > 10 else ''})")
+    by_label = dict(zip(levels.astype(str), levels))
+    data[c] = pd.Categorical(new.map(lambda v: by_label[str(v)] if pd.notna(v) else v), categories=levels)
 
 
 def predict(result, newdata: object, include_random: bool = True) -> pd.Series:
@@ -34,21 +51,18 @@ def predict(result, newdata: object, include_random: bool = True) -> pd.Series:
     data.columns = [str(c) for c in data.columns]
     f = result.frame.formula
     needed = [c for c in used_columns(f, list(result.frame.data.columns)) if c != f.response.strip("`")]
+    in_fixed = used_columns(type(f)(f.response, f.fixed, (), f.text), list(result.frame.data.columns))
+    # columns other than pure grouping factors: a missing value there makes the prediction NaN
+    fixed_cols = [c for c in needed if c not in f.grouping_columns or c in in_fixed]
     if not include_random:
-        needed = [c for c in needed if c not in f.grouping_columns or c in
-                  used_columns(type(f)(f.response, f.fixed, (), f.text), list(result.frame.data.columns))]
+        needed = fixed_cols
     missing = [c for c in needed if c not in data.columns]
     if missing:
         raise ColumnNotFoundError(f"newdata lacks column(s) {', '.join(map(repr, missing))} needed for prediction")
-    for c in needed:  # keep the fitted model's categories so contrasts line up
-        fitted_col = result.frame.data[c]
-        if isinstance(fitted_col.dtype, pd.CategoricalDtype) and c not in f.grouping_columns:
-            unknown = set(data[c].dropna().astype(str)) - set(fitted_col.cat.categories.astype(str))
-            if unknown:
-                raise DataError(f"newdata column {c!r} has level(s) {sorted(unknown)} not seen in the fit")
-            data[c] = pd.Categorical(data[c].astype(fitted_col.cat.categories.dtype),
-                                     categories=fitted_col.cat.categories)
-    pred = new_fixed_matrix(result.fixed, data) @ result.solution.beta
+    for c in fixed_cols:  # the fitted model's levels, so that contrasts line up
+        _as_fitted_levels(data, c, result.frame.data[c])
+    pred = np.asarray(new_fixed_matrix(result.fixed, data) @ result.solution.beta, dtype=float)
+    pred[data[fixed_cols].isna().any(axis=1).to_numpy()] = np.nan  # as R: NA in, NA out
     if include_random:
         for term in result.random.terms:
             pred = pred + _term_contribution(result, term, data)

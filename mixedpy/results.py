@@ -24,6 +24,11 @@ from .solution import MME, Solution, conditional_variances, mme, ranef_frames
 SINGULAR_TOL = 1e-4
 
 
+def _coefficient_key(name: str) -> str:
+    """One spelling for a factor level's coefficient under full- and reduced-rank coding."""
+    return str(name).replace("[T.", "[")
+
+
 class LmmResult:
     """A fitted linear mixed model (or a linear model when the formula has no random term).
 
@@ -184,6 +189,32 @@ class LmmResult:
     def ranef(self) -> dict:
         """Group name → DataFrame of BLUPs (levels × terms), as lme4's ``ranef``."""
         return ranef_frames(self.random, self.solution.b)
+
+    @cached_property
+    def coef(self) -> dict:
+        """Group name → DataFrame of each level's coefficients, fixed effects plus that level's
+        BLUPs, as lme4's ``coef``: every fixed coefficient is a column (a random-only column comes
+        first with fixed part 0).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+        >>> m.coef["Subject"].round(2).loc["308"].tolist()
+        [253.66, 19.67]
+        """
+        fixef = self.fixef
+        same = {_coefficient_key(c): c for c in fixef.index}  # Machine[B] is Machine[T.B] (lme4: MachineB)
+        out = {}
+        for group, blups in self.ranef.items():
+            cols = [same.get(_coefficient_key(c), c) for c in blups.columns]
+            missing = [c for c in cols if c not in fixef.index]
+            base = pd.concat([pd.Series(0.0, index=missing), fixef])
+            frame = pd.DataFrame(np.tile(base.to_numpy(), (len(blups), 1)), index=blups.index,
+                                 columns=base.index)
+            frame[cols] += blups.to_numpy()
+            out[group] = frame
+        return out
 
     @cached_property
     def _condvar(self) -> list:

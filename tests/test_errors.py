@@ -97,6 +97,11 @@ def test_reml_false_contradicts_method_reml(sleep):
     _raises(ModelSpecError, ValueError, SLEEP_F, sleep, "reml=False", reml=False, method="reml")
 
 
+def test_as_many_random_effects_as_observations(sleep):
+    # lme4: "number of observations (=36) <= number of random effects (=36) for term (Days | Subject)"
+    _raises(DataError, ValueError, SLEEP_F, sleep[sleep["Days"].isin([0, 5])], "(=36)", "(Days | Subject)")
+
+
 def test_bad_optimizer(sleep):
     _raises(ModelSpecError, ValueError, SLEEP_F, sleep, "foo", optimizer="foo")
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import warnings
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -12,7 +13,9 @@ from scipy import stats
 
 import mixedpy
 from mixedpy.datasets import load
-from mixedpy.errors import ColumnsDroppedWarning, RowsDroppedWarning, SingularFitWarning
+from mixedpy.errors import ColumnsDroppedWarning, DataError, RowsDroppedWarning, SingularFitWarning
+
+REFDATA = Path(__file__).parent / "reference" / "data"
 
 SLEEP_F = "Reaction ~ Days + (Days | Subject)"
 
@@ -161,6 +164,53 @@ def test_predict_unseen_levels_crossed():
     bp = m.ranef["plate"]["(Intercept)"]
     bs = m.ranef["sample"]["(Intercept)"]
     np.testing.assert_allclose(pred, [mu + bp["a"] + bs["A"], mu + bs["A"], mu + bp["a"], mu], rtol=1e-12)
+
+
+def test_predict_rejects_a_fixed_factor_level_never_fitted():
+    """A string column used as a factor: a new level is an error (it would be coded as the reference
+    level), a missing value gives NaN, as R's predict."""
+    d = pd.read_csv(REFDATA / "Machines.csv")
+    m = mixedpy.fit("score ~ Machine + (1 | Worker)", d)
+    with pytest.raises(DataError, match="'Machine'.*'D'"):
+        m.predict(pd.DataFrame({"Machine": ["B", "D"], "Worker": [2, 2]}))
+    pred = m.predict(pd.DataFrame({"Machine": ["B", None], "Worker": [2, 2]}))
+    assert np.isfinite(pred.iloc[0]) and np.isnan(pred.iloc[1])
+    beta = m.fixef
+    assert pred.iloc[0] == pytest.approx(beta["(Intercept)"] + beta["Machine[T.B]"]
+                                         + m.ranef["Worker"].loc["2", "(Intercept)"])
+
+
+def test_whole_number_float_ids_are_the_integer_levels():
+    """Integer ids that a missing value made float (308.0) are the levels 308 (as R's factor()),
+    in the fit and in new data."""
+    d = load("sleepstudy")
+    d["Subject"] = d["Subject"].astype(int)
+    m = mixedpy.fit("Reaction ~ Days + (Days | Subject)", d)
+    nd = d.iloc[[0, 1]].copy()
+    nd["Subject"] = nd["Subject"].astype(float)
+    nd.loc[nd.index[1], "Subject"] = np.nan
+    pred = m.predict(nd).to_numpy()
+    b = m.ranef["Subject"].loc["308"].to_numpy()
+    beta = m.fixef.to_numpy()
+    assert pred[0] == pytest.approx(beta[0] + b[0] + (beta[1] + b[1]) * nd["Days"].iloc[0])
+    assert pred[1] == pytest.approx(beta[0] + beta[1] * nd["Days"].iloc[1])  # no group: population
+    d2 = d.astype({"Subject": float})
+    d2.loc[0, "Reaction"] = np.nan
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m2 = mixedpy.fit("Reaction ~ Days + (Days | Subject)", d2)
+    assert list(m2.ranef["Subject"].index[:2]) == ["308", "309"]
+
+
+def test_predict_missing_value_in_an_interaction_group():
+    d = load("pastes")
+    m = mixedpy.fit("strength ~ 1 + (1 | batch/cask)", d)
+    nd = d.iloc[[0, 1]].copy()
+    nd["batch"] = nd["batch"].astype(object)
+    nd.loc[nd.index[1], "batch"] = np.nan
+    pred = m.predict(nd).to_numpy()
+    assert pred[0] == pytest.approx(m.fitted().iloc[0])
+    assert pred[1] == pytest.approx(m.fixef["(Intercept)"])  # neither batch nor cask:batch known
 
 
 # --- the caller's data ---------------------------------------------------------------------------------
@@ -343,3 +393,17 @@ def test_ranef_layout(sleep_fit):
     assert (se.to_numpy() > 0).all()
     # BLUPs of a REML/ML fit with an intercept sum to zero over the levels (balanced design)
     np.testing.assert_allclose(re.sum().to_numpy(), 0.0, atol=1e-6 * np.abs(re.to_numpy()).max())
+
+
+def test_coef_is_fixef_plus_ranef_as_lme4():
+    """lme4's coef(m) for Machines (0 + Machine | Worker), worker 1: MachineA 0.312 (random only,
+    first), (Intercept) 52.356, MachineB 10.520, MachineC 14.847 (R 4.2, lme4 1.1-31)."""
+    d = pd.read_csv(REFDATA / "Machines.csv")
+    m = mixedpy.fit("score ~ Machine + (0 + Machine | Worker)", d)
+    c = m.coef["Worker"]
+    assert list(c.columns) == ["Machine[A]", "(Intercept)", "Machine[T.B]", "Machine[T.C]"]
+    np.testing.assert_allclose(c.loc["1"].to_numpy(), [0.312, 52.356, 10.520, 14.847], atol=1e-3)
+    s = load("sleepstudy")
+    ms = mixedpy.fit(SLEEP_F, s)
+    np.testing.assert_allclose(ms.coef["Subject"].to_numpy(),
+                               ms.fixef.to_numpy() + ms.ranef["Subject"].to_numpy(), rtol=1e-12)

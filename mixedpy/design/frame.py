@@ -168,6 +168,35 @@ def make_frame(formula: str | ModelFormula, data: object) -> ModelFrame:
     return ModelFrame(data=sub, formula=formula, dropped_rows=dropped)
 
 
+def level_labels(values) -> pd.Index:
+    """The spelling of grouping levels: ``str`` of each value, except that whole numbers stored as
+    floats (a column of integer ids that a missing value turned into float) are spelled as the
+    integers they are, so that 308.0 and 308 are one level, as R's factor() makes them."""
+    idx = pd.Index(values)
+    if idx.dtype.kind == "f":
+        vals = idx.to_numpy(dtype=float)
+        whole = np.isfinite(vals) & (vals == np.round(vals)) & (np.abs(vals) < 2 ** 53)
+        out = np.array(idx.astype(str), dtype=object)
+        out[whole] = [str(int(v)) for v in vals[whole]]
+        out[np.isnan(vals)] = np.nan
+        return pd.Index(out, dtype=object)
+    return idx.astype(str)
+
+
+def group_labels(data: pd.DataFrame, columns) -> pd.Series:
+    """Each row's level label of the interaction of ``columns`` (``"a:b"``), NaN where a value is
+    missing: the labels :func:`grouping_factor` gives the fitted levels."""
+    parts = []
+    for c in columns:
+        lab = pd.Series(level_labels(data[c].to_numpy()), index=data.index, dtype=object)
+        lab[data[c].isna().to_numpy()] = np.nan
+        parts.append(lab)
+    out = parts[0]
+    for lab in parts[1:]:
+        out = out.str.cat(lab, sep=":")  # NaN in any part gives NaN
+    return out
+
+
 def grouping_factor(frame: pd.DataFrame, columns: tuple[str, ...]) -> tuple[np.ndarray, pd.Index]:
     """Integer codes (0..L-1) and level labels of the interaction of ``columns``.
 
@@ -185,10 +214,10 @@ def grouping_factor(frame: pd.DataFrame, columns: tuple[str, ...]) -> tuple[np.n
             except TypeError:  # mixed types that do not sort: sort their spellings
                 codes, uniques = pd.factorize(col.astype(str), sort=True)
             codes_list.append(codes.astype(np.int64))
-            labels_list.append(pd.Index(uniques).astype(str))
+            labels_list.append(level_labels(uniques))
             continue
         codes_list.append(np.asarray(cat.cat.codes, dtype=np.int64))
-        labels_list.append(pd.Index(cat.cat.categories).astype(str))
+        labels_list.append(level_labels(cat.cat.categories))
     if len(columns) == 1:
         return codes_list[0], labels_list[0]
     sizes = [len(lab) for lab in labels_list]
