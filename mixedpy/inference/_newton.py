@@ -59,8 +59,12 @@ def bfgs_update(H: np.ndarray, s: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 
 def newton_minimize(f: Callable, u0: np.ndarray, lo: np.ndarray, hi: np.ndarray, H: np.ndarray,
-                    tol: float = 1e-6, maxiter: int = 30):
+                    tol: float = 1e-6, maxiter: int = 30, gtol: float = 1e-2):
     """Minimize f over lo ≤ u ≤ hi by projected quasi-Newton steps starting from the PD matrix H.
+
+    H comes from an earlier, similar problem.  Where it predicts no decrease although the gradient
+    is not small (H was taken where the curvature was far larger, e.g. next to θ = 0), it is
+    replaced once by the finite-difference Hessian at the current point.
 
     Returns (value, argmin, converged, updated H).
     """
@@ -68,6 +72,7 @@ def newton_minimize(f: Callable, u0: np.ndarray, lo: np.ndarray, hi: np.ndarray,
     fu = f(u)
     h = 1e-6 * np.maximum(np.abs(u), 1e-2)
     g = fd_gradient(f, u, lo, h, fu)
+    refreshed = False
     for _ in range(maxiter):
         free = ~(((u <= lo) & (g > 0)) | ((u >= hi) & (g < 0)))
         if not np.any(free):
@@ -75,6 +80,13 @@ def newton_minimize(f: Callable, u0: np.ndarray, lo: np.ndarray, hi: np.ndarray,
         step = np.zeros_like(u)
         step[free] = -np.linalg.solve(H[np.ix_(free, free)], g[free])
         decrease = -float(g[free] @ step[free])
+        if decrease < tol and np.max(np.abs(g[free])) > gtol and not refreshed:
+            refreshed = True
+            hh = 1e-4 * np.maximum(np.abs(u), 1e-1)
+            Hc = fd_hessian(f, np.clip(u, lo + hh, hi - hh), hh)
+            if np.all(np.isfinite(Hc)):
+                H = positive_definite(Hc)
+                continue
         if decrease < tol:
             return fu, u, True, H
         t = 1.0

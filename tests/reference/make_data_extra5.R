@@ -1,0 +1,12 @@
+suppressMessages({library(nlme); library(MASS); library(pbkrtest)})
+w <- function(d, n) { d <- as.data.frame(d); for (v in names(d)) if (is.factor(d[[v]])) d[[v]] <- as.character(d[[v]])
+  attr(d, "formula") <- NULL; write.csv(d, file.path("data", paste0(n, ".csv")), row.names = FALSE) }
+w(pbkrtest::beets, "beets")
+w(MASS::oats, "oatsMASS")
+co <- as.data.frame(datasets::CO2); co$concK <- co$conc / 1000; w(co, "CO2")
+o <- as.data.frame(datasets::Orange); o$ageK <- o$age / 1000; w(o, "Orange")
+w(nlme::Oxide, "Oxide")
+w(nlme::Milk, "Milk")
+dz <- as.data.frame(nlme::Dialyzer); dz$p2 <- dz$pressure^2; dz$p3 <- dz$pressure^3; dz$p4 <- dz$pressure^4; w(dz, "Dialyzer")
+file.copy("/work/main/tests/reference/data/TVbo.csv", "data/TVbo.csv", overwrite = TRUE)
+file.copy("/work/main/tests/reference/data/carrots.csv", "data/carrots.csv", overwrite = TRUE)
