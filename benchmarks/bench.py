@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import resource
 import shutil
 import subprocess
 import sys
@@ -28,7 +26,7 @@ import pandas as pd
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 import mixedpy  # noqa: E402
-from synthetic import FORMULA as SYNTH_FORMULA, make_crossed  # noqa: E402
+from synthetic import FORMULA as SYNTH_FORMULA  # noqa: E402
 
 INSTEVAL = [HERE.parent / "tests" / "reference" / "data" / "InstEval.csv",
             HERE.parent.parent / "shared" / "benchmark" / "InstEval.csv"]

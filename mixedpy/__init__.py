@@ -4,8 +4,11 @@
 >>> m = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy"))
 >>> print(m.summary())  # doctest: +SKIP
 """
-from . import datasets, errors
-from . import plot  # matplotlib is imported only when a plot is drawn
+from . import (
+    datasets,
+    errors,
+    plot,  # matplotlib is imported only when a plot is drawn
+)
 from .api import fit
 from .genetics import Pedigree, grm
 from .inference.lrt import compare

@@ -11,7 +11,6 @@ import pandas as pd
 import pytest
 import scipy.linalg as la
 import scipy.sparse as sp
-from scipy import optimize
 
 import mixedpy
 from mixedpy.datasets import load

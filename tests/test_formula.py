@@ -1,7 +1,6 @@
 """parse_formula: lme4 syntax → fixed / random parts, and the formula features seen through fit()."""
 from __future__ import annotations
 
-import warnings
 
 import numpy as np
 import pandas as pd

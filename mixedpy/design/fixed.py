@@ -9,9 +9,9 @@ from __future__ import annotations
 import warnings
 from dataclasses import dataclass
 
+import formulaic
 import numpy as np
 import pandas as pd
-import formulaic
 
 from ..errors import ColumnsDroppedWarning, DataError, DataTypeError, FormulaError
 from .plain import PlainSpec, plain_columns, plain_matrix

@@ -18,7 +18,6 @@ as written.
 from __future__ import annotations
 
 import re
-
 from dataclasses import dataclass, field
 from functools import lru_cache
 

@@ -28,9 +28,9 @@ from ..errors import ConvergenceWarning, DataError, ModelSpecError, SingularFitW
 from ..optimize import OptSummary, minimize_deviance
 from ..results import LmmResult
 from ..solution import MME, Solution, ranef_frames, term_blocks
+from ..threads import blas_limit
 from .mme import MMEWorkspace
 from .relmat import relmat_design
-from ..threads import blas_limit
 from .tridiagonal import TridiagonalWorkspace, single_dense_term
 
 LOG2PI = float(np.log(2 * np.pi))

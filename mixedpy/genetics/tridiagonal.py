@@ -37,8 +37,8 @@ from scipy.linalg import lapack
 from ..design.random import RandomDesign
 from ..errors import DataError
 from ..objective import DevianceParts
-from .relmat import PSD_TOL, check_psd, not_psd_error
 from ..threads import blas_limit
+from .relmat import PSD_TOL, check_psd, not_psd_error
 
 
 def single_dense_term(random: RandomDesign, structures: list) -> bool:

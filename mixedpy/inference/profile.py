@@ -21,8 +21,8 @@ Constrained minimizations, warm-started from the neighbouring profile point:
 """
 from __future__ import annotations
 
-from collections.abc import Callable
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np

@@ -71,9 +71,9 @@ from scipy import optimize, stats
 from scipy.linalg import lapack
 
 from ..errors import ColumnNotFoundError, DataError, DataTypeError, ModelSpecError, RowsDroppedWarning
+from ..genetics.tridiagonal import Householder, tridiagonal_solve
 from ..progress import tqdm
 from ..threads import blas_limit
-from ..genetics.tridiagonal import Householder, tridiagonal_solve
 
 __all__ = ["SCAN_COLUMNS", "NullModel", "scan"]
 

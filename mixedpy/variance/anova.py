@@ -38,8 +38,8 @@ import scipy.linalg as la
 import scipy.sparse as sp
 
 from ..errors import DataError, ModelSpecError, NegativeVarianceWarning
-from ..threads import blas_limit
 from ..optimize import OptSummary
+from ..threads import blas_limit
 
 RANK_TOL = 1e-9      # singular values of X below this (relative) are 0
 EIG_TOL = 1e-10      # eigenvalues of the unit-diagonal Gram matrix below this (relative) are 0

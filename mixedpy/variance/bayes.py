@@ -54,9 +54,9 @@ import scipy.linalg as la
 
 from ..errors import DataError, ModelSpecError
 from ..genetics.fitting import covariance_columns
-from ..threads import blas_limit
 from ..optimize import OptSummary
 from ..progress import tqdm
+from ..threads import blas_limit
 
 LARGE_Q = 1500  # MME size from which the sampler's factorizations use all BLAS threads (if idle)
 
