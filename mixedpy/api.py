@@ -12,7 +12,7 @@ import numpy as np
 from .design.fixed import fixed_design
 from .design.frame import make_frame
 from .design.random import random_design
-from .errors import ConvergenceWarning, DataError, ModelSpecError, SingularFitWarning
+from .errors import ConvergenceWarning, DataError, ModelSpecError, SingularFitWarning, UnidentifiableWarning
 from .objective import Workspace
 from .optimize import OptSummary, minimize_deviance
 from .results import LmmResult
@@ -35,6 +35,22 @@ def _method(reml: bool, method: str | None) -> str:
     if reml is False and m == "reml":
         raise ModelSpecError("reml=False contradicts method='reml'; give one of them")
     return m
+
+
+def _warn_same_grouping(random) -> None:
+    """lme4 notices this only as a near-zero Hessian eigenvalue; say it plainly."""
+    terms = list(random.terms)
+    for i, a in enumerate(terms):
+        for b in terms[i + 1:]:
+            shared = set(a.columns) & set(b.columns)
+            if a.nlev != b.nlev or not shared:
+                continue
+            pairs = np.unique(a.codes.astype(np.int64) * b.nlev + b.codes)
+            if len(pairs) == a.nlev:
+                warnings.warn(f"random terms {a.source} and {b.source} group the observations "
+                              f"identically ({a.nlev} groups), so the variances of "
+                              f"{', '.join(sorted(shared))} are not separately identifiable: only "
+                              "their sum is determined", UnidentifiableWarning, stacklevel=3)
 
 
 def _check_sizes(n: int, p: int, random) -> None:
@@ -128,6 +144,7 @@ def fit(formula: str, data, reml: bool = True, *, method: str | None = None,
     random = random_design(frame.formula.random, frame.data)
     _check_sizes(len(fixed.y), fixed.X.shape[1], random)
     _check_not_exact(fixed)
+    _warn_same_grouping(random)
     if engine not in ("auto", "blocked", "sparse"):
         raise ModelSpecError(f"engine {engine!r} is not supported; use 'auto', 'blocked' or 'sparse'")
     ws = Workspace(fixed.X, fixed.y, random, engine)

@@ -26,6 +26,7 @@ __all__ = [
     "ColumnsDroppedWarning",
     "NegativeVarianceWarning",
     "ProfileWarning",
+    "UnidentifiableWarning",
 ]
 
 
@@ -87,3 +88,8 @@ class NegativeVarianceWarning(MixedpyWarning):
 
 class ProfileWarning(MixedpyWarning):
     """A likelihood profile is not monotone where lme4 would interpolate it, so its exact roots were used."""
+
+
+class UnidentifiableWarning(MixedpyWarning):
+    """Two random terms group the observations identically (e.g. ``(1 | d) + (1 | d:dept)`` when every
+    d belongs to one dept): only the sum of their variances is determined."""

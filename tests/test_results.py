@@ -407,3 +407,16 @@ def test_coef_is_fixef_plus_ranef_as_lme4():
     ms = mixedpy.fit(SLEEP_F, s)
     np.testing.assert_allclose(ms.coef["Subject"].to_numpy(),
                                ms.fixef.to_numpy() + ms.ranef["Subject"].to_numpy(), rtol=1e-12)
+
+
+def test_warns_when_two_terms_group_identically():
+    """(1 | Subject) + (1 | Subject:G) with G constant within Subject: only the sum of the two
+    variances is identifiable (lme4 shows it only as a negative Hessian eigenvalue)."""
+    from mixedpy.errors import UnidentifiableWarning
+    d = load("sleepstudy")
+    d["G"] = d["Subject"].astype(str).str[:2]
+    with pytest.warns(UnidentifiableWarning, match=r"\(1 \| Subject\) and \(1 \| Subject:G\)"):
+        mixedpy.fit("Reaction ~ Days + (1 | Subject) + (1 | Subject:G)", d)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", UnidentifiableWarning)
+        mixedpy.fit("Reaction ~ Days + (Days || Subject)", d)  # same groups, different columns
