@@ -1,0 +1,11 @@
+set.seed(20240607)
+n <- 50000; ns <- 2500; ni <- 400; nr <- 60
+student <- sample(ns, n, TRUE); item <- sample(ni, n, TRUE); rater <- sample(nr, n, TRUE)
+x <- round(rnorm(n, 0.3, 1), 3)
+cond <- factor(sample(c("a","b","c"), n, TRUE, prob = c(.4,.35,.25)))
+S <- matrix(c(0.8^2, 0.3*0.8*0.4, 0.3*0.8*0.4, 0.4^2), 2)
+bs <- MASS::mvrnorm(ns, c(0,0), S)
+bi <- rnorm(ni, 0, 0.5); br <- rnorm(nr, 0, 0.3)
+y <- 3 + 0.5*x + c(0, 0.2, -0.4)[as.integer(cond)] + bs[student,1] + bs[student,2]*x + bi[item] + br[rater] + rnorm(n, 0, 1.2)
+d <- data.frame(student, item, rater, x, cond, y = round(y, 4))
+write.csv(d, "data/sim50k.csv", row.names = FALSE)
