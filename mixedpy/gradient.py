@@ -19,7 +19,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg as la
 
-from .objective import DevianceParts, Workspace
+from .model.deviance import DevianceParts
+from .objective import Workspace
 
 
 def _sum_pairs(values_rows: np.ndarray, values_cols: np.ndarray, ws: Workspace) -> np.ndarray:

@@ -24,8 +24,6 @@ one-big-factor designs) or the general sparse LDLᵀ engine.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 import scipy.linalg as la
 import scipy.sparse as sp
@@ -33,36 +31,8 @@ import scipy.sparse as sp
 from .design.random import RandomDesign
 from .linalg.blocked_system import MAX_DENSE, BlockedSystem
 from .linalg.sparse_system import SparseSystem
+from .model.deviance import DevianceParts
 from .objective_dense import AugmentedObjective, use_augmented
-
-LOG2PI = float(np.log(2 * np.pi))
-
-
-@dataclass(frozen=True)
-class DevianceParts:
-    """Everything the deviance at one θ is made of (what inference and the solution reuse)."""
-
-    theta: np.ndarray
-    beta: np.ndarray
-    u: np.ndarray
-    pwrss: float
-    ldL2: float
-    ldRX2: float
-    RXtRX: np.ndarray
-    n: int
-    p: int
-    resid: np.ndarray | None = None
-    AinvW: np.ndarray | None = None
-
-    def deviance(self, reml: bool) -> float:
-        if reml:
-            nmp = self.n - self.p
-            return self.ldL2 + self.ldRX2 + nmp * (1.0 + LOG2PI + np.log(self.pwrss / nmp))
-        return self.ldL2 + self.n * (1.0 + LOG2PI + np.log(self.pwrss / self.n))
-
-    def sigma2(self, reml: bool) -> float:
-        return self.pwrss / (self.n - self.p if reml else self.n)
-
 
 MAX_PAIR_ENTRIES = 60_000_000
 DENSE_ENTRIES = 100_000  # n·q up to which Z is kept dense on the fitting path

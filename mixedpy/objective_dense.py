@@ -27,7 +27,8 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg.lapack as lapack
 
-LOG2PI = float(np.log(2 * np.pi))
+from .model.deviance import profiled_deviance
+
 # Sizes of M up to which one dense factor beats the blocked/sparse engines per evaluation (measured
 # with one BLAS thread: e.g. q + p + 1 = 78 takes 0.47 ms against 0.45 ms blocked for one term, 0.48
 # against 1.35 ms for two crossed terms; at 153, 1.6 against 0.5 and 1.5 against 1.4 ms).
@@ -124,7 +125,7 @@ class AugmentedObjective:
             ldL2, ldRX2, pwrss = self.logdets(theta)
         except np.linalg.LinAlgError:
             return np.inf
-        return _deviance(ldL2, ldRX2, pwrss, self.n, self.p, reml)
+        return profiled_deviance(ldL2, ldRX2, pwrss, self.n, self.p, reml)
 
     # --- gradient -----------------------------------------------------------------------------------
     def _logdet_gradient(self, m: int) -> np.ndarray:
@@ -156,7 +157,7 @@ class AugmentedObjective:
         g_qp = self._logdet_gradient(q + p)
         g_all = self._logdet_gradient(q + p + 1)
         lead = g_qp if reml else (self._logdet_gradient(q) if p else g_qp)
-        return _deviance(ldL2, ldRX2, pwrss, self.n, p, reml), lead + nres * (g_all - g_qp)
+        return profiled_deviance(ldL2, ldRX2, pwrss, self.n, p, reml), lead + nres * (g_all - g_qp)
 
     # --- the solution ---------------------------------------------------------------------------
     def solution(self, theta: np.ndarray) -> dict:
@@ -169,10 +170,3 @@ class AugmentedObjective:
         AinvW = lapack.dtrtrs(LZ, LXZ.T, lower=1, trans=1)[0] if p else np.zeros((q, 0))
         return dict(beta=beta_r + self.beta0, u=u, RXtRX=LX @ LX.T, AinvW=AinvW, ldL2=ldL2,
                     ldRX2=ldRX2, pwrss=pwrss)
-
-
-def _deviance(ldL2: float, ldRX2: float, pwrss: float, n: int, p: int, reml: bool) -> float:
-    if reml:
-        nmp = n - p
-        return ldL2 + ldRX2 + nmp * (1.0 + LOG2PI + np.log(pwrss / nmp))
-    return ldL2 + n * (1.0 + LOG2PI + np.log(pwrss / n))

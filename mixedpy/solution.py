@@ -18,7 +18,8 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .design.random import RandomDesign, ReTerm
-from .objective import DevianceParts, Workspace
+from .model.deviance import DevianceParts
+from .objective import Workspace
 
 
 @dataclass(frozen=True)

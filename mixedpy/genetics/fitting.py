@@ -33,9 +33,6 @@ from .mme import MMEWorkspace
 from .relmat import relmat_design
 from .tridiagonal import TridiagonalWorkspace, single_dense_term
 
-LOG2PI = float(np.log(2 * np.pi))
-
-
 @dataclass(frozen=True)
 class Setup:
     """Frame, designs and workspace of a model fitted through the MME."""
@@ -268,8 +265,7 @@ def _fit_mme(formula: str, data, *, reml: bool, relmat: dict | None, variances: 
     if variances is not None:
         theta, s2 = theta_from_variances(s.random, s.random.term_labels(), variances)
         parts = ws.parts(theta)
-        c = ws.n - ws.p if reml else ws.n
-        fun = parts.ldL2 + (parts.ldRX2 if reml else 0.0) + c * (LOG2PI + np.log(s2)) + parts.pwrss / s2
+        fun = parts.deviance_at(s2, reml)
         opt = OptSummary("known", theta, theta, float(fun), 1, True, "variance components given",
                          np.zeros(len(theta)), time.perf_counter() - t0)
         method = "known"

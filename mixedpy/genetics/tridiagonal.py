@@ -36,7 +36,7 @@ from scipy.linalg import lapack
 
 from ..design.random import RandomDesign
 from ..errors import DataError
-from ..objective import DevianceParts
+from ..model.deviance import DevianceParts, profiled_deviance
 from ..threads import blas_limit
 from .relmat import PSD_TOL, check_psd, not_psd_error
 
@@ -210,10 +210,7 @@ class TridiagonalWorkspace:
             P = self._pieces(theta)
         except (la.LinAlgError, ValueError, FloatingPointError):
             return np.inf
-        if reml:
-            nmp = self.n - self.p
-            return P["ldL2"] + P["ldRX2"] + nmp * (1.0 + np.log(2 * np.pi) + np.log(P["pwrss"] / nmp))
-        return P["ldL2"] + self.n * (1.0 + np.log(2 * np.pi) + np.log(P["pwrss"] / self.n))
+        return profiled_deviance(P["ldL2"], P["ldRX2"], P["pwrss"], self.n, self.p, reml)
 
     # --- effects, conditional variances, the MME ----------------------------------------------------
     def effects(self, u: np.ndarray) -> np.ndarray:

@@ -30,11 +30,12 @@ import pandas as pd
 from scipy import optimize, stats
 
 from ..errors import ModelSpecError, ProfileWarning
+from ..model.deviance import profiled_deviance
 from ..threads import workspace_limit
 from ._newton import fd_hessian, newton_minimize, positive_definite
 from .profile_spline import SplineError, grid_cutoff, profile_grid, spline_bounds
 
-LOG2PI = float(np.log(2 * np.pi))
+
 BIG = 1e300
 NUDGE = 1e-4
 ROW_EPS = 1e-10
@@ -196,8 +197,7 @@ def build_profiles(fit) -> list[Profile]:
     profiles = []
 
     def ml_dev_sigma(theta, s):
-        P = ws.parts(theta)
-        return P.ldL2 + n * (LOG2PI + np.log(s * s)) + P.pwrss / (s * s)
+        return ws.parts(theta).deviance_at(s * s, reml=False)
 
     for term in rd.terms:
         T_hat = term.T(theta_hat)
@@ -301,7 +301,7 @@ def build_profiles(fit) -> list[Profile]:
             P = ws.parts(u)
             Vjj = float(np.linalg.inv(P.RXtRX)[j, j])
             r2 = P.pwrss + (x - P.beta[j]) ** 2 / Vjj
-            return P.ldL2 + n * (1.0 + LOG2PI + np.log(r2 / n))
+            return profiled_deviance(P.ldL2, 0.0, r2, n, 0, reml=False)
         profiles.append(Profile(name=name, estimate=float(beta_hat[j]), lower_bound=-np.inf,
                                 upper_bound=np.inf, objective=_safe(obj), u0=theta_hat, u_bounds=tb,
                                 scale=float(se[j]), is_fixed=True))
