@@ -3,12 +3,14 @@
 The text follows R's printing rules so that the numbers line up with what students see in R:
 
 * numbers are formatted as R's ``format(x, digits)`` does (one common number of decimals per block,
-  fixed notation unless scientific is narrower, trailing zeros kept only when a neighbour needs them);
+  fixed notation unless scientific is narrower, trailing zeros kept only when a neighbour needs them;
+  :mod:`.rformat`);
 * the coefficient table is ``printCoefmat(digits = 4)`` (estimates, standard errors and df formatted
-  together, t values rounded to 3 decimals, p values by ``format.pval``, significance stars);
+  together, t values rounded to 3 decimals, p values by ``format.pval``, significance stars;
+  :mod:`.rprint`);
 * the random-effects table is lme4's ``formatVC`` (variances and SDs to 4 significant digits,
   correlations to 2 decimals) and coefficient names in the correlation table are abbreviated with R's
-  ``abbreviate``.
+  ``abbreviate`` (this module).
 
 A fit without random terms is summarized like R's ``summary(lm(...))``.
 
@@ -29,358 +31,24 @@ Scaled residuals:
 from __future__ import annotations
 
 import html
-import math
-from decimal import ROUND_HALF_EVEN, Decimal
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-DIGITS = 4          # summary.merMod / summary.lm: max(3, getOption("digits") - 3)
+from .rformat import EPS, abbreviate, abbreviate_all, format_pval, r_format, r_round, r_signif, zapsmall
+from .rprint import DIGITS, LEGEND, WIDTH, coefmat, print_matrix, print_named
+
+__all__ = [  # the formatting helpers are re-exported: they were defined here
+    "COR_MAX", "DIGITS", "EPS", "LEGEND", "WIDTH", "Summary", "abbreviate", "abbreviate_all", "coefmat",
+    "correlation_cells", "format_pval", "lm_footer", "print_matrix", "print_named", "r_format", "r_round",
+    "r_signif", "varcorr_cells", "zapsmall",
+]
+
 COR_MAX = 12        # getOption("lme4.summary.cor.max")
-EPS = float(np.finfo(float).eps)
-WIDTH = 80          # getOption("width"), for wrapping named vectors
-LEGEND = "0 \u2018***\u2019 0.001 \u2018**\u2019 0.01 \u2018*\u2019 0.05 \u2018.\u2019 0.1 \u2018 \u2019 1"
-_KP_MAX = 22
 
 
-# --- R's number formatting ------------------------------------------------------------------------
-def _scientific(x: float, digits: int) -> tuple[int, int, int, bool]:
-    """R's ``scientific()``: (negative, exponent, significant digits, rounding widens) of x at ``digits``."""
-    if x == 0:
-        return 0, 0, 1, False
-    neg = int(x < 0)
-    r = abs(x)
-    dec = Decimal(r)
-    kp = dec.adjusted() - digits + 1
-    scaled = dec.scaleb(-kp)
-    if scaled < 10 ** (digits - 1):
-        scaled *= 10
-        kp -= 1
-    alpha = int(scaled.to_integral_value(rounding=ROUND_HALF_EVEN))
-    nsig = digits
-    for _ in range(digits):
-        if alpha % 10:
-            break
-        alpha //= 10
-        nsig -= 1
-    if nsig == 0:
-        nsig = 1
-        kp += 1
-    kpower = kp + digits - 1
-    rgt = min(max(digits - kpower, 0), _KP_MAX)
-    widens = 0 < kpower <= _KP_MAX and r < 10.0 ** kpower - 0.5 / 10.0 ** rgt
-    return neg, kpower, nsig, widens
-
-
-def _special(x: float) -> str:
-    return "NaN" if math.isnan(x) else ("Inf" if x > 0 else "-Inf")
-
-
-def r_format(values, digits: int = 7, nsmall: int = 0, na: str = "NaN") -> list[str]:
-    """R's ``format(x, digits, nsmall)`` of a numeric vector: common decimals and a common width.
-
-    Examples
-    --------
-    >>> r_format([251.405, 6.825, 17.0], digits=4)
-    ['251.405', '  6.825', ' 17.000']
-    >>> r_format([3.26e-06], digits=3)
-    ['3.26e-06']
-    """
-    xs = [float(v) for v in np.ravel(np.asarray(values, dtype=float))]
-    finite = [x for x in xs if math.isfinite(x)]
-    if not finite:
-        out = [na if math.isnan(x) else _special(x) for x in xs]
-        w = max((len(s) for s in out), default=0)
-        return [s.rjust(w) for s in out]
-    neg = 0
-    rgt = mxsl = mxns = mxe = -(10 ** 9)
-    mne = 10 ** 9
-    mxl = -(10 ** 9)
-    for x in finite:
-        neg_i, kpower, nsig, widens = _scientific(x, digits)
-        left = kpower + 1 - int(widens)
-        sleft = neg_i + (1 if left <= 0 else left)
-        neg = max(neg, neg_i)
-        rgt = max(rgt, nsig - left)
-        mxl = max(mxl, left)
-        mxsl = max(mxsl, sleft)
-        mxns = max(mxns, nsig)
-        mxe, mne = max(mxe, kpower), min(mne, kpower)
-    if mxl < 0:
-        mxsl = 1 + neg
-    rgt = max(rgt, 0)
-    w_fixed = mxsl + rgt + (rgt != 0)
-    e = 2 if (mxe >= 100 or mne <= -99) else 1
-    d = mxns - 1
-    w_sci = neg + (d > 0) + d + 4 + e
-    if w_fixed <= w_sci:
-        rgt = max(rgt, nsmall)
-
-        def enc(x):
-            return f"{(x if x != 0 else 0.0):.{rgt}f}"
-    else:
-        def enc(x):
-            return f"{x:.{d}e}"
-    out = [enc(x) if math.isfinite(x) else (na if math.isnan(x) else _special(x)) for x in xs]
-    w = max(len(s) for s in out)
-    return [s.rjust(w) for s in out]
-
-
-def r_round(x: float, digits: int) -> float:
-    """R's ``round(x, digits)`` (the correctly rounded decimal, halves to even)."""
-    return round(float(x), digits) if math.isfinite(x) else float(x)
-
-
-def r_signif(x: float, digits: int) -> float:
-    """R's ``signif(x, digits)``."""
-    if x == 0 or not math.isfinite(x):
-        return float(x)
-    return round(float(x), digits - 1 - math.floor(math.log10(abs(x))))
-
-
-def zapsmall(x: np.ndarray, digits: int) -> np.ndarray:
-    """R's ``zapsmall`` (R < 4.4, as lme4's reference output): round to ``digits − log10(max |x|)``
-    decimals, that count itself rounded to the nearest integer as ``round()`` does.
-
-    Examples
-    --------
-    >>> zapsmall(np.array([-3.953612, 0.023098, 5.179331]), 5).tolist()
-    [-3.9536, 0.0231, 5.1793]
-    """
-    x = np.asarray(x, dtype=float)
-    mx = float(np.max(np.abs(x[np.isfinite(x)]))) if np.isfinite(x).any() else 0.0
-    d = max(0, math.floor(digits - math.log10(mx) + 0.5)) if mx > 0 else digits
-    return np.array([r_round(v, d) for v in x])
-
-
-def format_pval(pv, digits: int, eps: float = EPS) -> list[str]:
-    """R's ``format.pval``: fixed notation down to 1e-4, scientific below, ``< eps`` for tiny values.
-
-    Examples
-    --------
-    >>> format_pval([3.26e-06, 1e-20], digits=3)
-    ['3.26e-06', '< 2e-16']
-    >>> format_pval([0.681, 1e-20], digits=3)
-    ['0.681', '<2e-16']
-    """
-    pv = np.asarray(pv, dtype=float)
-    out = ["NA"] * len(pv)
-    ok = ~np.isnan(pv)
-    p = pv[ok]
-    r = [""] * len(p)
-    is0 = p < eps
-    rest = np.flatnonzero(~is0)
-    if len(rest):
-        vals = p[rest]
-        expo = np.floor(np.log10(np.where(vals > 0, vals, 1e-50)))
-        fixp = (expo >= -3) | ((expo == -4) & (digits > 1))
-        for mask in (fixp, ~fixp):
-            if mask.any():
-                for i, s in zip(rest[mask], r_format(vals[mask], digits)):
-                    r[i] = s
-    if is0.any():
-        dig = max(1, digits - 2)
-        if len(rest):
-            nc = max(len(r[i]) for i in rest)
-            if dig > 1 and dig + 6 > nc:
-                dig = max(1, nc - 7)
-            sep = "" if dig == 1 and nc <= 6 else " "
-        else:
-            sep = "" if dig == 1 else " "
-        tiny = "<" + sep + r_format([eps], dig)[0]
-        for i in np.flatnonzero(is0):
-            r[i] = tiny
-    for i, s in zip(np.flatnonzero(ok), r):
-        out[i] = s
-    return out
-
-
-def _stars(p: float) -> str:
-    """``symnum`` with lmerTest's cutpoints (intervals closed on the right)."""
-    if not np.isfinite(p):
-        return ""
-    return "***" if p <= 0.001 else "**" if p <= 0.01 else "*" if p <= 0.05 else "." if p <= 0.1 else " "
-
-
-def abbreviate(name: str, minlength: int) -> str:
-    """R's ``abbreviate(name, minlength)`` for one name (drop lower-case vowels from the right, then
-    lower-case letters, then anything but the first character).
-
-    Examples
-    --------
-    >>> abbreviate("(Intercept)", 6), abbreviate("recipeB", 6), abbreviate("Days", 6)
-    ('(Intr)', 'recipB', 'Days')
-    """
-    s = name.strip()
-    if len(s) <= minlength:
-        return s
-    b = list(s)
-    nspace = 0
-    trailing = True
-    for i in range(len(b) - 1, 0, -1):  # trailing blanks go, inner blanks are word boundaries
-        if b[i].isspace():
-            if trailing:
-                del b[i]
-            else:
-                nspace += 1
-        else:
-            trailing = False
-        if len(b) - nspace <= minlength:
-            return _drop_spaces(b, minlength)
-
-    def first(i):
-        return b[i - 1].isspace()
-
-    def last(i):
-        return not b[i - 1].isspace() and (i + 1 >= len(b) or b[i + 1].isspace())
-
-    rules = [lambda i: b[i] in "aeiou" and last(i), lambda i: b[i] in "aeiou" and not first(i),
-             lambda i: b[i].islower() and last(i), lambda i: b[i].islower() and not first(i),
-             lambda i: not first(i) and not b[i].isspace()]
-    for rule in rules:
-        for i in range(len(b) - 1, 0, -1):
-            if i < len(b) and rule(i):
-                del b[i]
-            if len(b) - nspace <= minlength:
-                return _drop_spaces(b, minlength)
-    return _drop_spaces(b, minlength)
-
-
-def _drop_spaces(b: list, minlength: int) -> str:
-    if len(b) > minlength:
-        b = [b[0]] + [c for c in b[1:] if not c.isspace()]
-    return "".join(b)
-
-
-def abbreviate_all(names, minlength: int) -> list[str]:
-    """``abbreviate`` of a vector: minlength grows for names whose abbreviations collide."""
-    names = [str(n).strip() for n in names]
-    uniq = list(dict.fromkeys(names))
-    x = [abbreviate(n, minlength) for n in uniq]
-    todo = [False] * len(uniq)
-    m = minlength
-    while True:
-        seen, dup = set(), [False] * len(x)
-        for i, a in enumerate(x):
-            dup[i] = a in seen
-            seen.add(a)
-        if not any(dup):
-            break
-        m += 1
-        bad = {x[i] for i in range(len(x)) if dup[i]}
-        todo = [t or a in bad for t, a in zip(todo, x)]
-        x = [abbreviate(n, m) if t else a for n, a, t in zip(uniq, x, todo)]
-    lookup = dict(zip(uniq, x))
-    return [lookup[n] for n in names]
-
-
-# --- R's printing of vectors and matrices ---------------------------------------------------------
-def print_matrix(cells, row_names, col_names, right: bool) -> list[str]:
-    """``print.default`` of a character matrix with ``quote = FALSE``."""
-    ncol = len(col_names)
-    widths = [max([len(col_names[j])] + [len(r[j]) for r in cells]) for j in range(ncol)]
-    rw = max([len(r) for r in row_names] + [0])
-
-    def just(s, w):
-        return s.rjust(w) if right else s.ljust(w)
-
-    lines = [" " * rw + "".join(" " + just(c, w) for c, w in zip(col_names, widths))]
-    for name, row in zip(row_names, cells):
-        lines.append(name.ljust(rw) + "".join(" " + just(c, w) for c, w in zip(row, widths)))
-    return lines
-
-
-def print_named(names, values, width: int = WIDTH) -> list[str]:
-    """``print`` of a named vector (already formatted): right-justified fields, wrapped at ``width``.
-
-    Examples
-    --------
-    >>> for line in print_named(["Min", "Median", "Max"], r_format([-3.9536, 0.0231, 5.1793], 4)):
-    ...     print(repr(line))
-    '    Min  Median     Max '
-    '-3.9536  0.0231  5.1793 '
-    """
-    w = max([len(n) for n in names] + [len(v) for v in values])
-    per = max(1, width // (w + 1))
-    lines = []
-    for s in range(0, len(names), per):
-        lines.append("".join(n.rjust(w) + " " for n in names[s:s + per]))
-        lines.append("".join(v.rjust(w) + " " for v in values[s:s + per]))
-    return lines
-
-
-def coefmat(table: pd.DataFrame, cs: list[int], tst: list[int], has_p: bool,
-            digits: int = DIGITS) -> tuple[list[str], list[str], list[list[str]], bool]:
-    """``printCoefmat``: (row names, column names, cells, stars shown) of a numeric coefficient table.
-
-    ``cs``: columns formatted together (estimates, SEs and, as lmerTest, df), ``tst``: test statistics
-    (rounded to ``digits − 1`` decimals), ``has_p``: the last column is a p value.
-
-    Examples
-    --------
-    >>> tab = pd.DataFrame({"Estimate": [251.405105, 10.467286], "Std. Error": [6.824597, 1.545790],
-    ...                     "df": [17.000, 16.99999], "t value": [36.838090, 6.771481],
-    ...                     "Pr(>|t|)": [1.171558e-17, 3.263824e-06]}, index=["(Intercept)", "Days"])
-    >>> rows, cols, cells, stars = coefmat(tab, [0, 1, 2], [3], True)
-    >>> print("\\n".join(print_matrix(cells, rows, cols, right=True)))
-                Estimate Std. Error      df t value Pr(>|t|)    
-    (Intercept)  251.405      6.825  17.000  36.838  < 2e-16 ***
-    Days          10.467      1.546  17.000   6.771 3.26e-06 ***
-    """
-    xm = table.to_numpy(dtype=float).copy()
-    n, nc = xm.shape
-    dig_tst = max(1, min(5, digits - 1))
-    cf = [["" for _ in range(nc)] for _ in range(n)]
-
-    def put(col, strings, rows=None):
-        for i, s in zip(range(n) if rows is None else rows, strings):
-            cf[i][col] = s
-
-    if cs:
-        block = xm[:, cs]
-        acs = np.abs(block[np.isfinite(block)])
-        acs = acs[acs != 0]
-        digmin = 1 + np.floor(np.log10([acs.min(), acs.max()])) if len(acs) else np.array([1.0])
-        dround = int(max(1, np.max(digits - digmin)))
-        rounded = np.vectorize(lambda v: r_round(v, dround))(block) if block.size else block
-        strings = r_format(rounded.ravel(), digits, na="NA")  # matrix: one common format
-        for k, col in enumerate(cs):
-            put(col, [strings[i * len(cs) + k] for i in range(n)])
-    for col in tst:
-        put(col, r_format([r_round(v, dig_tst) for v in xm[:, col]], digits, na="NA"))
-    pcol = nc - 1 if has_p else None
-    for col in range(nc):
-        if col not in cs and col not in tst and col != pcol:
-            put(col, r_format(xm[:, col], digits, na="NA"))
-    # entries that print as 0 but are not (or vice versa) are reformatted with one digit less
-    fix = [(i, j) for i in range(n) for j in range(nc) if j not in tst and j != pcol
-           and np.isfinite(xm[i, j]) and (xm[i, j] == 0) != (float(cf[i][j]) == 0)]
-    if fix:
-        for (i, j), s in zip(fix, r_format([xm[i, j] for i, j in fix], max(1, digits - 1))):
-            cf[i][j] = s
-    for i in range(n):
-        for j in range(nc):
-            if j != pcol and math.isnan(xm[i, j]):
-                cf[i][j] = "NA"
-    columns = list(map(str, table.columns))
-    stars = False
-    if has_p:
-        pv = xm[:, pcol]
-        ok = np.isfinite(pv)
-        if ok.any():
-            for i, s in zip(np.flatnonzero(ok), format_pval(pv[ok], dig_tst)):
-                cf[i][pcol] = s
-            stars = bool(np.any(pv[ok] < 0.1))
-        if stars:
-            sym = [_stars(p) for p in pv]
-            w = max(len(s) for s in sym)
-            for i in range(n):
-                cf[i].append(sym[i].ljust(w))
-            columns.append("")
-    return [str(r) for r in table.index], columns, cf, stars
-
-
+# --- lme4's and lm's sections ----------------------------------------------------------------------
 def varcorr_cells(blocks, sigma: float, digits: int = DIGITS) -> tuple[list[str], list[list[str]]]:
     """lme4's ``formatVC``: (column names, rows) of the random-effects table.
 
@@ -528,11 +196,6 @@ class Summary:
                   for label, t in zip(m.random.varcorr_labels(), m.random.terms)]
         return varcorr_cells(blocks, m.sigma)
 
-    def random_table(self) -> pd.DataFrame:
-        """The random-effects table as formatted strings."""
-        cols, rows = self.random_cells()
-        return pd.DataFrame(rows, columns=cols)
-
     def _coef_numeric(self) -> tuple[pd.DataFrame, list[int], list[int], bool]:
         ct = self.result.coef_table
         if self._mixed and self._has_df:
@@ -566,10 +229,6 @@ class Summary:
         """(row names, column names, cells) of the correlation of the fixed effects, or None."""
         V = self.result.vcov
         return None if V.shape[0] < 2 else correlation_cells(V.to_numpy(), list(V.index))
-
-    def correlation_table(self) -> pd.DataFrame | None:
-        cc = self.correlation_cells()
-        return None if cc is None else pd.DataFrame(cc[2], index=cc[0], columns=cc[1])
 
     def _groups_line(self) -> str:
         m = self.result
