@@ -1,8 +1,8 @@
 """One exception tree and the warning classes of mixedpy.
 
-Every error raised for bad input is a :class:`MixedpyError` and also a subclass of the builtin
-``ValueError``, ``TypeError`` or ``KeyError`` it corresponds to, so ``except ValueError`` in user code
-keeps working.  Messages name the column, term, level or value at fault.
+Every error mixedpy raises is a :class:`MixedpyError` and also a subclass of the builtin
+``ValueError``, ``TypeError``, ``KeyError`` or ``ImportError`` it corresponds to, so ``except ValueError``
+in user code keeps working.  Messages name the column, term, level or value at fault.
 
 Warnings have their own classes so that users can filter them precisely::
 
@@ -19,6 +19,8 @@ __all__ = [
     "DataTypeError",
     "ModelSpecError",
     "PedigreeError",
+    "MissingDependencyError",
+    "SplineError",
     "MixedpyWarning",
     "SingularFitWarning",
     "ConvergenceWarning",
@@ -60,6 +62,20 @@ class ModelSpecError(MixedpyError, ValueError):
 class PedigreeError(MixedpyError, ValueError):
     """A pedigree is inconsistent (an animal its own ancestor, listed twice with different parents,
     a sire also used as a dam)."""
+
+
+class MissingDependencyError(MixedpyError, ImportError):
+    """An optional dependency is not installed: matplotlib (the ``plot`` extra), bed-reader (the ``gwas``
+    extra) or dask (the ``dask`` extra)."""
+
+
+class SplineError(MixedpyError, ValueError):
+    """lme4 would fail to build or invert the spline through a likelihood profile (non-monotone, too
+    few points); :func:`mixedpy.inference.profile.profile_intervals` then uses the exact roots."""
+
+
+class FrozenResultError(MixedpyError, AttributeError):
+    """An attempt to change a fitted result (results are frozen: use ``result.refit(...)``)."""
 
 
 class MixedpyWarning(UserWarning):

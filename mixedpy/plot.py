@@ -32,14 +32,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .errors import MixedpyError, ModelSpecError
+from .errors import MissingDependencyError, MixedpyError, ModelSpecError
 
 __all__ = ["MissingDependencyError", "caterpillar", "qq", "resid_fitted", "trajectories",
            "manhattan", "qq_pvalues", "genomic_inflation"]
-
-
-class MissingDependencyError(MixedpyError, ImportError):
-    """An optional dependency (here matplotlib, the ``plot`` extra) is not installed."""
 
 
 def _pyplot():

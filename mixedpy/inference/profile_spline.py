@@ -29,15 +29,13 @@ from collections.abc import Callable
 import numpy as np
 from scipy import interpolate, stats
 
+from ..errors import SplineError
+
 MAXPTS = 100
 MAXMULT = 10.0
 MINSTEP = 1e-6
 ALPHAMAX = 0.01
 DELTA_CUTOFF = 1 / 8
-
-
-class SplineError(ValueError):
-    """lme4 would fail to build or invert the spline for this profile (non-monotone, too few points)."""
 
 
 def grid_cutoff(n_parameters: int) -> tuple[float, float]:

@@ -27,6 +27,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..errors import MissingDependencyError
+
 __all__ = ["genomic_inflation", "manhattan", "qq_pvalues"]
 
 _YLABEL = r"$-\log_{10}\,p$"
@@ -36,8 +38,8 @@ def _pyplot():
     try:
         import matplotlib.pyplot as plt
     except ImportError:
-        raise ImportError("scan plots need matplotlib: pip install 'mixedpy[plot]' "
-                          "(or pip install matplotlib)") from None
+        raise MissingDependencyError("scan plots need matplotlib: pip install 'mixedpy[plot]' "
+                                     "(or pip install matplotlib)") from None
     return plt
 
 
