@@ -15,8 +15,11 @@ before it, or (type II) the terms not containing it, and those column spaces are
 every coding that spans the factors, so these tests do not depend on the coding either.
 
 A term T1 is *contained* in T2 when T2 has all of T1's variables and more, and the same numeric
-variables (lmerTest's ``containment``).  With at most one term (or one column), types II and III
-fall back to type I, as lmerTest.
+variables (lmerTest's ``containment``).  As in lmerTest, a term's variables here are only those R
+codes by contrasts in it (``attr(terms, "factors") == 1``): in ``a + a:b`` without ``b``, ``a`` is
+coded by indicators in ``a:b`` (code 2), so ``a:b`` counts as a term in ``b`` only and does not
+contain ``a``; ``a`` then gets its marginal test in types II and III (see :func:`contrast_coded`).
+With at most one term (or one column), types II and III fall back to type I, as lmerTest.
 """
 from __future__ import annotations
 
@@ -40,34 +43,67 @@ class TermInfo:
     variables: frozenset
     numeric: frozenset
     factors: tuple = ()
+    coded: frozenset = None  # the variables R codes by contrasts in this term (None: all of them)
 
     @property
     def order(self) -> int:
         return len(self.variables)
 
 
+def contrast_coded(term_variables: list) -> list:
+    """For each term (variable sets, in R's term order), the variables R codes by contrasts in it.
+
+    R's ``terms.formula`` (``TermCode`` in model.c) writes 1 in ``attr(terms, "factors")`` for
+    variable v of term T when T without v is empty or lies within a preceding term, and 2 (coded
+    by indicators: all levels) otherwise; lmerTest's ``term_contain`` only sees the 1s.
+
+    >>> [sorted(c) for c in contrast_coded([{"env"}, {"env", "rep"}])]
+    [['env'], ['rep']]
+    >>> [sorted(c) for c in contrast_coded([{"a"}, {"c"}, {"a", "c"}, {"a", "b"}])]
+    [['a'], ['c'], ['a', 'c'], ['b']]
+    """
+    out = []
+    for i, vars_t in enumerate(term_variables):
+        vars_t = frozenset(vars_t)
+        coded = set()
+        for v in vars_t:
+            rest = vars_t - {v}
+            if not rest or any(rest <= frozenset(u) for u in term_variables[:i]):
+                coded.add(v)
+        out.append(frozenset(coded))
+    return out
+
+
 def model_terms(result) -> list[TermInfo]:
     """The fixed-effect terms of a fit in formula order (the intercept excluded)."""
     spec = result.fixed.spec
     kinds = {name: str(getattr(state[0], "value", state[0])) for name, state in spec.encoder_state.items()}
+    all_terms = [term for term in spec.terms if str(term) != "1"]
+    codes = contrast_coded([{str(f) for f in term.factors} for term in all_terms])
     out = []
-    for term in spec.terms:
+    for term, coded in zip(all_terms, codes):
         label = str(term)
-        if label == "1":
-            continue
         cols = result.fixed.terms.get(label, [])
         if not cols:
             continue
         variables = frozenset(str(f) for f in term.factors)
         numeric = frozenset(v for v in variables if kinds.get(v) != "categorical")
-        out.append(TermInfo(label, list(cols), variables, numeric, tuple(term.factors)))
+        out.append(TermInfo(label, list(cols), variables, numeric, tuple(term.factors), coded))
     return out
 
 
 def containment(terms: list[TermInfo]) -> dict:
-    """Term label → labels of the terms that contain it."""
+    """Term label → labels of the terms that contain it (lmerTest's ``containment``).
+
+    T1 is contained in T2 when T2's contrast-coded variables include all of T1's and more, and
+    both have the same numeric ones among them (SAS's definition, as lmerTest applies it).
+    """
+    def coded(t: TermInfo) -> frozenset:
+        return t.variables if t.coded is None else t.coded
+
     def contains(t1: TermInfo, t2: TermInfo) -> bool:
-        return t1.variables < t2.variables and t1.numeric == t2.numeric
+        v1, v2 = coded(t1), coded(t2)
+        return v1 < v2 and (v1 & t1.numeric) == (v2 & t2.numeric)
     return {t.label: [u.label for u in terms if contains(t, u)] for t in terms}
 
 
