@@ -9,11 +9,12 @@ from . import (
     errors,
     plot,  # matplotlib is imported only when a plot is drawn
 )
-from .api import fit
+from .api import fit, fit_bayes
 from .genetics import Pedigree, grm
 from .inference.lrt import compare
 from .results import LmmResult
 from .scale import fit_many, scan
+from .variance.bayes import GibbsOptions
 
-__all__ = ["fit", "compare", "LmmResult", "datasets", "errors", "plot", "Pedigree", "grm", "fit_many", "scan"]
+__all__ = ["fit", "fit_bayes", "GibbsOptions", "compare", "LmmResult", "datasets", "errors", "plot", "Pedigree", "grm", "fit_many", "scan"]
 __version__ = "0.1.0"

@@ -1,76 +1,30 @@
-"""``fit()``: a short orchestrator of the stages, each usable alone.
+"""``fit()``: build the model specification, hand it to the orchestrator.
 
-    make_frame → fixed_design, random_design → Workspace (objective) → minimize_deviance
-    → solve_at (BLUE, BLUP, σ) → LmmResult
+    model_spec (frame, X, Z, relmat, checks) → fit_model (workspace, estimator, solution) → LmmResult
 """
 from __future__ import annotations
 
-import warnings
+from collections.abc import Mapping
+from typing import Literal
 
-import numpy as np
+import pandas as pd
 
-from .design.fixed import fixed_design
-from .design.frame import make_frame
-from .design.random import random_design
-from .errors import ConvergenceWarning, DataError, ModelSpecError, SingularFitWarning, UnidentifiableWarning
-from .objective import Workspace
-from .optimize import OptSummary, minimize_deviance
+from .errors import ModelSpecError
+from .fitting import fit_model
+from .model.spec import model_spec
 from .results import LmmResult
-from .solution import solve_at
-from .threads import workspace_limit
-from .warm_start import starting_theta
+from .threads import blas_limit
+from .variance.bayes import GibbsOptions
 
-METHODS = ("reml", "ml", "anova", "bayes")
-OPTIMIZERS = ("bobyqa", "lbfgs", "cobyqa", "lbfgsb", "nelder-mead")
-
-
-def _method(reml: bool, method: str | None) -> str:
-    if method is None:
-        if not isinstance(reml, (bool, np.bool_)):
-            raise ModelSpecError(f"reml must be True or False, got {reml!r}")
-        return "reml" if reml else "ml"
-    m = str(method).lower()
-    if m not in METHODS:
-        raise ModelSpecError(f"method {method!r} is not supported; use one of {', '.join(METHODS)}")
-    if reml is False and m == "reml":
-        raise ModelSpecError("reml=False contradicts method='reml'; give one of them")
-    return m
+Method = Literal["reml", "ml", "anova", "bayes"]
+Optimizer = Literal["lbfgs", "bobyqa", "cobyqa", "lbfgsb", "nelder-mead"]
+Engine = Literal["auto", "blocked", "sparse", "mme"]
 
 
-def _warn_same_grouping(random) -> None:
-    """lme4 notices this only as a near-zero Hessian eigenvalue; say it plainly."""
-    terms = list(random.terms)
-    for i, a in enumerate(terms):
-        for b in terms[i + 1:]:
-            shared = set(a.columns) & set(b.columns)
-            if a.nlev != b.nlev or not shared:
-                continue
-            pairs = np.unique(a.codes.astype(np.int64) * b.nlev + b.codes)
-            if len(pairs) == a.nlev:
-                warnings.warn(f"random terms {a.source} and {b.source} group the observations "
-                              f"identically ({a.nlev} groups), so the variances of "
-                              f"{', '.join(sorted(shared))} are not separately identifiable: only "
-                              "their sum is determined", UnidentifiableWarning, stacklevel=3)
-
-
-def _check_sizes(n: int, p: int, random) -> None:
-    if n <= p:
-        raise DataError(f"{n} observations are too few for {p} fixed-effect coefficients")
-    for t in random.terms:
-        if t.nlev < 2 and len(random.terms):
-            raise DataError(f"grouping factor {t.group!r} has only {t.nlev} level; a random effect "
-                            "needs at least 2 levels")
-        if n <= t.nlev * t.k:  # lme4's check.nobs.vs.nRE
-            raise DataError(f"number of observations (={n}) <= number of random effects "
-                            f"(={t.nlev * t.k}) for term {t.source}; the random-effects parameters "
-                            "and the residual variance are probably unidentifiable")
-
-
-def fit(formula: str, data, reml: bool = True, *, method: str | None = None,
-        optimizer: str = "lbfgs", engine: str = "auto", relmat: dict | None = None,
-        variances: dict | None = None, n_iter: int | None = None, burn: int | None = None,
-        thin: int | None = None, seed: int | None = None, prior: dict | None = None,
-        progress: bool = True) -> LmmResult:
+def fit(formula: str, data: pd.DataFrame, reml: bool = True, *, method: Method | None = None,
+        optimizer: Optimizer = "lbfgs", engine: Engine = "auto", relmat: Mapping | None = None,
+        variances: Mapping | None = None, options: GibbsOptions | None = None,
+        n_threads: int | None = None) -> LmmResult:
     """Fit a linear mixed model given by an lme4-style formula.
 
     Parameters
@@ -85,15 +39,15 @@ def fit(formula: str, data, reml: bool = True, *, method: str | None = None,
         Optimize the REML criterion (False: maximum likelihood).
     method : {"reml", "ml", "anova", "bayes"}, optional
         Alternative to ``reml`` (``reml=False`` is shorthand for "ml").  "anova": method of moments
-        (Henderson's Method III, random-intercept models; see :func:`mixedpy.variance.fit_anova`);
-        "bayes": Gibbs sampler on the MME (see :func:`mixedpy.variance.fit_bayes`).
+        (Henderson's Method III, random-intercept models; see :func:`mixedpy.variance.estimate_anova`);
+        "bayes": Gibbs sampler on the MME (``options``; or :func:`mixedpy.fit_bayes`).
     optimizer : {"lbfgs", "bobyqa", "cobyqa", "lbfgsb", "nelder-mead"}
         Backend for the θ optimization: "lbfgs" (default) is L-BFGS-B on the analytic gradient;
-        "bobyqa" is derivative-free BOBYQA through NLopt (as lme4 and MixedModels.jl).  Fits with
-        ``relmat`` use BOBYQA for "lbfgs".
-    engine : {"auto", "blocked", "sparse"}
-        Factorization of A(θ): blocked (first term block-diagonal, dense Schur complement) or the
-        general sparse LDLᵀ; "auto" picks by size.
+        "bobyqa" is derivative-free BOBYQA through NLopt (as lme4 and MixedModels.jl).  Engines
+        without an analytic gradient (the MME ones) use BOBYQA for "lbfgs".
+    engine : {"auto", "blocked", "sparse", "mme"}
+        Factorization: blocked (first term block-diagonal, dense Schur complement), the general
+        sparse LDLᵀ, or Henderson's MME; "auto" picks by structure and size.
     relmat : dict, optional
         Grouping factor → known relationship matrix K: a :class:`mixedpy.Pedigree` (its sparse A⁻¹
         is used) or a square DataFrame labelled by level (e.g. :func:`mixedpy.grm`; positive
@@ -103,8 +57,11 @@ def fit(formula: str, data, reml: bool = True, *, method: str | None = None,
     variances : dict, optional
         Known variance components ``{group: variance, ..., "Residual": variance}``: no estimation,
         the MME are solved at these values (BLUE and BLUP).
-    n_iter, burn, thin, seed, prior, progress
-        Options of ``method="bayes"`` (see :func:`mixedpy.variance.fit_bayes`).
+    options : GibbsOptions, optional
+        Options of ``method="bayes"``.
+    n_threads : int, optional
+        BLAS threads for the large dense steps of this fit and its inference (None: all cores);
+        small steps always use one (see :mod:`mixedpy.threads`).
 
     Returns
     -------
@@ -119,82 +76,31 @@ def fit(formula: str, data, reml: bool = True, *, method: str | None = None,
     >>> m.coef_table.round(3).loc["Days", ["estimate", "se"]].tolist()
     [10.467, 1.546]
     """
-    how = _method(reml, method)
-    if optimizer not in OPTIMIZERS:
-        raise ModelSpecError(f"optimizer {optimizer!r} is not supported; use one of {', '.join(OPTIMIZERS)}")
-    bayes_opts = dict(n_iter=n_iter, burn=burn, thin=thin, seed=seed, prior=prior)
-    if how != "bayes" and any(v is not None for v in bayes_opts.values()):
-        raise ModelSpecError("n_iter, burn, thin, seed and prior are options of method='bayes'")
-    if variances is not None and how in ("anova", "bayes"):
-        raise ModelSpecError(f"variances (known components) cannot be combined with method={how!r}")
-    if how == "anova":
-        from .variance.anova import fit_anova
-        return fit_anova(formula, data, relmat=relmat, data_name=_data_name(data))
-    if how == "bayes":
-        from .variance.bayes import fit_bayes
-        return fit_bayes(formula, data, relmat=relmat, progress=progress, data_name=_data_name(data),
-                         **{k: v for k, v in bayes_opts.items() if v is not None})
-    use_reml = how == "reml"
-    if relmat or variances is not None:
-        from .genetics.fitting import fit_mme
-        return fit_mme(formula, data, reml=use_reml, relmat=relmat, variances=variances,
-                       optimizer=optimizer, data_name=_data_name(data))
-    frame = make_frame(formula, data)
-    fixed = fixed_design(frame.formula.response, frame.formula.fixed, frame.data)
-    random = random_design(frame.formula.random, frame.data)
-    _check_sizes(len(fixed.y), fixed.X.shape[1], random)
-    _check_not_exact(fixed)
-    _warn_same_grouping(random)
-    if engine not in ("auto", "blocked", "sparse"):
-        raise ModelSpecError(f"engine {engine!r} is not supported; use 'auto', 'blocked' or 'sparse'")
-    ws = Workspace(fixed.X, fixed.y, random, engine)
-    with workspace_limit(ws):
-        scale = random.theta_scale()
-        theta0 = starting_theta(frame, ws, use_reml)
-        if theta0 is random.theta0:  # lme4's start, in the units of the (rescaled) covariates
-            theta0 = random.theta0 * scale
-        opt = minimize_deviance(lambda th: ws.deviance(th, use_reml), theta0, random.lower, optimizer,
-                                fun_and_grad=lambda th: ws.deviance_and_gradient(th, use_reml),
-                                scale=scale)
-        if not opt.converged:
-            opt = _second_opinion(ws, opt, use_reml, scale)
-        sol = solve_at(ws, opt.theta, use_reml)
-    result = LmmResult(formula=formula if isinstance(formula, str) else frame.formula.text, frame=frame,
-                       fixed=fixed, random=random, workspace=ws, opt=opt, solution=sol, reml=use_reml,
-                       method="reml" if use_reml else "ml", data_name=_data_name(data))
-    if result.is_singular:
-        warnings.warn("boundary (singular) fit: a random-effect variance is estimated as 0 (or a "
-                      "correlation as ±1); consider simplifying the random-effects structure",
-                      SingularFitWarning, stacklevel=2)
-    return result
+    if options is not None and method != "bayes":
+        raise ModelSpecError("options (GibbsOptions) belong to method='bayes'")
+    if options is not None and not isinstance(options, GibbsOptions):
+        raise ModelSpecError(f"options must be a mixedpy.GibbsOptions, got {type(options).__name__}")
+    seeded = method == "bayes" and options is not None and options.seed is not None
+    with blas_limit(n_threads=1 if seeded else n_threads):
+        spec = model_spec(formula, data, reml=reml, method=method, optimizer=optimizer, engine=engine,
+                          relmat=relmat, variances=variances, n_threads=1 if seeded else n_threads)
+    return fit_model(spec, options=options)
 
 
-def _second_opinion(ws: Workspace, opt: OptSummary, reml: bool, scale: np.ndarray) -> OptSummary:
-    """When the optimizer did not report convergence, refit derivative-free from a perturbed start
-    and say in plain words whether the two agree (keeping the better optimum)."""
-    start = np.where(ws.random.lower == 0, np.maximum(opt.theta, 0.0) + 0.1 * scale, opt.theta)
-    other = minimize_deviance(lambda th: ws.deviance(th, reml), start, ws.random.lower, "bobyqa", scale=scale)
-    best = other if other.fun < opt.fun else opt
-    agree = abs(other.fun - opt.fun) <= 1e-6 * max(1.0, abs(opt.fun))
-    verdict = ("a refit from a different start reached the same optimum, so the estimates can be used"
-               if agree else f"a refit from a different start reached {other.fun:.6f} instead of "
-               f"{opt.fun:.6f}; the better one is kept, but the surface is flat or awkward: "
-               "simplify the random effects or rescale the predictors")
-    warnings.warn(f"the optimizer ({opt.method}) did not report convergence after {opt.nfev} deviance "
-                  f"evaluations ({opt.message}); largest gradient element {np.max(np.abs(opt.gradient)):.2e}; "
-                  f"{verdict}.", ConvergenceWarning, stacklevel=3)
-    return best
+def fit_bayes(formula: str, data: pd.DataFrame, *, relmat: Mapping | None = None, n_iter: int = 5000,
+              burn: int | None = None, thin: int = 1, seed: int | None = None, prior: dict | None = None,
+              progress: bool = True, n_threads: int | None = None) -> LmmResult:
+    """Bayesian fit by Gibbs sampling on the MME: ``fit(formula, data, method="bayes",
+    options=GibbsOptions(...))`` with the options as arguments (see
+    :class:`mixedpy.variance.GibbsOptions` for their meaning).
 
-
-def _check_not_exact(fixed) -> None:
-    """A response that the fixed effects reproduce exactly leaves no variance to estimate."""
-    X, y = fixed.X, fixed.y
-    beta = np.linalg.lstsq(X, y, rcond=None)[0] if X.shape[1] else np.zeros(0)
-    rss = float(np.sum((y - X @ beta) ** 2))
-    if rss <= 1e-20 * max(float(y @ y), 1e-300):
-        raise DataError(f"the fixed effects reproduce the response {fixed.response!r} exactly "
-                        "(residual sum of squares 0): there is no variance left to estimate")
-
-
-def _data_name(data) -> str:
-    return str(getattr(data, "attrs", {}).get("name", "data"))
+    Examples
+    --------
+    >>> import mixedpy
+    >>> m = mixedpy.fit_bayes("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"),
+    ...                       n_iter=300, burn=100, seed=1, progress=False)
+    >>> m.method, len(m.posterior)
+    ('bayes', 200)
+    """
+    options = GibbsOptions(n_iter=n_iter, burn=burn, thin=thin, seed=seed, prior=prior, progress=progress)
+    return fit(formula, data, method="bayes", relmat=relmat, options=options, n_threads=n_threads)

@@ -168,6 +168,8 @@ class Workspace:
         except (la.LinAlgError, ValueError, FloatingPointError):
             return np.inf, np.zeros(len(theta))
 
+    has_gradient = True
+
     def deviance(self, theta: np.ndarray, reml: bool = True) -> float:
         """Profiled deviance (REML criterion when ``reml``) at θ."""
         if self.augmented is not None:
@@ -176,3 +178,39 @@ class Workspace:
             return self.parts(theta).deviance(reml)
         except (la.LinAlgError, ValueError, FloatingPointError):
             return np.inf
+
+    # --- the solution's pieces (the workspace protocol: mixedpy.model.protocol) ------------------
+    def blups(self, parts: DevianceParts) -> np.ndarray:
+        """b = Λ(θ) u from the spherical effects of :meth:`parts`."""
+        return self.random.Lambda(parts.theta) @ parts.u if self.random.q else np.zeros(0)
+
+    def conditional_variances(self, theta: np.ndarray, sigma: float) -> list[np.ndarray]:
+        """Per term, an nlev × k × k array of Var(b_level | y) = σ² T (A⁻¹)_block Tᵀ (lme4's condVar)."""
+        theta = np.asarray(theta, dtype=float)
+        if not self.random.q:
+            return []
+        self._last_theta = None  # the augmented path never factors A: force it here
+        self.update(theta)
+        out = []
+        for term in self.random.terms:
+            idx = term.offset + np.arange(term.nlev)[:, None] * term.k + np.arange(term.k)[None, :]
+            blocks = self.system.inverse_blocks(idx)
+            T = term.T(theta)
+            out.append(sigma ** 2 * np.einsum("ab,lbc,dc->lad", T, blocks, T))
+        return out
+
+    def mme_system(self, theta: np.ndarray) -> tuple[sp.csc_matrix, np.ndarray, list[str]]:
+        """Henderson's MME at θ: C = [[XᵀX, XᵀZ], [ZᵀX, ZᵀZ + σ²G⁻¹]] with σ²G⁻¹ = (ΛΛᵀ)⁻¹, its
+        right-hand side and the names of the random effects (needs every variance positive)."""
+        theta = np.asarray(theta, dtype=float)
+        rd = self.random
+        if rd.q and np.any(rd.Lambda(theta).diagonal() == 0):
+            raise np.linalg.LinAlgError("G is singular (a variance component is 0): Henderson's MME "
+                                        "need G⁻¹; use the Λ-form of the objective instead")
+        Lam_inv = sp.block_diag([sp.kron(sp.eye(t.nlev), np.linalg.inv(t.T(theta))) for t in rd.terms],
+                                format="csc")
+        ZtZ = sp.csc_matrix(self.ZtZ) + sp.csc_matrix(Lam_inv.T @ Lam_inv)
+        ZtX = sp.csc_matrix(self.ZtX)
+        C = sp.bmat([[sp.csc_matrix(self.XtX), ZtX.T], [ZtX, ZtZ]], format="csc")
+        names = [f"{t.group}:{lev}:{c}" for t in rd.terms for lev in t.levels for c in t.columns]
+        return C, np.concatenate([self.Xty, self.Zty]), names

@@ -14,12 +14,12 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .design.fixed import FixedDesign
-from .design.frame import ModelFrame
-from .design.random import RandomDesign, ReTerm
-from .objective import Workspace
-from .optimize import OptSummary
-from .solution import MME, Solution, conditional_variances, mme, ranef_frames
+from .design.random import ReTerm
+from .errors import FrozenResultError, ModelSpecError
+from .estimates import Estimates
+from .model.spec import ModelSpec
+from .solution import MME, ranef_frames, term_blocks
+from .threads import blas_limit
 
 SINGULAR_TOL = 1e-4
 
@@ -29,15 +29,37 @@ def _coefficient_key(name: str) -> str:
     return str(name).replace("[T.", "[")
 
 
+def _readonly(a):
+    """A read-only view of an array (a float stays a float)."""
+    if isinstance(a, np.ndarray):
+        a = a.view()
+        a.flags.writeable = False
+    return a
+
+
+def _frames_copy(frames: dict) -> dict:
+    return {k: v.copy() for k, v in frames.items()}
+
+
 class LmmResult:
     """A fitted linear mixed model (or a linear model when the formula has no random term).
 
+    Frozen: every field is given to the constructor, arrays are read-only, pandas views
+    (``fixef``, ``coef_table``, ``varcorr``, ``ranef`` …) are fresh copies, and assigning an
+    attribute raises :class:`~mixedpy.errors.FrozenResultError`.  Derived values are computed on
+    first use and cached inside the object.  Every estimator (REML/ML, known variances, ANOVA,
+    Gibbs) gives this class; refits (LRT, Kenward-Roger, bootstrap) go through :meth:`refit`.
+
     Attributes
     ----------
+    spec : ModelSpec
+        The model (formula, frame, designs, relmat, known variances, method, options).
     formula : str
         The formula as given.
     reml : bool
         Whether the REML criterion was optimized (False: maximum likelihood).
+    method : str
+        "reml", "ml", "known", "anova" or "bayes".
     fixef : pandas.Series
         Fixed-effect estimates (BLUE).
     theta : ndarray
@@ -50,6 +72,8 @@ class LmmResult:
         How the optimization went (method, evaluations, gradient, time).
     dropped_rows : pandas.Index
         Index labels of rows dropped for missing values.
+    raw_variances, vcov_variances, anova_table, posterior, prior
+        The estimator's own outputs (ANOVA, Gibbs; None otherwise).
 
     Examples
     --------
@@ -57,25 +81,97 @@ class LmmResult:
     >>> m = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy"))
     >>> round(float(m.fixef["Days"]), 3)
     10.467
+    >>> m.sigma = 1.0
+    Traceback (most recent call last):
+    ...
+    mixedpy.errors.FrozenResultError: LmmResult is frozen: cannot set 'sigma'
     """
 
-    def __init__(self, *, formula: str, frame: ModelFrame, fixed: FixedDesign, random: RandomDesign,
-                 workspace: Workspace | None, opt: OptSummary, solution: Solution, reml: bool,
-                 method: str, data_name: str = "data"):
-        self.formula = formula
-        self.frame = frame
-        self.fixed = fixed
-        self.random = random
-        self.workspace = workspace
-        self.optinfo = opt
-        self.solution = solution
-        self.reml = reml
-        self.method = method
-        self.data_name = data_name
-        self.theta = solution.theta
-        self.sigma = solution.sigma
-        self.nobs = len(fixed.y)
-        self.dropped_rows = frame.dropped_rows
+    def __init__(self, *, spec: ModelSpec, workspace, estimates: Estimates, refitter=None):
+        d = self.__dict__
+        d["spec"] = spec
+        d["workspace"] = workspace
+        d["estimates"] = estimates
+        d["_refitter"] = refitter
+        d["solution"] = estimates.solution
+        d["optinfo"] = estimates.opt
+        d["theta"] = _readonly(np.array(estimates.solution.theta, dtype=float))
+        d["sigma"] = float(estimates.solution.sigma)
+        d["nobs"] = len(spec.fixed.y)
+
+    def __setattr__(self, name, value):
+        raise FrozenResultError(f"LmmResult is frozen: cannot set {name!r}")
+
+    def __delattr__(self, name):
+        raise FrozenResultError(f"LmmResult is frozen: cannot delete {name!r}")
+
+    # --- the model -----------------------------------------------------------------------------
+    formula = property(lambda self: self.spec.formula, doc="The formula as given.")
+    frame = property(lambda self: self.spec.frame, doc="The model frame (rows and columns used).")
+    fixed = property(lambda self: self.spec.fixed, doc="y and X.")
+    random = property(lambda self: self.spec.random, doc="The random-effects design.")
+    reml = property(lambda self: self.spec.reml, doc="Whether the REML criterion was the objective.")
+    method = property(lambda self: self.spec.method, doc="The estimation method.")
+    data_name = property(lambda self: self.spec.data_name, doc="Name of the data in summaries.")
+    structures = property(lambda self: self.spec.structures, doc="Relationship structure per term.")
+    dropped_rows = property(lambda self: self.spec.frame.dropped_rows, doc="Rows dropped for NAs.")
+    raw_variances = property(lambda self: self.estimates.raw_variances)
+    vcov_variances = property(lambda self: self.estimates.vcov_variances)
+    posterior = property(lambda self: None if self.estimates.posterior is None
+                         else self.estimates.posterior.copy())
+    prior = property(lambda self: self.estimates.prior)
+
+    @property
+    def anova_table(self) -> pd.DataFrame | None:
+        """Sums of squares and expected mean squares (``method="anova"``; None otherwise)."""
+        t = self.estimates.anova_table
+        return None if t is None else t.copy()
+
+    # --- refits ----------------------------------------------------------------------------------
+    def refit(self, *, y=None, start=None, fixed=None, **changes) -> LmmResult:
+        """The same model fitted again — same data, designs, relmat, known variances, optimizer,
+        engine — with the changes given: ``reml``, ``variances``, ``optimizer``, ``engine``,
+        ``n_threads``; ``y`` a new response; ``start`` a starting θ; ``fixed`` θ elements held
+        ``{position: value}``.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+        >>> round(m.refit(reml=False).deviance, 4)
+        327.3271
+        """
+        if self._refitter is None:
+            raise ModelSpecError("this result was built without a fitter and cannot be refitted")
+        spec = self.spec.replace(**changes) if changes else self.spec
+        if y is not None:
+            spec = spec.with_response(y)
+        return self._refitter(spec, start=start, fixed=fixed)
+
+    @property
+    def fitter(self):
+        """The orchestrator that made this result (``fitter(spec)`` fits a spec; used by workers)."""
+        return self._refitter
+
+    @cached_property
+    def ml_fit(self) -> LmmResult:
+        """This fit if it is ML, else the same model refitted by maximum likelihood (for LRTs)."""
+        if not self.reml:
+            return self
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return self.refit(reml=False)
+
+    @cached_property
+    def reml_fit(self) -> LmmResult:
+        """This fit if it is REML, else the same model refitted by REML (for Kenward-Roger)."""
+        if self.reml:
+            return self
+        import warnings
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            return self.refit(reml=True)
 
     # --- fixed effects --------------------------------------------------------------------------
     @property
@@ -83,34 +179,49 @@ class LmmResult:
         return list(self.fixed.names)
 
     @cached_property
-    def fixef(self) -> pd.Series:
+    def _fixef(self) -> pd.Series:
         return pd.Series(self.solution.beta, index=self.coef_names, name="estimate")
 
-    @cached_property
+    @property
+    def fixef(self) -> pd.Series:
+        """Fixed-effect estimates (BLUE), a copy."""
+        return self._fixef.copy()
+
+    @property
     def vcov(self) -> pd.DataFrame:
-        """Var(β̂) = σ² (RXᵀRX)⁻¹, as lme4's ``vcov``."""
-        return pd.DataFrame(self.solution.vcov, index=self.coef_names, columns=self.coef_names)
+        """Var(β̂) = σ² (RXᵀRX)⁻¹, as lme4's ``vcov`` (a copy)."""
+        return pd.DataFrame(np.array(self.solution.vcov), index=self.coef_names, columns=self.coef_names)
 
     @cached_property
-    def coef_df(self) -> np.ndarray:
-        """Denominator degrees of freedom per coefficient (Satterthwaite when available)."""
+    def _coef_df(self) -> np.ndarray:
         if not self.random.terms:
             return np.full(len(self.coef_names), float(self.nobs - len(self.coef_names)))
-        try:
-            from .inference.satterthwaite import coefficient_df
-        except ImportError:
+        if self.method == "known":
+            return np.full(len(self.coef_names), np.inf)
+        if self.method not in ("reml", "ml"):
             return np.full(len(self.coef_names), np.nan)
-        return coefficient_df(self)
+        from .inference.satterthwaite import coefficient_df
+        with blas_limit(n_threads=self.spec.n_threads):
+            return _readonly(np.asarray(coefficient_df(self), dtype=float))
+
+    @property
+    def coef_df(self) -> np.ndarray:
+        """Denominator degrees of freedom per coefficient (Satterthwaite when available)."""
+        return self._coef_df
 
     @cached_property
-    def coef_table(self) -> pd.DataFrame:
-        """Estimates, standard errors, df, t values and two-sided p values."""
+    def _coef_table(self) -> pd.DataFrame:
         est = self.solution.beta
         se = np.sqrt(np.diag(self.solution.vcov))
-        df = self.coef_df
+        df = np.array(self.coef_df)
         t = est / se
         p = 2 * stats.t.sf(np.abs(t), df)
         return pd.DataFrame({"estimate": est, "se": se, "df": df, "t": t, "p": p}, index=self.coef_names)
+
+    @property
+    def coef_table(self) -> pd.DataFrame:
+        """Estimates, standard errors, Satterthwaite df, t values and two-sided p values (a copy)."""
+        return self._coef_table.copy()
 
     # --- variance components ----------------------------------------------------------------------
     def _term_labels(self) -> list[str]:
@@ -118,25 +229,39 @@ class LmmResult:
         return self.random.term_labels()
 
     def term_covariance(self, term: ReTerm) -> np.ndarray:
-        """σ² T Tᵀ: the term's k×k covariance matrix of random effects."""
+        """The term's k×k covariance matrix of random effects: σ² T Tᵀ, or as the estimator gives it
+        directly (ANOVA moments, posterior means)."""
+        raw = self.raw_variances
+        if raw is not None:
+            label = self._term_labels()[list(self.random.terms).index(term)]
+            if label in raw:
+                return np.atleast_2d(np.asarray(raw[label], dtype=float))
         T = term.T(self.theta)
         return self.sigma ** 2 * (T @ T.T)
 
     @cached_property
-    def varcorr(self) -> pd.DataFrame:
-        """Variance components in the layout of lme4's ``as.data.frame(VarCorr(m))``."""
+    def _varcorr(self) -> pd.DataFrame:
         rows = []
-        for label, term in zip(self.random.varcorr_labels(), self.random.terms):
-            S = self.term_covariance(term)
-            sd = np.sqrt(np.diag(S))
-            for a, name in enumerate(term.columns):
-                rows.append((label, name, np.nan, S[a, a], sd[a]))
-            for a in range(term.k):
-                for b in range(a + 1, term.k):
-                    cor = S[a, b] / (sd[a] * sd[b]) if sd[a] > 0 and sd[b] > 0 else np.nan
-                    rows.append((label, term.columns[a], term.columns[b], S[a, b], cor))
-        rows.append(("Residual", np.nan, np.nan, self.sigma ** 2, self.sigma))
+        with np.errstate(invalid="ignore", divide="ignore"):  # a negative ANOVA estimate has no SD
+            for label, term in zip(self.random.varcorr_labels(), self.random.terms):
+                S = self.term_covariance(term)
+                sd = np.sqrt(np.diag(S))
+                for a, name in enumerate(term.columns):
+                    rows.append((label, name, np.nan, S[a, a], sd[a]))
+                for a in range(term.k):
+                    for b in range(a + 1, term.k):
+                        cor = S[a, b] / (sd[a] * sd[b]) if sd[a] > 0 and sd[b] > 0 else np.nan
+                        rows.append((label, term.columns[a], term.columns[b], S[a, b], cor))
+        s2 = self.sigma ** 2
+        if self.raw_variances is not None:
+            s2 = float(self.raw_variances["Residual"])
+        rows.append(("Residual", np.nan, np.nan, s2, np.sqrt(s2) if s2 >= 0 else np.nan))
         return pd.DataFrame(rows, columns=["group", "term1", "term2", "variance", "sd_cor"])
+
+    @property
+    def varcorr(self) -> pd.DataFrame:
+        """Variance components in the layout of lme4's ``as.data.frame(VarCorr(m))`` (a copy)."""
+        return self._varcorr.copy()
 
     @property
     def ngroups(self) -> dict:
@@ -161,12 +286,12 @@ class LmmResult:
     @property
     def reml_criterion(self) -> float:
         """−2 × restricted log-likelihood at the optimum (REML fits; NaN for ML fits)."""
-        return self.objective if self.reml else np.nan
+        return self.objective if self.reml and self.method in ("reml", "known") else np.nan
 
     @property
     def deviance(self) -> float:
         """−2 × log-likelihood at the optimum (ML fits; NaN for REML fits, see ``reml_criterion``)."""
-        return np.nan if self.reml else self.objective
+        return self.objective if not self.reml and self.method in ("ml", "known") else np.nan
 
     @property
     def loglik(self) -> float:
@@ -185,12 +310,40 @@ class LmmResult:
         return self.nobs - self.npar
 
     # --- random effects ---------------------------------------------------------------------------
-    @cached_property
-    def ranef(self) -> dict:
-        """Group name → DataFrame of BLUPs (levels × terms), as lme4's ``ranef``."""
-        return ranef_frames(self.random, self.solution.b)
+    def _relabel(self, frames: dict) -> dict:
+        """Relmat terms cover every level of their K, labelled by the original ids."""
+        if self.structures is None:
+            return frames
+        for t, st in zip(self.random.terms, self.structures):
+            if st.labels is not None and t.group in frames and len(frames[t.group]) == len(st.labels):
+                frames[t.group].index = pd.Index(st.labels, name=t.group)
+        return frames
 
     @cached_property
+    def _ranef(self) -> dict:
+        return self._relabel(ranef_frames(self.random, self.solution.b))
+
+    @property
+    def ranef(self) -> dict:
+        """Group name → DataFrame of BLUPs (levels × terms), as lme4's ``ranef`` (copies)."""
+        return _frames_copy(self._ranef)
+
+    @cached_property
+    def _coef(self) -> dict:
+        fixef = self._fixef
+        same = {_coefficient_key(c): c for c in fixef.index}  # Machine[B] is Machine[T.B] (lme4: MachineB)
+        out = {}
+        for group, blups in self._ranef.items():
+            cols = [same.get(_coefficient_key(c), c) for c in blups.columns]
+            missing = [c for c in cols if c not in fixef.index]
+            base = pd.concat([pd.Series(0.0, index=missing), fixef])
+            frame = pd.DataFrame(np.tile(base.to_numpy(), (len(blups), 1)), index=blups.index,
+                                 columns=base.index)
+            frame[cols] += blups.to_numpy()
+            out[group] = frame
+        return out
+
+    @property
     def coef(self) -> dict:
         """Group name → DataFrame of each level's coefficients, fixed effects plus that level's
         BLUPs, as lme4's ``coef``: every fixed coefficient is a column (a random-only column comes
@@ -203,35 +356,30 @@ class LmmResult:
         >>> m.coef["Subject"].round(2).loc["308"].tolist()
         [253.66, 19.67]
         """
-        fixef = self.fixef
-        same = {_coefficient_key(c): c for c in fixef.index}  # Machine[B] is Machine[T.B] (lme4: MachineB)
-        out = {}
-        for group, blups in self.ranef.items():
-            cols = [same.get(_coefficient_key(c), c) for c in blups.columns]
-            missing = [c for c in cols if c not in fixef.index]
-            base = pd.concat([pd.Series(0.0, index=missing), fixef])
-            frame = pd.DataFrame(np.tile(base.to_numpy(), (len(blups), 1)), index=blups.index,
-                                 columns=base.index)
-            frame[cols] += blups.to_numpy()
-            out[group] = frame
-        return out
+        return _frames_copy(self._coef)
 
     @cached_property
     def _condvar(self) -> list:
-        return conditional_variances(self.workspace, self.solution) if self.random.terms else []
+        if not self.random.terms:
+            return []
+        with blas_limit(n_threads=self.spec.n_threads):
+            return [_readonly(c) for c in self.workspace.conditional_variances(self.theta, self.sigma)]
 
     @cached_property
-    def ranef_se(self) -> dict:
-        """Conditional SDs of the BLUPs (lme4's ``condVar``), same shape as ``ranef``."""
+    def _ranef_se(self) -> dict:
         sd = np.zeros(self.random.q)
         for term, cv in zip(self.random.terms, self._condvar):
-            idx = term.offset + np.arange(term.nlev)[:, None] * term.k + np.arange(term.k)
-            sd[idx] = np.sqrt(np.maximum(np.einsum("laa->la", cv), 0.0))
-        return ranef_frames(self.random, sd)
+            sd[term_blocks(term)] = np.sqrt(np.maximum(np.einsum("laa->la", cv), 0.0))
+        return self._relabel(ranef_frames(self.random, sd))
+
+    @property
+    def ranef_se(self) -> dict:
+        """Conditional SDs of the BLUPs (lme4's ``condVar``), same shape as ``ranef`` (copies)."""
+        return _frames_copy(self._ranef_se)
 
     def condvar(self, group: str) -> list:
         """Conditional covariance blocks (nlev × k × k) of each term of ``group``."""
-        return [cv for t, cv in zip(self.random.terms, self._condvar) if t.group == group]
+        return [cv.copy() for t, cv in zip(self.random.terms, self._condvar) if t.group == group]
 
     # --- fitted values, residuals, prediction -----------------------------------------------------
     def fitted(self) -> pd.Series:
@@ -255,11 +403,27 @@ class LmmResult:
 
     # --- teaching -------------------------------------------------------------------------------
     def mme(self) -> MME:
-        """Henderson's mixed model equations at the estimates (see :class:`mixedpy.solution.MME`)."""
-        names = list(self.coef_names)
-        for t in self.random.terms:
-            names += [f"{t.group}:{lev}:{c}" for lev in t.levels for c in t.columns]
-        return mme(self.workspace, self.solution, names)
+        """Henderson's mixed model equations at the estimates: ``C [β; b] = rhs`` with
+        C = [[XᵀX, XᵀZ], [ZᵀX, ZᵀZ + σ²G⁻¹]] (R = σ²I, so σ² cancels); the unknowns of a dense-K
+        term are its latent effects (see :class:`mixedpy.solution.MME`)."""
+        from scipy.sparse.linalg import spsolve
+        C, rhs, latent = self.workspace.mme_system(self.theta)
+        G = None
+        if self.structures is None:
+            import scipy.sparse as sp
+            Lam = self.random.Lambda(self.theta)
+            G = sp.csc_matrix(self.sigma ** 2 * (Lam @ Lam.T))
+        return MME(C=C, rhs=rhs, solution=np.asarray(spsolve(C, rhs)), names=self.coef_names + latent, G=G)
+
+    def credible_intervals(self, level: float = 0.95) -> pd.DataFrame:
+        """Posterior means, SDs and equal-tailed credible intervals (``method="bayes"``) of every kept
+        quantity (fixed effects and ``var:<component>``)."""
+        if self.posterior is None:
+            raise ModelSpecError("credible intervals need a Bayesian fit (method='bayes')")
+        lo, hi = (1 - level) / 2, 1 - (1 - level) / 2
+        post = self.posterior
+        return pd.DataFrame({"mean": post.mean(), "sd": post.std(ddof=1), f"{lo:.3g}": post.quantile(lo),
+                             f"{hi:.3g}": post.quantile(hi)})
 
     # --- inference (mixedpy.inference) -------------------------------------------------------------
     def anova(self, type: int = 3, ddf: str = "satterthwaite") -> pd.DataFrame:
@@ -286,15 +450,24 @@ class LmmResult:
 
     def heritability(self, group: str) -> pd.Series:
         """σ²_group over the total variance with a delta-method SE (Series ``estimate``, ``se``);
-        see :func:`mixedpy.genetics.heritability.heritability`."""
-        from .genetics.heritability import heritability
+        see :func:`mixedpy.inference.heritability.heritability`."""
+        from .inference.heritability import heritability
         return heritability(self, group)
 
+    @cached_property
+    def varpar_info(self):
+        """Asymptotic covariance of the variance parameters and the Jacobian of Var(β̂) (Satterthwaite)."""
+        from .inference.varpar import compute_varpar_info
+        return compute_varpar_info(self)
+
     # --- presentation -----------------------------------------------------------------------------
-    def summary(self):
+    def summary(self, correlation: bool | None = None):
         """A printable summary like lmerTest's ``summary()`` (HTML in notebooks)."""
+        if self.method in ("known", "anova", "bayes"):
+            from .present.method_summary import MethodSummary
+            return MethodSummary(self, correlation)
         from .present.summary import Summary
-        return Summary(self)
+        return Summary(self, correlation)
 
     def __repr__(self) -> str:
         if not self.random.terms:

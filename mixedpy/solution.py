@@ -19,7 +19,6 @@ import scipy.sparse as sp
 
 from .design.random import RandomDesign, ReTerm
 from .model.deviance import DevianceParts
-from .objective import Workspace
 
 
 @dataclass(frozen=True)
@@ -35,30 +34,20 @@ class Solution:
     parts: DevianceParts
 
 
-def solve_at(ws: Workspace, theta: np.ndarray, reml: bool) -> Solution:
-    """β̂, b̂, σ̂ and Var(β̂) at θ."""
+def solve_at(ws, theta: np.ndarray, sigma2: float | None = None, reml: bool = True) -> Solution:
+    """β̂, b̂, σ̂ and Var(β̂) = σ² (RXᵀRX)⁻¹ at θ from any workspace (the protocol of
+    :mod:`mixedpy.model.protocol`); σ² is the profiled estimate unless given."""
     parts = ws.parts(theta)
-    sigma2 = parts.sigma2(reml)
-    b = ws.random.Lambda(theta) @ parts.u
+    if sigma2 is None:
+        sigma2 = parts.sigma2(reml)
     vcov = sigma2 * np.linalg.inv(parts.RXtRX) if ws.p else np.zeros((0, 0))
-    return Solution(theta=np.asarray(theta, dtype=float), beta=parts.beta, b=b, u=parts.u,
+    return Solution(theta=np.asarray(theta, dtype=float), beta=parts.beta, b=ws.blups(parts), u=parts.u,
                     sigma=float(np.sqrt(sigma2)), vcov=vcov, parts=parts)
 
 
 def term_blocks(term: ReTerm) -> np.ndarray:
     """Indices (into b) of each level's k effects: nlev × k."""
     return term.offset + np.arange(term.nlev)[:, None] * term.k + np.arange(term.k)[None, :]
-
-
-def conditional_variances(ws: Workspace, sol: Solution) -> list[np.ndarray]:
-    """Per term, an nlev × k × k array of Var(b_level | y) = σ² T (A⁻¹)_block Tᵀ."""
-    ws.update(sol.theta)
-    out = []
-    for term in ws.random.terms:
-        blocks = ws.system.inverse_blocks(term_blocks(term))
-        T = term.T(sol.theta)
-        out.append(sol.sigma ** 2 * np.einsum("ab,lbc,dc->lad", T, blocks, T))
-    return out
 
 
 def ranef_frames(random: RandomDesign, values: np.ndarray) -> dict:
@@ -86,8 +75,8 @@ class MME:
     solution : ndarray
     names : list of str
         Fixed-effect names, then ``group:level:term`` for each random effect.
-    G : scipy.sparse.csc_matrix
-        Var(b).
+    G : scipy.sparse.csc_matrix or None
+        Var(b) (None when the MME are in latent effects).
     """
 
     C: sp.csc_matrix
@@ -95,21 +84,3 @@ class MME:
     solution: np.ndarray
     names: list
     G: sp.csc_matrix
-
-
-def mme(ws: Workspace, sol: Solution, names: list) -> MME:
-    """Henderson's MME (needs a non-singular G: every variance component positive)."""
-    Lam = ws.random.Lambda(sol.theta)
-    G = sp.csc_matrix(sol.sigma ** 2 * (Lam @ Lam.T))
-    lam_diag = Lam.diagonal()
-    if ws.random.q and np.any(lam_diag == 0):
-        raise np.linalg.LinAlgError("G is singular (a variance component is 0): Henderson's MME "
-                                    "need G⁻¹; use the Λ-form of the objective instead")
-    Lam_inv = sp.block_diag([sp.kron(sp.eye(t.nlev), np.linalg.inv(t.T(sol.theta)))
-                             for t in ws.random.terms], format="csc")
-    Ginv_scaled = sp.csc_matrix(Lam_inv.T @ Lam_inv)  # σ² G⁻¹ = (ΛΛᵀ)⁻¹
-    ZtX = sp.csc_matrix(ws.ZtX)
-    C = sp.bmat([[sp.csc_matrix(ws.XtX), ZtX.T], [ZtX, sp.csc_matrix(ws.ZtZ) + Ginv_scaled]], format="csc")
-    rhs = np.concatenate([ws.Xty, ws.Zty])
-    solution = sp.linalg.spsolve(C, rhs)
-    return MME(C=C, rhs=rhs, solution=np.asarray(solution), names=names, G=G)

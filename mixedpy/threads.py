@@ -1,19 +1,21 @@
-"""How many BLAS threads the dense steps use: fits, inference loops, genetic models.
+"""How many BLAS threads the dense steps use: an explicit per-fit setting, ``n_threads``.
 
-OpenBLAS's threads spin while they wait: on a busy machine two threads competing for cores made a
-3000 × 3000 Cholesky eight times slower (2.5 s against 0.3 s with one thread), the tridiagonal
-reduction five times slower, and a profile confidence interval of a 648-row model (thousands of
-500 × 500 Choleskys) fifty times slower (262 s against 5 s).  So dense steps run with all threads
-only when at least 1.5 cores are idle (load average) and the matrices are large, with one otherwise.
+OpenBLAS's threads spin while they wait, and for small matrices their wake-up costs more than they
+save: a profile confidence interval of a 648-row model (thousands of 500 × 500 Choleskys) ran
+fifty times slower with two threads on a busy machine.  So small dense steps always run on one
+thread, and large ones (Schur complements of 1,500 rows or more, dense relationship matrices,
+Kenward-Roger's q × q products) on ``n_threads`` threads — all cores when it is None.  The limit
+is a context (threadpoolctl) around the steps, restored afterwards: nothing changes process-wide
+state, and nothing depends on the machine's load.
 """
 from __future__ import annotations
 
-import os
 from contextlib import contextmanager
 
 from threadpoolctl import ThreadpoolController
 
 _CONTROLLER: list = []
+LARGE_SCHUR = 1500  # Schur blocks from this size use n_threads threads
 
 
 def _controller() -> ThreadpoolController:
@@ -23,46 +25,43 @@ def _controller() -> ThreadpoolController:
     return _CONTROLLER[0]
 
 
-def blas_threads() -> int | None:
-    """None (all threads) on an idle machine, 1 on a busy one (or when the load is unknown: None)."""
-    try:
-        idle = (os.cpu_count() or 1) - os.getloadavg()[0]
-    except (OSError, AttributeError):
-        return None
-    return None if idle >= 1.5 else 1
-
-
 @contextmanager
-def blas_limit(large: bool = True):
-    """Context in which BLAS uses :func:`blas_threads` threads (one thread when not ``large``: for
-    loops of small factorizations, where threads only add their wake-up cost).
+def blas_limit(large: bool = True, n_threads: int | None = None):
+    """Context in which BLAS uses ``n_threads`` threads (None: all) for ``large`` steps and one
+    thread otherwise (loops of small factorizations, where threads only add their wake-up cost).
 
     Examples
     --------
     >>> import numpy as np
-    >>> with blas_limit():
+    >>> with blas_limit(n_threads=1):
     ...     float(np.linalg.cholesky(4.0 * np.eye(2))[0, 0])
     2.0
     """
-    with _controller().limit(limits=blas_threads() if large else 1, user_api="blas"):
+    limit = n_threads if large else 1
+    if limit is None:
+        yield
+        return
+    with _controller().limit(limits=int(limit), user_api="blas"):
         yield
 
 
 def workspace_threads(ws) -> int | None:
-    """BLAS threads for evaluations of a workspace's deviance: one for small dense blocks (OpenBLAS's
-    threads cost more than they save there) and on a busy machine; all of them for large Schur
-    blocks (1,500 rows or more) on an idle one."""
+    """BLAS threads for evaluations of a workspace's deviance: one for small dense blocks, the
+    workspace's ``n_threads`` for large Schur blocks and for the MME engines."""
+    n_threads = getattr(ws, "n_threads", None)
     if getattr(ws, "augmented", None) is not None:
         return 1
-    q2 = getattr(getattr(ws, "system", None), "q2", None)  # MME workspaces have no such system
-    if q2 is None or q2 < 1500:
+    if getattr(ws, "kind", None) == "mme" or not hasattr(ws, "system"):
+        return n_threads
+    q2 = getattr(ws.system, "q2", None)
+    if q2 is None or q2 < LARGE_SCHUR:
         return 1
-    return blas_threads()
+    return n_threads
 
 
 @contextmanager
 def workspace_limit(ws):
     """Context for many deviance evaluations of ``ws`` (a fit, a profile, a Hessian) with
     :func:`workspace_threads` BLAS threads."""
-    with _controller().limit(limits=workspace_threads(ws), user_api="blas"):
+    with blas_limit(n_threads=workspace_threads(ws)):
         yield

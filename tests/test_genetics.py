@@ -372,11 +372,12 @@ def _genomic_case(seed=3, n_ind=40, n_rec=90, with_x_term=False):
 @pytest.mark.parametrize("spectral", [False, True])
 @pytest.mark.parametrize("formula", ["y ~ x + (1 | id)", "y ~ x + (0 + x | id)", "y ~ 0 + (1 | id)"])
 def test_tridiagonal_workspace_equals_general(formula, spectral):
-    from mixedpy.genetics.fitting import setup
     from mixedpy.genetics.tridiagonal import TridiagonalWorkspace
+    from mixedpy.model.spec import model_spec
+    from mixedpy.model.workspace import workspace_for
     G, data = _genomic_case(with_x_term="0 + x" in formula)
-    s = setup(formula, data, {"id": G})
-    fast = s.workspace
+    s = model_spec(formula, data, relmat={"id": G})
+    fast = workspace_for(s)
     assert isinstance(fast, TridiagonalWorkspace)
     # the general workspace: a dense Cholesky per θ, or one eigendecomposition (spectral)
     general = MMEWorkspace(s.fixed.X, s.fixed.y, s.random, s.structures, spectral=spectral)

@@ -73,9 +73,9 @@ def _simulated_two_factor(seed=4):
 def test_bayes_near_reml_and_reproducible():
     d = _simulated_two_factor()
     reml = mixedpy.fit("y ~ x + (1 | g)", d)
-    kw = {"method": "bayes", "n_iter": 1500, "burn": 300, "seed": 42, "progress": False}
-    m1 = mixedpy.fit("y ~ x + (1 | g)", d, **kw)
-    m2 = mixedpy.fit("y ~ x + (1 | g)", d, **kw)
+    kw = {"n_iter": 1500, "burn": 300, "seed": 42, "progress": False}
+    m1 = mixedpy.fit_bayes("y ~ x + (1 | g)", d, **kw)
+    m2 = mixedpy.fit_bayes("y ~ x + (1 | g)", d, **kw)
     pd.testing.assert_frame_equal(m1.posterior, m2.posterior)
     assert m1.posterior.shape == (1200, 4)
     assert list(m1.posterior.columns) == ["(Intercept)", "x", "var:g", "var:Residual"]
@@ -90,7 +90,7 @@ def test_bayes_near_reml_and_reproducible():
     ci = m1.credible_intervals()
     assert (ci.iloc[:, 2] < ci["mean"]).all() and (ci["mean"] < ci.iloc[:, 3]).all()
     assert "credible" in str(m1.summary())
-    m3 = mixedpy.fit("y ~ x + (1 | g)", d, **{**kw, "seed": 43})
+    m3 = mixedpy.fit_bayes("y ~ x + (1 | g)", d, **{**kw, "seed": 43})
     assert not m3.posterior.equals(m1.posterior)
     h = m1.heritability("g")
     draws = post["var:g"] / (post["var:g"] + post["var:Residual"])
@@ -100,13 +100,13 @@ def test_bayes_near_reml_and_reproducible():
 def test_bayes_with_pedigree_thin_and_priors():
     from tests.test_genetics import MRODE_CALF_PED, MRODE_CALVES
     ped = mixedpy.Pedigree.from_frame(MRODE_CALF_PED)
-    m = mixedpy.fit("wwg ~ 0 + sex + (1 | calf)", MRODE_CALVES, relmat={"calf": ped}, method="bayes",
+    m = mixedpy.fit_bayes("wwg ~ 0 + sex + (1 | calf)", MRODE_CALVES, relmat={"calf": ped},
                     n_iter=400, burn=100, thin=3, seed=1, progress=False,
                     prior={"calf": (10.0, 20.0), "Residual": (10.0, 40.0)})
     assert len(m.posterior) == 100
     assert len(m.ranef["calf"]) == 8
     with pytest.raises(ModelSpecError, match="unknown component"):
-        mixedpy.fit("wwg ~ 0 + sex + (1 | calf)", MRODE_CALVES, relmat={"calf": ped}, method="bayes",
+        mixedpy.fit_bayes("wwg ~ 0 + sex + (1 | calf)", MRODE_CALVES, relmat={"calf": ped},
                     n_iter=10, burn=2, progress=False, prior={"animal": (1.0, 1.0)})
 
 
@@ -116,7 +116,7 @@ def test_method_option():
     b = mixedpy.fit("Yield ~ 1 + (1 | Batch)", d, reml=False)
     assert a.deviance == pytest.approx(b.deviance)
     with pytest.raises(ModelSpecError, match="bayes"):
-        mixedpy.fit("Yield ~ 1 + (1 | Batch)", d, n_iter=10)
+        mixedpy.fit("Yield ~ 1 + (1 | Batch)", d, options=mixedpy.GibbsOptions(n_iter=10))
     with pytest.raises(ModelSpecError):
         mixedpy.fit("Yield ~ 1 + (1 | Batch)", d, method="anova", variances={"Batch": 1.0, "Residual": 1.0})
 
@@ -237,7 +237,7 @@ def test_bayes_correlated_slopes_near_reml_200_subjects():
     d = _sleep_like()
     f = "Reaction ~ Days + (1 + Days | Subject)"
     reml = mixedpy.fit(f, d)
-    m = mixedpy.fit(f, d, method="bayes", n_iter=1500, burn=300, seed=11, progress=False)
+    m = mixedpy.fit_bayes(f, d, n_iter=1500, burn=300, seed=11, progress=False)
     post = m.posterior
     assert list(post.columns) == ["(Intercept)", "Days", "var:Subject:(Intercept)", "var:Subject:Days",
                                   "cov:Subject:(Intercept):Days", "cor:Subject:(Intercept):Days", "var:Residual"]
@@ -271,17 +271,17 @@ def test_bayes_correlated_slopes_near_reml_200_subjects():
 
 def test_bayes_uncorrelated_terms_stay_scalar_and_reproducible():
     d = _sleep_like(n_sub=60, seed=2)
-    kw = {"method": "bayes", "n_iter": 200, "burn": 50, "seed": 3, "progress": False}
-    m1 = mixedpy.fit("Reaction ~ Days + (1 + Days || Subject)", d, **kw)
+    kw = {"n_iter": 200, "burn": 50, "seed": 3, "progress": False}
+    m1 = mixedpy.fit_bayes("Reaction ~ Days + (1 + Days || Subject)", d, **kw)
     assert list(m1.posterior.columns) == ["(Intercept)", "Days", "var:Subject", "var:Subject.1", "var:Residual"]
     assert len(m1.varcorr) == 3
-    m2 = mixedpy.fit("Reaction ~ Days + (1 + Days || Subject)", d, **kw)
+    m2 = mixedpy.fit_bayes("Reaction ~ Days + (1 + Days || Subject)", d, **kw)
     pd.testing.assert_frame_equal(m1.posterior, m2.posterior)
-    v1 = mixedpy.fit("Reaction ~ Days + (1 + Days | Subject)", d, **kw)
-    v2 = mixedpy.fit("Reaction ~ Days + (1 + Days | Subject)", d, **kw)
+    v1 = mixedpy.fit_bayes("Reaction ~ Days + (1 + Days | Subject)", d, **kw)
+    v2 = mixedpy.fit_bayes("Reaction ~ Days + (1 + Days | Subject)", d, **kw)
     pd.testing.assert_frame_equal(v1.posterior, v2.posterior)
     pd.testing.assert_frame_equal(v1.ranef["Subject"], v2.ranef["Subject"])
-    v3 = mixedpy.fit("Reaction ~ Days + (1 + Days | Subject)", d, **{**kw, "seed": 4})
+    v3 = mixedpy.fit_bayes("Reaction ~ Days + (1 + Days | Subject)", d, **{**kw, "seed": 4})
     assert not v3.posterior.equals(v1.posterior)
 
 
@@ -323,18 +323,18 @@ def test_inverse_wishart_draw_against_known_moments():
 def test_bayes_prior_validation_names_the_component(prior, fragment):
     d = mixedpy.datasets.load("sleepstudy")
     with pytest.raises(ModelSpecError, match=fragment) as info:
-        mixedpy.fit("Reaction ~ Days + (Days | Subject)", d, method="bayes", n_iter=10, burn=2,
+        mixedpy.fit_bayes("Reaction ~ Days + (Days | Subject)", d, n_iter=10, burn=2,
                     progress=False, prior=prior)
     assert isinstance(info.value, mixedpy.errors.MixedpyError)
 
 
 def test_bayes_prior_matrix_and_scalar_scale_accepted():
     d = mixedpy.datasets.load("sleepstudy")
-    kw = {"method": "bayes", "n_iter": 30, "burn": 5, "seed": 1, "progress": False}
-    m = mixedpy.fit("Reaction ~ Days + (Days | Subject)", d, prior={"Subject": (6, 100.0)}, **kw)
+    kw = {"n_iter": 30, "burn": 5, "seed": 1, "progress": False}
+    m = mixedpy.fit_bayes("Reaction ~ Days + (Days | Subject)", d, prior={"Subject": (6, 100.0)}, **kw)
     assert m.prior["Subject"][1] == 6.0
     np.testing.assert_allclose(m.prior["Subject"][2], 100.0 * np.eye(2))
-    m = mixedpy.fit("Reaction ~ Days + (Days | Subject)", d,
+    m = mixedpy.fit_bayes("Reaction ~ Days + (Days | Subject)", d,
                     prior={"Subject": (4, [[500.0, 0.0], [0.0, 30.0]]), "Residual": (-2, 0)}, **kw)
     assert m.prior["Residual"] == ("scaled-inv-chi2", -2.0, 0.0)
 
@@ -342,19 +342,19 @@ def test_bayes_prior_matrix_and_scalar_scale_accepted():
 def test_bayes_with_relationship_matrices():
     from tests.test_genetics import _genomic_case, _simulated_animal_data
     ped, _A, _pos, data = _simulated_animal_data()
-    kw = {"method": "bayes", "n_iter": 120, "burn": 20, "seed": 5, "progress": False}
-    m = mixedpy.fit("y ~ x + (1 + x | animal)", data, relmat={"animal": ped}, **kw)    # A⁻¹, vector term
+    kw = {"n_iter": 120, "burn": 20, "seed": 5, "progress": False}
+    m = mixedpy.fit_bayes("y ~ x + (1 + x | animal)", data, relmat={"animal": ped}, **kw)    # A⁻¹, vector term
     assert m.ranef["animal"].shape == (len(ped), 2)
     assert "cov:animal:(Intercept):x" in m.posterior.columns
     G, gd = _genomic_case()
     reml = mixedpy.fit("y ~ x + (1 | id)", gd, relmat={"id": G})
-    g = mixedpy.fit("y ~ x + (1 | id)", gd, relmat={"id": G}, **{**kw, "n_iter": 1500, "burn": 300})
+    g = mixedpy.fit_bayes("y ~ x + (1 | id)", gd, relmat={"id": G}, **{**kw, "n_iter": 1500, "burn": 300})
     assert g.ranef["id"].shape == (40, 1)                                               # dense K, latent form
     for col, row in (("var:id", 0), ("var:Residual", 1)):
         assert abs(g.varcorr["variance"].iloc[row] - reml.varcorr["variance"].iloc[row]) < 0.6 * g.posterior[col].std()
-    gv = mixedpy.fit("y ~ x + (1 + x | id)", gd, relmat={"id": G}, **kw)               # dense K, vector term
+    gv = mixedpy.fit_bayes("y ~ x + (1 + x | id)", gd, relmat={"id": G}, **kw)               # dense K, vector term
     assert gv.ranef["id"].shape == (40, 2)
-    again = mixedpy.fit("y ~ x + (1 + x | id)", gd, relmat={"id": G}, **kw)
+    again = mixedpy.fit_bayes("y ~ x + (1 + x | id)", gd, relmat={"id": G}, **kw)
     pd.testing.assert_frame_equal(gv.posterior, again.posterior)
 
 
@@ -372,33 +372,22 @@ def test_anova_input_errors_name_the_term():
 
 def test_bayes_progress_bar(capsys):
     d = mixedpy.datasets.load("dyestuff")
-    mixedpy.fit("Yield ~ 1 + (1 | Batch)", d, method="bayes", n_iter=50, burn=10, seed=1, progress=True)
+    mixedpy.fit_bayes("Yield ~ 1 + (1 | Batch)", d, n_iter=50, burn=10, seed=1, progress=True)
     assert "Gibbs" in capsys.readouterr().err
-    mixedpy.fit("Yield ~ 1 + (1 | Batch)", d, method="bayes", n_iter=50, burn=10, seed=1, progress=False)
+    mixedpy.fit_bayes("Yield ~ 1 + (1 | Batch)", d, n_iter=50, burn=10, seed=1, progress=False)
     assert "Gibbs" not in capsys.readouterr().err
 
 
-def test_bayes_seeded_chain_independent_of_blas_threads(monkeypatch):
-    # the BLAS thread count follows the machine's load (mixedpy.threads.blas_threads); a seeded chain
-    # must not: with a singular genomic K (more individuals than markers) the basis of its
-    # eigenvectors, and so every latent draw, changed with the thread count
-    from mixedpy import threads
-    from mixedpy.variance import bayes
+def test_bayes_seeded_chain_independent_of_blas_threads():
+    # a seeded chain must not depend on the BLAS thread count: with a singular genomic K (more
+    # individuals than markers) the basis of its eigenvectors, and so every latent draw, changed
+    # with the thread count; a seeded fit therefore runs on one thread whatever n_threads says
     rng = np.random.default_rng(5)
     n = 600
     ids = [f"i{k}" for k in range(n)]
     G = mixedpy.grm(pd.DataFrame(rng.binomial(2, 0.3, (n, 300)), index=ids))
     data = pd.DataFrame({"id": ids, "y": rng.normal(size=n)})
-    kw = {"relmat": {"id": G}, "method": "bayes", "n_iter": 30, "burn": 10, "seed": 2, "progress": False}
-    limits = []
-    real_limit = bayes.blas_limit
-    monkeypatch.setattr(bayes, "blas_limit", lambda large=True: limits.append(large) or real_limit(large))
-    runs = []
-    for nt in (1, None):
-        monkeypatch.setattr(threads, "blas_threads", lambda nt=nt: nt)
-        runs.append(mixedpy.fit("y ~ 1 + (1 | id)", data, **kw).posterior)
+    kw = {"relmat": {"id": G}, "n_iter": 30, "burn": 10, "seed": 2, "progress": False}
+    runs = [mixedpy.fit_bayes("y ~ 1 + (1 | id)", data, n_threads=nt, **kw).posterior for nt in (1, 2, None)]
     pd.testing.assert_frame_equal(runs[0], runs[1], check_exact=True)
-    assert limits and not any(limits)  # one thread throughout
-    limits.clear()
-    mixedpy.fit("y ~ 1 + (1 | id)", data, **{**kw, "seed": None})
-    assert limits[0]  # unseeded: threads by the load
+    pd.testing.assert_frame_equal(runs[0], runs[2], check_exact=True)

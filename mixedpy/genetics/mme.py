@@ -371,9 +371,16 @@ class MMEWorkspace:
             out.append(sigma ** 2 * blocks)
         return out
 
-    def mme_workspace(self) -> MMEWorkspace:
-        """The workspace whose :meth:`mme_matrix` gives the MME (this one)."""
-        return self
+    has_gradient = False
+
+    def blups(self, parts: DevianceParts) -> np.ndarray:
+        """b from the working coefficients of :meth:`parts`."""
+        return self.effects(parts.u)
+
+    def mme_system(self, theta: np.ndarray) -> tuple[sp.csc_matrix, np.ndarray, list[str]]:
+        """The MME in the working coefficients, the right-hand side and their names."""
+        C, rhs = self.mme_matrix(theta)
+        return C, rhs, self.latent_names()
 
     def latent_names(self) -> list[str]:
         """Names of the working coefficients: ``group:level:column`` (``group:latent<i>:column`` for

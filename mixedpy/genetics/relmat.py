@@ -69,6 +69,27 @@ class TermStructure:
     def nlatent(self, nlev: int) -> int:
         return self.F.shape[1] if self.kind == "factor" else nlev
 
+    def draw(self, z: np.ndarray) -> np.ndarray:
+        """Correlated draws from standard normal ones: rows of ``L z`` with L Lᵀ = K (z has one row
+        per level of K; K = I for "iid").  For "inverse" L = P'(I + L₁)⁻ᵀ D^(-1/2) from the sparse
+        LDLᵀ of K⁻¹, so K itself is never formed."""
+        z = np.asarray(z, dtype=float)
+        if self.kind == "iid":
+            return z
+        if self.kind == "factor":
+            F = self.F
+            return F @ z[:F.shape[1]]
+        from scipy.sparse.linalg import spsolve_triangular
+
+        from ..linalg.sparse_ldl import SparseLDL
+        f = SparseLDL(sp.triu(self.Kinv, format="csc"))
+        L, d, perm = f.factors()
+        U = sp.csr_matrix((sp.identity(L.shape[0]) + L).T)
+        xp = spsolve_triangular(U, z / np.sqrt(d)[:, None] if z.ndim == 2 else z / np.sqrt(d), lower=False)
+        out = np.empty_like(xp)
+        out[perm] = xp
+        return out
+
 
 def psd_tolerance(K: np.ndarray) -> float:
     """δ = ``PSD_TOL`` · n · max Kᵢᵢ: eigenvalues of K above −δ count as 0."""

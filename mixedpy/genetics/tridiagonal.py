@@ -227,11 +227,17 @@ class TridiagonalWorkspace:
         pev = t2 * np.diag(self.K) - t2 * t2 * np.einsum("ij,ij->j", Y, Y)
         return [sigma ** 2 * np.maximum(pev, 0.0)[:, None, None]]
 
-    def mme_workspace(self):
-        """The general :class:`~mixedpy.genetics.mme.MMEWorkspace` of this model (built on demand:
-        its MME are in the latent effects of K = F Fᵀ)."""
+    has_gradient = False
+
+    def blups(self, parts: DevianceParts) -> np.ndarray:
+        """b (the working coefficients are b itself here)."""
+        return np.asarray(parts.u, dtype=float)
+
+    def mme_system(self, theta: np.ndarray):
+        """The MME of the general :class:`~mixedpy.genetics.mme.MMEWorkspace` of this model (built on
+        demand: its MME are in the latent effects of K = F Fᵀ)."""
         if not hasattr(self, "_mme"):
             from .mme import MMEWorkspace
             self._mme = MMEWorkspace(self.X, self.y, self.random, self.structures)
-        return self._mme
+        return self._mme.mme_system(theta)
 

@@ -36,27 +36,33 @@ def parameter_vector(result) -> pd.Series:
 
 
 def simulate_responses(result, nsim: int, seed=None) -> np.ndarray:
-    """nsim × n simulated responses from the fitted model."""
+    """nsim × n simulated responses from the fitted model: y* = Xβ̂ + Zb* + σ̂ε with
+    b* ~ N(0, σ̂² (K ⊗ T Tᵀ)) per term (K = I without a relationship matrix)."""
     rng = np.random.default_rng(seed)
-    X, Z = result.workspace.X, result.random.Z
-    Lam = result.random.Lambda(result.theta)
+    X, Z = result.fixed.X, result.random.Z
     mu = X @ np.asarray(result.solution.beta)
-    n, q = X.shape[0], result.random.q
+    n = X.shape[0]
+    structures = result.structures or [None] * len(result.random.terms)
     out = np.empty((nsim, n))
     for i in range(nsim):
-        b = Lam @ rng.standard_normal(q) * result.sigma if q else 0.0
-        out[i] = mu + (Z @ b if q else 0.0) + result.sigma * rng.standard_normal(n)
+        b = np.zeros(result.random.q)
+        for term, st in zip(result.random.terms, structures):
+            z = rng.standard_normal((term.nlev, term.k))
+            if st is not None:
+                z = st.draw(z)
+            b[term.offset:term.offset + term.q] = (z @ term.T(result.theta).T).ravel() * result.sigma
+        out[i] = mu + (Z @ b if result.random.q else 0.0) + result.sigma * rng.standard_normal(n)
     return out
 
 
 def _refit(args) -> np.ndarray:
-    formula, data, response, y, reml, names = args
-    from ..api import fit
-    d = data.copy()
-    d[response] = y
+    result_or_refitter, spec, y, names = args
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        m = fit(formula, d, reml=reml)
+        if spec is None:
+            m = result_or_refitter.refit(y=y)
+        else:
+            m = result_or_refitter(spec.with_response(y))
     return parameter_vector(m).reindex(names).to_numpy()
 
 
@@ -91,15 +97,15 @@ def bootstrap_intervals(result, level: float = 0.95, nsim: int = 500, seed=None,
     """
     from tqdm.auto import tqdm
 
-    response = result.fixed.response
-    if response not in result.frame.data.columns:
-        raise ModelSpecError(f"bootstrap needs the response to be a data column, got {response!r}")
+    if result.method not in ("reml", "ml"):
+        raise ModelSpecError(f"bootstrap intervals refit by REML/ML; this fit's method is {result.method!r}")
     names = list(parameter_vector(result).index)
     ys = simulate_responses(result, nsim, seed)
-    jobs = [(result.frame.formula.text, result.frame.data, response, y, result.reml, names) for y in ys]
     if n_jobs == 1:
+        jobs = [(result, None, y, names) for y in ys]
         draws = [_refit(j) for j in tqdm(jobs, disable=not progress, desc="bootstrap")]
-    else:
+    else:  # worker processes get the orchestrator and the spec (a workspace does not pickle)
+        jobs = [(result.fitter, result.spec, y, names) for y in ys]
         with ProcessPoolExecutor(max_workers=None if n_jobs < 0 else n_jobs) as ex:
             draws = list(tqdm(ex.map(_refit, jobs), total=nsim, disable=not progress, desc="bootstrap"))
     D = pd.DataFrame(np.array(draws), columns=names)

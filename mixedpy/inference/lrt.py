@@ -13,19 +13,9 @@ from ..errors import ModelSpecError
 
 
 def ml_fit(result):
-    """The fit itself when it is ML, else the same model refitted by maximum likelihood."""
-    if not result.reml:
-        return result
-    cached = result.__dict__.get("_ml_refit")
-    if cached is None:
-        import warnings
-
-        from ..api import fit
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            cached = fit(result.frame.formula.text, result.frame.data, reml=False)
-        result.__dict__["_ml_refit"] = cached
-    return cached
+    """The fit itself when it is ML, else the same model (relmat, known structure, options kept)
+    refitted by maximum likelihood — computed once per fit (the result's ``ml_fit``)."""
+    return result.ml_fit
 
 
 def compare(*models, names: list | None = None) -> pd.DataFrame:

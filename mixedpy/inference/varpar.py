@@ -140,7 +140,8 @@ def _derivatives(result, theta: np.ndarray):
 
 
 def varpar_info(result) -> VarparInfo:
-    """Hessian of the deviance in (θ, σ), A = 2H⁻¹ and the Jacobian of Var(β̂) (cached on the fit).
+    """Hessian of the deviance in (θ, σ), A = 2H⁻¹ and the Jacobian of Var(β̂) (computed once per
+    fit: the result's ``varpar_info``).
 
     Examples
     --------
@@ -150,9 +151,11 @@ def varpar_info(result) -> VarparInfo:
     >>> info.vcov_varpar.shape, info.jac.shape
     ((4, 4), (4, 2, 2))
     """
-    cached = result.__dict__.get("_varpar_info")
-    if cached is not None:
-        return cached
+    return result.varpar_info
+
+
+def compute_varpar_info(result) -> VarparInfo:
+    """The computation behind :func:`varpar_info`."""
     ws = result.workspace
     theta = np.asarray(result.theta, dtype=float)
     sigma = float(result.sigma)
@@ -174,5 +177,4 @@ def varpar_info(result) -> VarparInfo:
     jac[k] = 2.0 * sigma * Vu
     info = VarparInfo(varpar=np.append(theta, sigma), vcov_beta=np.asarray(result.solution.vcov),
                       hessian=H, vcov_varpar=2.0 * pseudo_inverse(H), jac=jac)
-    result.__dict__["_varpar_info"] = info
     return info

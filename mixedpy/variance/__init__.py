@@ -1,5 +1,9 @@
-"""Variance-component estimation besides REML/ML: ANOVA (method of moments) and Bayesian (Gibbs)."""
-from .anova import anova_components, fit_anova
-from .bayes import draw_inverse_wishart, fit_bayes
+"""Variance-component estimation besides REML/ML: ANOVA (method of moments) and Bayesian (Gibbs).
 
-__all__ = ["anova_components", "draw_inverse_wishart", "fit_anova", "fit_bayes"]
+Both are estimators on the same :class:`~mixedpy.model.spec.ModelSpec` as REML/ML and return
+:class:`~mixedpy.estimates.Estimates` that become the same result class.
+"""
+from .anova import anova_components, estimate_anova
+from .bayes import GibbsOptions, draw_inverse_wishart, estimate_bayes
+
+__all__ = ["GibbsOptions", "anova_components", "draw_inverse_wishart", "estimate_anova", "estimate_bayes"]

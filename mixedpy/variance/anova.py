@@ -38,7 +38,9 @@ import scipy.linalg as la
 import scipy.sparse as sp
 
 from ..errors import DataError, ModelSpecError, NegativeVarianceWarning
+from ..estimates import Estimates
 from ..optimize import OptSummary
+from ..solution import solve_at
 from ..threads import blas_limit
 
 RANK_TOL = 1e-9      # singular values of X below this (relative) are 0
@@ -183,8 +185,9 @@ def anova_components(X: np.ndarray, y: np.ndarray, Zs: list, names: list) -> dic
             "vcov": pd.DataFrame(cov, index=labels, columns=labels)}
 
 
-def fit_anova(formula: str, data, *, relmat: dict | None = None, data_name: str = "data"):
-    """Fit by the method of moments (``fit(..., method="anova")``); see the module docstring.
+def estimate_anova(spec, ws) -> Estimates:
+    """Variance components by the method of moments (``fit(..., method="anova")``); see the module
+    docstring.
 
     Only random-intercept terms ``(1 | g)`` are supported, fitted in the order of the formula
     after the fixed effects.  The result's ``varcorr`` reports the moment estimates as they are;
@@ -197,29 +200,20 @@ def fit_anova(formula: str, data, *, relmat: dict | None = None, data_name: str 
     >>> m.varcorr["variance"].round(2).tolist()
     [1764.05, 2451.25]
     """
-    if relmat:
-        raise ModelSpecError(f"method='anova' does not take relmat (given for {', '.join(map(repr, relmat))}): "
-                             "the moment equations assume iid random intercepts; use REML for "
-                             "relationship matrices")
-    with blas_limit():
-        return _fit_anova(formula, data, data_name)
-
-
-def _fit_anova(formula: str, data, data_name: str):
-    from ..genetics.fitting import MMEResult, setup, solution_at
     t0 = time.perf_counter()
-    s = setup(formula, data, None)
-    for t in s.random.terms:
+    random = spec.random
+    for t in random.terms:
         if t.k != 1 or t.columns[0] != "(Intercept)":
             raise ModelSpecError(f"method='anova' (Henderson's Method III) needs random intercepts (1 | g); "
                                  f"the random term {t.source} has the column(s) {', '.join(t.columns)} for "
                                  f"{t.group!r}: fit random slopes by REML, ML or method='bayes'")
     # fit in formula order
-    order = {str(src): i for i, src in enumerate(s.frame.formula.random)}
-    idx = sorted(range(len(s.random.terms)), key=lambda j: order.get(str(s.random.terms[j].source), j))
-    labels = s.random.term_labels()
-    Zs = [s.random.Z[:, s.random.terms[j].offset:s.random.terms[j].offset + s.random.terms[j].q] for j in idx]
-    out = anova_components(s.fixed.X, s.fixed.y, Zs, [labels[j] for j in idx])
+    order = {str(src): i for i, src in enumerate(spec.frame.formula.random)}
+    idx = sorted(range(len(random.terms)), key=lambda j: order.get(str(random.terms[j].source), j))
+    labels = random.term_labels()
+    Zs = [random.Z[:, random.terms[j].offset:random.terms[j].offset + random.terms[j].q] for j in idx]
+    with blas_limit(n_threads=spec.n_threads):
+        out = anova_components(spec.fixed.X, spec.fixed.y, Zs, [labels[j] for j in idx])
     est = out["estimates"]
     neg = [k for k, v in est.items() if v < 0]
     if neg:
@@ -229,14 +223,12 @@ def _fit_anova(formula: str, data, data_name: str):
     s2 = float(est["Residual"])
     if s2 <= 0:
         raise DataError("the ANOVA estimate of the residual variance is not positive")
-    theta = np.zeros(s.random.ntheta)
-    for lab, t in zip(labels, s.random.terms):
+    theta = np.zeros(random.ntheta)
+    for lab, t in zip(labels, random.terms):
         theta[t.theta_offset] = np.sqrt(max(float(est[lab]), 0.0) / s2)
-    sol = solution_at(s.workspace, theta, s2)
+    with blas_limit(n_threads=spec.n_threads):
+        sol = solve_at(ws, theta, sigma2=s2)
     opt = OptSummary("anova", theta, theta, np.nan, 0, True, "method of moments (Henderson III)",
                      np.zeros(len(theta)), time.perf_counter() - t0)
-    result = MMEResult(formula=formula, frame=s.frame, fixed=s.fixed, random=s.random, workspace=s.workspace,
-                       opt=opt, solution=sol, reml=True, method="anova", data_name=data_name,
-                       structures=s.structures, variances=est.to_dict(), vcov_variances=out["vcov"])
-    result.anova_table = out["table"]
-    return result
+    return Estimates(opt=opt, solution=sol, raw_variances=est.to_dict(), vcov_variances=out["vcov"],
+                     anova_table=out["table"])

@@ -53,8 +53,9 @@ import pandas as pd
 import scipy.linalg as la
 
 from ..errors import DataError, ModelSpecError
-from ..genetics.fitting import covariance_columns
+from ..estimates import Estimates
 from ..optimize import OptSummary
+from ..solution import Solution
 from ..progress import tqdm
 from ..threads import blas_limit
 
@@ -195,15 +196,13 @@ def _cov_values(S: np.ndarray, spec: list) -> list:
     return out
 
 
-def fit_bayes(formula: str, data, *, relmat: dict | None = None, n_iter: int = 5000, burn: int | None = None,
-              thin: int = 1, seed: int | None = None, prior: dict | None = None, progress: bool = True,
-              data_name: str = "data"):
-    """Gibbs sampler for the variance components (``fit(..., method="bayes")``).
+@dataclass(frozen=True)
+class GibbsOptions:
+    """Options of the Gibbs sampler (``fit(..., method="bayes", options=GibbsOptions(...))`` or
+    :func:`mixedpy.fit_bayes`).
 
-    Parameters
+    Attributes
     ----------
-    formula, data, relmat
-        As for :func:`mixedpy.fit`; random terms may be correlated vector terms ``(1 + x | g)``.
     n_iter : int
         Total number of iterations (burn-in included).
     burn : int, optional
@@ -212,45 +211,89 @@ def fit_bayes(formula: str, data, *, relmat: dict | None = None, n_iter: int = 5
         Keep every ``thin``-th draw after the burn-in.
     seed : int, optional
         Seed of the random generator: the same seed gives identical draws (on the same machine and
-        libraries: a seeded fit runs its linear algebra on one BLAS thread, whatever the load).
+        libraries: a seeded fit runs its linear algebra on one BLAS thread).
     prior : dict, optional
         ``{component: (df, scale)}``: scaled-inverse-χ² (df, s²) for scalar components and the
         residual, inverse-Wishart (df, S) for vector terms (see the module docstring).
     progress : bool
-        Show a tqdm progress bar.
+        Show a progress bar (only on a terminal unless forced).
 
-    Returns
-    -------
-    MMEResult
-        Estimates are posterior means (``fixef``, ``ranef``, ``varcorr``); ``posterior`` holds the
-        kept draws; ``prior`` the priors used; ``credible_intervals()``.
+    Examples
+    --------
+    >>> GibbsOptions(n_iter=300, burn=100, seed=1).kept
+    200
+    """
+
+    n_iter: int = 5000
+    burn: int | None = None
+    thin: int = 1
+    seed: int | None = None
+    prior: dict | None = None
+    progress: bool = True
+
+    def __post_init__(self):
+        n_iter, thin = int(self.n_iter), int(self.thin)
+        burn = n_iter // 5 if self.burn is None else int(self.burn)
+        if n_iter <= burn or burn < 0 or thin < 1:
+            raise ModelSpecError(f"need n_iter > burn >= 0 and thin >= 1 (got n_iter={n_iter}, burn={burn}, "
+                                 f"thin={thin})")
+        if self.prior is not None and not isinstance(self.prior, dict):
+            raise ModelSpecError(f"prior must be a dict {{component: (df, scale)}}, got {type(self.prior).__name__}")
+        object.__setattr__(self, "n_iter", n_iter)
+        object.__setattr__(self, "burn", burn)
+        object.__setattr__(self, "thin", thin)
+
+    @property
+    def kept(self) -> int:
+        """Number of draws kept."""
+        return len(range(self.burn, self.n_iter, self.thin))
+
+
+def covariance_columns(label: str, columns: list) -> list[tuple[str, str, int, int]]:
+    """(name, kind, a, b) of the posterior columns of a term's covariance draws (kind "var", "cov" or
+    "cor" of columns a and b): ``var:<label>`` for a scalar term; ``var:<label>:<column>``,
+    ``cov:<label>:<c1>:<c2>`` and ``cor:<label>:<c1>:<c2>`` for a vector term.
+
+    Examples
+    --------
+    >>> [c[0] for c in covariance_columns("Subject", ["(Intercept)", "Days"])]
+    ['var:Subject:(Intercept)', 'var:Subject:Days', 'cov:Subject:(Intercept):Days', 'cor:Subject:(Intercept):Days']
+    """
+    if len(columns) == 1:
+        return [(f"var:{label}", "var", 0, 0)]
+    out = [(f"var:{label}:{c}", "var", a, a) for a, c in enumerate(columns)]
+    for a in range(len(columns)):
+        for b in range(a + 1, len(columns)):
+            pair = f"{label}:{columns[a]}:{columns[b]}"
+            out += [(f"cov:{pair}", "cov", a, b), (f"cor:{pair}", "cor", a, b)]
+    return out
+
+
+def estimate_bayes(spec, ws, options: GibbsOptions | None = None) -> Estimates:
+    """Gibbs sampler for the variance components on the MME (``method="bayes"``).
+
+    Estimates are posterior means (``fixef``, ``ranef``, ``varcorr``); the result's ``posterior``
+    holds the kept draws, ``prior`` the priors used, ``credible_intervals()`` the intervals.
 
     Examples
     --------
     >>> import mixedpy
-    >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"), method="bayes",
-    ...                 n_iter=300, burn=100, seed=1, progress=False)
+    >>> m = mixedpy.fit_bayes("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"),
+    ...                       n_iter=300, burn=100, seed=1, progress=False)
     >>> m.posterior.shape
     (200, 3)
-    >>> s = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy"),
-    ...                 method="bayes", n_iter=60, burn=10, seed=1, progress=False)
+    >>> s = mixedpy.fit_bayes("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy"),
+    ...                       n_iter=60, burn=10, seed=1, progress=False)
     >>> list(s.posterior.columns)[2:]
     ['var:Subject:(Intercept)', 'var:Subject:Days', 'cov:Subject:(Intercept):Days', 'cor:Subject:(Intercept):Days', 'var:Residual']
     """
-    n_iter = int(n_iter)
-    burn, thin = (n_iter // 5 if burn is None else int(burn)), int(thin)
-    if n_iter <= burn or burn < 0 or thin < 1:
-        raise ModelSpecError(f"need n_iter > burn >= 0 and thin >= 1 (got n_iter={n_iter}, burn={burn}, thin={thin})")
-    from ..genetics.fitting import setup
-    t0 = time.perf_counter()
-    # With a seed everything runs on one BLAS thread: the load-dependent thread count of
-    # blas_threads() would make the chain depend on the machine's load (multi-threaded rounding,
-    # and for a singular dense K the basis of its eigenvectors, which rotates the latent draws).
-    free = seed is None
-    with blas_limit(large=free):
-        s = setup(formula, data, relmat, workspace="mme")
-    with blas_limit(large=free and s.workspace.q >= LARGE_Q):
-        return _fit_bayes(formula, s, t0, n_iter, burn, thin, seed, prior, progress, data_name)
+    o = options if options is not None else GibbsOptions()
+    # With a seed everything runs on one BLAS thread: a thread count that varies would make the
+    # chain depend on it (multi-threaded rounding, and for a singular dense K the basis of its
+    # eigenvectors, which rotates the latent draws).
+    free = o.seed is None
+    with blas_limit(large=free and ws.q >= LARGE_Q, n_threads=spec.n_threads):
+        return _sample(spec, ws, o)
 
 
 class GibbsSampler:
@@ -324,26 +367,26 @@ def _posterior_means(means: pd.Series, labels: list, terms, specs: list) -> tupl
     return raw, covs
 
 
-def _fit_bayes(formula, s, t0, n_iter, burn, thin, seed, prior, progress, data_name):
-    from ..genetics.fitting import MMEResult
-    from ..solution import Solution
-    ws, rd = s.workspace, s.random
+def _sample(spec, ws, o: GibbsOptions) -> Estimates:
+    t0 = time.perf_counter()
+    rd = spec.random
+    n_iter, burn, thin = o.n_iter, o.burn, o.thin
     labels = rd.term_labels()
-    pri = resolve_priors(rd.terms, labels, [t.X for t in rd.terms], ws.nlat, ws.y, prior)
+    pri = resolve_priors(rd.terms, labels, [t.X for t in rd.terms], ws.nlat, ws.y, o.prior)
     specs = [covariance_columns(lab, t.columns) for lab, t in zip(labels, rd.terms)]
-    sampler = GibbsSampler(ws, pri, np.random.default_rng(seed))
+    sampler = GibbsSampler(ws, pri, np.random.default_rng(o.seed))
     start = _default_priors(rd.terms, labels, [t.X for t in rd.terms], float(np.var(ws.y, ddof=1)))
     covs = [start[lab].scale / 2.0 for lab in labels]          # the default priors' means
     s2e = float(start["Residual"].scale[0, 0]) / 2.0
     rows, bsum = [], np.zeros(rd.q)
-    iterations = tqdm(range(n_iter), desc="Gibbs", leave=False) if progress else range(n_iter)
+    iterations = tqdm(range(n_iter), desc="Gibbs", leave=False) if o.progress else range(n_iter)
     for it in iterations:
         beta, b, covs, s2e = sampler.step(covs, s2e)
         if it >= burn and (it - burn) % thin == 0:
             rows.append(np.concatenate([beta] + [_cov_values(S, spec) for S, spec in zip(covs, specs)] + [[s2e]]))
             bsum += b
-    names = list(s.fixed.names)
-    post = pd.DataFrame(np.array(rows), columns=names + [c for spec in specs for c, *_ in spec] + ["var:Residual"])
+    names = list(spec.fixed.names)
+    post = pd.DataFrame(np.array(rows), columns=names + [c for sp_ in specs for c, *_ in sp_] + ["var:Residual"])
     raw, mean_covs = _posterior_means(post.mean(), labels, rd.terms, specs)
     theta = _theta_of(rd, mean_covs, raw["Residual"])
     vcov = np.atleast_2d(np.cov(post[names].to_numpy(), rowvar=False)) if ws.p else np.zeros((0, 0))
@@ -353,8 +396,5 @@ def _fit_bayes(formula, s, t0, n_iter, burn, thin, seed, prior, progress, data_n
     opt = OptSummary("gibbs", theta, theta, np.nan, n_iter, True,
                      f"{n_iter} iterations, burn-in {burn}, thin {thin}, {len(rows)} draws kept",
                      np.zeros(len(theta)), time.perf_counter() - t0)
-    result = MMEResult(formula=formula, frame=s.frame, fixed=s.fixed, random=rd, workspace=ws, opt=opt,
-                       solution=sol, reml=True, method="bayes", data_name=data_name, structures=s.structures,
-                       variances=raw, posterior=post)
-    result.prior = {k: v.describe() for k, v in pri.items()}
-    return result
+    return Estimates(opt=opt, solution=sol, raw_variances=raw, posterior=post,
+                     prior={k: v.describe() for k, v in pri.items()})

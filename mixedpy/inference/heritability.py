@@ -64,7 +64,7 @@ def heritability(result, group: str) -> pd.Series:
     g = labels.index(group)
     post = getattr(result, "posterior", None)
     if post is not None:
-        from .fitting import covariance_columns
+        from ..variance.bayes import covariance_columns
         names = [covariance_columns(lab, t.columns)[0][0] for lab, t in zip(labels, terms)]
         draws = post[names + ["var:Residual"]].to_numpy()
         h = draws[:, g] / draws.sum(axis=1)
@@ -82,11 +82,9 @@ def heritability(result, group: str) -> pd.Series:
     v = np.append(sigma ** 2 * theta[idx] ** 2, sigma ** 2)
     if result.method == "known":
         return pd.Series({"estimate": float(v[g] / v.sum()), "se": np.nan}, name=f"h2:{group}")
-    from ..inference.varpar import varpar_info
     from ..threads import blas_limit
-    # the Hessian factors the MME at perturbed θ: with OpenBLAS threads spinning on a busy machine
-    # this took 3-5 times longer (100,000-animal pedigree), hence the genetics fits' thread limit
-    with blas_limit():
+    from .varpar import varpar_info
+    with blas_limit(n_threads=result.spec.n_threads):
         A = varpar_info(result).vcov_varpar
     J = np.zeros((len(v), len(theta) + 1))
     for r, i in enumerate(idx):

@@ -1,0 +1,184 @@
+"""The orchestrator: a model specification in, a frozen result out — the same stages and the same
+checks for every model and every estimator.
+
+    spec → workspace_for(spec) → estimate (optimize θ | known | ANOVA | Gibbs) → solve_at
+         → checks (convergence second opinion, singular fit) → LmmResult
+
+Inference refits through :func:`fit_model` on a changed spec (``result.refit(...)``), so a refit
+keeps the relationship matrices, known variances, optimizer, engine and thread setting.
+"""
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Mapping
+
+import numpy as np
+
+from .errors import ConvergenceWarning, ModelSpecError, SingularFitWarning
+from .estimates import Estimates
+from .model.spec import ModelSpec
+from .model.workspace import workspace_for
+from .optimize import OptSummary, minimize_deviance
+from .results import LmmResult
+from .solution import solve_at
+from .threads import workspace_limit
+from .warm_start import starting_theta
+
+
+def fit_model(spec: ModelSpec, *, start: np.ndarray | None = None, fixed: Mapping | None = None,
+              options=None) -> LmmResult:
+    """Estimate a specified model and return its result.
+
+    Parameters
+    ----------
+    spec : ModelSpec
+        From :func:`mixedpy.model.spec.model_spec` (or a result's ``spec``, changed).
+    start : ndarray, optional
+        Starting θ (REML/ML).
+    fixed : dict, optional
+        ``{position in θ: value}``: θ elements held at a value while the others are optimized
+        (REML/ML).
+    options : GibbsOptions, optional
+        Options of the Gibbs sampler (method "bayes").
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> from mixedpy.model.spec import model_spec
+    >>> spec = model_spec("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+    >>> round(fit_model(spec).reml_criterion, 4)
+    319.6543
+    """
+    ws = workspace_for(spec)
+    ws.n_threads = spec.n_threads
+    if spec.method in ("reml", "ml"):
+        est = optimize_theta(spec, ws, start=start, fixed=fixed)
+    elif spec.method == "known":
+        est = known_variances(spec, ws)
+    elif spec.method == "anova":
+        from .variance.anova import estimate_anova
+        est = estimate_anova(spec, ws)
+    else:
+        from .variance.bayes import estimate_bayes
+        est = estimate_bayes(spec, ws, options)
+    result = LmmResult(spec=spec, workspace=ws, estimates=est, refitter=fit_model)
+    if spec.method in ("reml", "ml") and result.random.terms and result.is_singular:
+        warnings.warn("boundary (singular) fit: a random-effect variance is estimated as 0 (or a "
+                      "correlation as ±1); consider simplifying the random-effects structure",
+                      SingularFitWarning, stacklevel=3)
+    return result
+
+
+# --- REML / ML ---------------------------------------------------------------------------------
+def optimize_theta(spec: ModelSpec, ws, *, start: np.ndarray | None = None,
+                   fixed: Mapping | None = None) -> Estimates:
+    """Minimize the profiled deviance over θ (analytic gradient where the engine has one,
+    derivative-free otherwise); a second opinion when the optimizer reports no convergence."""
+    reml, random = spec.reml, spec.random
+    with workspace_limit(ws):
+        scale = random.theta_scale()
+        theta0 = _start(spec, ws, start, scale)
+        fun, fg, lower, x0, expand, sc = _problem(ws, reml, theta0, random.lower, scale, fixed)
+        method = spec.optimizer
+        if fg is None and method in ("lbfgs", "lbfgsb"):
+            method = "bobyqa"
+        opt = minimize_deviance(fun, x0, lower, method, fun_and_grad=fg, scale=sc)
+        if not opt.converged and len(x0):
+            opt = _second_opinion(fun, opt, lower, sc)
+        opt = OptSummary(opt.method, expand(opt.theta0), expand(opt.theta), opt.fun, opt.nfev,
+                         opt.converged, opt.message, opt.gradient, opt.seconds)
+        sol = solve_at(ws, opt.theta, reml=reml)
+    return Estimates(opt=opt, solution=sol)
+
+
+def _start(spec: ModelSpec, ws, start, scale: np.ndarray) -> np.ndarray:
+    random = spec.random
+    if start is not None:
+        start = np.asarray(start, dtype=float)
+        if start.shape != random.theta0.shape:
+            raise ModelSpecError(f"start must have {random.ntheta} elements (θ), got {start.shape}")
+        return start
+    if hasattr(ws, "augmented") and random.terms:
+        theta0 = starting_theta(spec.frame, ws, spec.reml)
+        if theta0 is not random.theta0:
+            return theta0
+    return random.theta0 * scale if hasattr(ws, "augmented") else random.theta0.copy()
+
+
+def _problem(ws, reml: bool, theta0: np.ndarray, lower: np.ndarray, scale: np.ndarray, fixed):
+    """The objective over the free θ elements (all of them unless ``fixed``)."""
+    fg_full = (lambda th: ws.deviance_and_gradient(th, reml)) if ws.has_gradient else None
+    if not fixed:
+        return (lambda th: ws.deviance(th, reml)), fg_full, lower, theta0, (lambda x: x), scale
+    full = theta0.copy()
+    for i, v in dict(fixed).items():
+        if not 0 <= int(i) < len(full):
+            raise ModelSpecError(f"fixed names θ element {i}; θ has {len(full)} elements")
+        full[int(i)] = float(v)
+    free = np.setdiff1d(np.arange(len(full)), [int(i) for i in fixed])
+
+    def expand(x):
+        th = full.copy()
+        th[free] = x
+        return th
+
+    fg = None if fg_full is None else (lambda x: (lambda f, g: (f, g[free]))(*fg_full(expand(x))))
+    return (lambda x: ws.deviance(expand(x), reml)), fg, lower[free], full[free], expand, scale[free]
+
+
+def _second_opinion(fun, opt: OptSummary, lower: np.ndarray, scale: np.ndarray) -> OptSummary:
+    """When the optimizer did not report convergence, refit derivative-free from a perturbed start
+    and say in plain words whether the two agree (keeping the better optimum)."""
+    start = np.where(lower == 0, np.maximum(opt.theta, 0.0) + 0.1 * scale, opt.theta)
+    other = minimize_deviance(fun, start, lower, "bobyqa", scale=scale)
+    best = other if other.fun < opt.fun else opt
+    agree = abs(other.fun - opt.fun) <= 1e-6 * max(1.0, abs(opt.fun))
+    verdict = ("a refit from a different start reached the same optimum, so the estimates can be used"
+               if agree else f"a refit from a different start reached {other.fun:.6f} instead of "
+               f"{opt.fun:.6f}; the better one is kept, but the surface is flat or awkward: "
+               "simplify the random effects or rescale the predictors")
+    grad = np.max(np.abs(opt.gradient)) if len(opt.gradient) else np.nan
+    warnings.warn(f"the optimizer ({opt.method}) did not report convergence after {opt.nfev} deviance "
+                  f"evaluations ({opt.message}); largest gradient element {grad:.2e}; "
+                  f"{verdict}.", ConvergenceWarning, stacklevel=4)
+    return best
+
+
+# --- known variance components ------------------------------------------------------------------
+def theta_from_variances(spec: ModelSpec) -> tuple[np.ndarray, float]:
+    """θ and σ² from known variance components {group label: variance, "Residual": σ²}."""
+    random, variances = spec.random, dict(spec.variances)
+    labels = random.term_labels()
+    if "Residual" not in variances:
+        raise ModelSpecError("variances must include 'Residual' (the residual variance)")
+    expected = set(labels) | {"Residual"}
+    extra = [k for k in variances if k not in expected]
+    missing = [k for k in labels if k not in variances]
+    if extra or missing:
+        raise ModelSpecError(f"variances must give exactly the components {sorted(expected)}; "
+                             f"missing {missing}, unknown {extra}")
+    s2 = float(variances["Residual"])
+    if not np.isfinite(s2) or s2 <= 0:
+        raise ModelSpecError(f"the residual variance must be positive, got {variances['Residual']!r}")
+    theta = np.zeros(random.ntheta)
+    for label, t in zip(labels, random.terms):
+        if t.k != 1:
+            raise ModelSpecError(f"known variances are supported for random intercept (scalar) terms; "
+                                 f"{label!r} has {t.k} columns")
+        v = float(variances[label])
+        if not np.isfinite(v) or v < 0:
+            raise ModelSpecError(f"variance of {label!r} must be non-negative, got {variances[label]!r}")
+        theta[t.theta_offset] = np.sqrt(v / s2)
+    return theta, s2
+
+
+def known_variances(spec: ModelSpec, ws) -> Estimates:
+    """The MME solved at given variance components (no estimation)."""
+    t0 = time.perf_counter()
+    theta, s2 = theta_from_variances(spec)
+    with workspace_limit(ws):
+        sol = solve_at(ws, theta, sigma2=s2)
+    opt = OptSummary("known", theta, theta, float(sol.parts.deviance_at(s2, spec.reml)), 1, True,
+                     "variance components given", np.zeros(len(theta)), time.perf_counter() - t0)
+    return Estimates(opt=opt, solution=sol)

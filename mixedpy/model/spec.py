@@ -1,0 +1,261 @@
+"""The model specification: formula + data + options, built and checked once, frozen.
+
+Everything that defines *the model* lives here — the model frame, X and y, the random-effects
+design, the relationship matrices of relmat terms, known variance components, the estimation
+method — so that every estimator and every refit (LRT, profile, bootstrap, Kenward-Roger) works on
+the same model.  A refit changes the spec with :meth:`ModelSpec.replace` (or
+:meth:`ModelSpec.with_response`), never by parsing the formula again.
+
+Glossary
+--------
+structures   per random term, its :class:`~mixedpy.genetics.relmat.TermStructure` (K for relmat
+             terms, identity otherwise); ``None`` for a model without relmat terms
+variances    known variance components ``{group label: variance, "Residual": σ²}`` (method "known")
+"""
+from __future__ import annotations
+
+import dataclasses
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import pandas as pd
+
+from ..design.fixed import FixedDesign, fixed_design
+from ..design.frame import ModelFrame, make_frame
+from ..design.random import RandomDesign, random_design
+from ..errors import DataError, ModelSpecError, UnidentifiableWarning
+from ..genetics.relmat import relmat_design
+
+Method = Literal["reml", "ml", "anova", "bayes", "known"]
+METHODS = ("reml", "ml", "anova", "bayes")
+OPTIMIZERS = ("bobyqa", "lbfgs", "cobyqa", "lbfgsb", "nelder-mead")
+ENGINES = ("auto", "blocked", "sparse", "mme")
+
+
+@dataclass(frozen=True)
+class ModelSpec:
+    """A linear mixed model, ready to be estimated (see the module docstring).
+
+    Attributes
+    ----------
+    formula : str
+        The formula as given.
+    frame : ModelFrame
+        The rows and columns used.
+    fixed : FixedDesign
+        y and X.
+    random : RandomDesign
+        Z, the θ → Λ map and the terms.
+    structures : tuple or None
+        Per random term, its relationship structure (relmat fits only).
+    relmat : mapping or None
+        The relationship matrices as given (group → Pedigree or DataFrame).
+    variances : mapping or None
+        Known variance components (method "known").
+    method : {"reml", "ml", "anova", "bayes", "known"}
+    reml : bool
+        Whether the REML criterion is the objective (and σ² divides by n − p).
+    optimizer, engine : str
+        Optimizer backend and factorization engine.
+    n_threads : int or None
+        BLAS threads for the large dense steps (None: all cores).
+    data_name : str
+        Name of the data shown by ``summary()``.
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> spec = model_spec("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+    >>> spec.method, spec.fixed.X.shape, spec.random.ntheta
+    ('reml', (180, 2), 3)
+    >>> spec.replace(reml=False).method
+    'ml'
+    """
+
+    formula: str
+    frame: ModelFrame
+    fixed: FixedDesign
+    random: RandomDesign
+    structures: tuple | None = None
+    relmat: Mapping | None = None
+    variances: Mapping | None = None
+    method: Method = "reml"
+    reml: bool = True
+    optimizer: str = "lbfgs"
+    engine: str = "auto"
+    n_threads: int | None = None
+    data_name: str = "data"
+
+    @property
+    def uses_mme(self) -> bool:
+        """Whether the model goes through Henderson's MME (relmat terms, known variances, ANOVA,
+        Gibbs) rather than lme4's Λ form."""
+        return self.structures is not None or self.method in ("known", "anova", "bayes")
+
+    @property
+    def n(self) -> int:
+        return len(self.fixed.y)
+
+    def replace(self, **changes) -> ModelSpec:
+        """The same model with some options changed: ``reml`` (also switches the method between
+        "reml" and "ml"), ``variances``, ``optimizer``, ``engine``, ``n_threads``.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> s = model_spec("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+        >>> s.replace(variances={"Batch": 1764.0, "Residual": 2451.0}).method
+        'known'
+        """
+        allowed = {"reml", "variances", "optimizer", "engine", "n_threads", "method"}
+        bad = sorted(set(changes) - allowed)
+        if bad:
+            raise ModelSpecError(f"a refit can change {', '.join(sorted(allowed))}; not {', '.join(bad)}")
+        new = dict(changes)
+        if "reml" in new and "method" not in new and self.method in ("reml", "ml", "known"):
+            if self.method != "known":
+                new["method"] = "reml" if new["reml"] else "ml"
+        if "variances" in new:
+            new["method"] = "known" if new["variances"] is not None else ("reml" if new.get(
+                "reml", self.reml) else "ml")
+        return dataclasses.replace(self, **new)
+
+    def with_response(self, y: np.ndarray) -> ModelSpec:
+        """The same model for another response vector (bootstrap, simulation): designs are kept.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> s = model_spec("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+        >>> float(s.with_response(s.fixed.y * 2).fixed.y[0]) == 2 * float(s.fixed.y[0])
+        True
+        """
+        y = np.asarray(y, dtype=float).reshape(-1)
+        if y.shape != self.fixed.y.shape:
+            raise DataError(f"a new response needs {self.n} values, got {y.shape[0]}")
+        if not np.all(np.isfinite(y)):
+            raise DataError("the new response has missing or infinite values")
+        y = y.copy()
+        y.flags.writeable = False
+        data = self.frame.data.copy()
+        resp = self.fixed.response
+        if resp in data.columns:
+            data[resp] = y
+        frame = dataclasses.replace(self.frame, data=data)
+        return dataclasses.replace(self, frame=frame, fixed=dataclasses.replace(self.fixed, y=y))
+
+
+def resolve_method(reml: bool, method: str | None) -> str:
+    """The estimation method from ``reml`` and ``method`` (``method`` wins; they must agree)."""
+    if method is None:
+        if not isinstance(reml, (bool, np.bool_)):
+            raise ModelSpecError(f"reml must be True or False, got {reml!r}")
+        return "reml" if reml else "ml"
+    m = str(method).lower()
+    if m not in METHODS:
+        raise ModelSpecError(f"method {method!r} is not supported; use one of {', '.join(METHODS)}")
+    if reml is False and m == "reml":
+        raise ModelSpecError("reml=False contradicts method='reml'; give one of them")
+    return m
+
+
+def model_spec(formula: str, data, *, reml: bool = True, method: str | None = None,
+               optimizer: str = "lbfgs", engine: str = "auto", relmat: Mapping | None = None,
+               variances: Mapping | None = None, n_threads: int | None = None,
+               data_name: str | None = None) -> ModelSpec:
+    """Build and check the model: every input error is raised here, before any numerics.
+
+    Parameters are those of :func:`mixedpy.fit`.
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> s = model_spec("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"), reml=False)
+    >>> s.method, s.n
+    ('ml', 30)
+    """
+    how = resolve_method(reml, method)
+    if optimizer not in OPTIMIZERS:
+        raise ModelSpecError(f"optimizer {optimizer!r} is not supported; use one of {', '.join(OPTIMIZERS)}")
+    if engine not in ENGINES:
+        raise ModelSpecError(f"engine {engine!r} is not supported; use one of {', '.join(ENGINES)}")
+    if n_threads is not None and (not isinstance(n_threads, (int, np.integer)) or n_threads < 1):
+        raise ModelSpecError(f"n_threads must be a positive integer or None, got {n_threads!r}")
+    if variances is not None:
+        if how in ("anova", "bayes"):
+            raise ModelSpecError(f"variances (known components) cannot be combined with method={how!r}")
+        if not isinstance(variances, Mapping):
+            raise ModelSpecError(f"variances must be a dict {{group: variance, 'Residual': variance}}, "
+                                 f"got {type(variances).__name__}")
+        how = "known"
+    if relmat is not None and not isinstance(relmat, Mapping):
+        raise ModelSpecError(f"relmat must be a dict {{group: Pedigree or DataFrame}}, got {type(relmat).__name__}")
+    if relmat and how == "anova":
+        raise ModelSpecError(f"method='anova' does not take relmat (given for {', '.join(map(repr, relmat))}): "
+                             "the moment equations assume iid random intercepts; use REML for "
+                             "relationship matrices")
+    frame = make_frame(formula, data)
+    fixed = fixed_design(frame.formula.response, frame.formula.fixed, frame.data)
+    if relmat:
+        random, structures = relmat_design(frame.formula.random, frame.data, relmat)
+        structures = tuple(structures)
+    else:
+        random, structures = random_design(frame.formula.random, frame.data), None
+    if (structures is not None or how != "reml" and how != "ml") and not random.terms:
+        raise ModelSpecError("this option needs at least one random term in the formula")
+    check_sizes(len(fixed.y), fixed.X.shape[1], random, lme4_rule=structures is None and how in ("reml", "ml"))
+    check_not_exact(fixed)
+    warn_same_grouping(random)
+    name = data_name if data_name is not None else str(getattr(data, "attrs", {}).get("name", "data"))
+    text = formula if isinstance(formula, str) else frame.formula.text
+    return ModelSpec(formula=text, frame=frame, fixed=fixed, random=random, structures=structures,
+                     relmat=dict(relmat) if relmat else None,
+                     variances=dict(variances) if variances is not None else None, method=how,
+                     reml=how != "ml", optimizer=optimizer, engine=engine, n_threads=n_threads,
+                     data_name=name)
+
+
+# --- checks made before any numerics -----------------------------------------------------------
+def check_sizes(n: int, p: int, random: RandomDesign, lme4_rule: bool = True) -> None:
+    """Enough observations for the fixed effects and for each random term (lme4's
+    ``check.nobs.vs.nRE`` when ``lme4_rule``; a relmat term may have as many levels as records)."""
+    if n <= p:
+        raise DataError(f"{n} observations are too few for {p} fixed-effect coefficients")
+    for t in random.terms:
+        if t.nlev < 2:
+            raise DataError(f"grouping factor {t.group!r} has only {t.nlev} level; a random effect "
+                            "needs at least 2 levels")
+        if lme4_rule and n <= t.nlev * t.k:
+            raise DataError(f"number of observations (={n}) <= number of random effects "
+                            f"(={t.nlev * t.k}) for term {t.source}; the random-effects parameters "
+                            "and the residual variance are probably unidentifiable")
+
+
+def check_not_exact(fixed: FixedDesign) -> None:
+    """A response that the fixed effects reproduce exactly leaves no variance to estimate."""
+    X, y = fixed.X, fixed.y
+    beta = np.linalg.lstsq(X, y, rcond=None)[0] if X.shape[1] else np.zeros(0)
+    rss = float(np.sum((y - X @ beta) ** 2))
+    if rss <= 1e-20 * max(float(y @ y), 1e-300):
+        raise DataError(f"the fixed effects reproduce the response {fixed.response!r} exactly "
+                        "(residual sum of squares 0): there is no variance left to estimate")
+
+
+def warn_same_grouping(random: RandomDesign) -> None:
+    """lme4 notices this only as a near-zero Hessian eigenvalue; say it plainly."""
+    terms = list(random.terms)
+    for i, a in enumerate(terms):
+        for b in terms[i + 1:]:
+            shared = set(a.columns) & set(b.columns)
+            if a.nlev != b.nlev or not shared:
+                continue
+            pairs = np.unique(a.codes.astype(np.int64) * b.nlev + b.codes)
+            if len(pairs) == a.nlev:
+                warnings.warn(f"random terms {a.source} and {b.source} group the observations "
+                              f"identically ({a.nlev} groups), so the variances of "
+                              f"{', '.join(sorted(shared))} are not separately identifiable: only "
+                              "their sum is determined", UnidentifiableWarning, stacklevel=4)
+

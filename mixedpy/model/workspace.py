@@ -1,0 +1,35 @@
+"""The engine for a model: chosen from the specification by structure and size, built once.
+
+Λ-form models (no relmat term, θ estimated by REML/ML) use :class:`mixedpy.objective.Workspace`
+(itself choosing dense augmented, blocked Schur or sparse LDLᵀ by size); models with relationship
+matrices, known variances, ANOVA or Gibbs estimates use Henderson's MME
+(:class:`~mixedpy.genetics.mme.MMEWorkspace`), or for a single one-column dense-K term the
+tridiagonal reduction (:class:`~mixedpy.genetics.tridiagonal.TridiagonalWorkspace`).
+"""
+from __future__ import annotations
+
+from ..genetics.mme import MMEWorkspace
+from ..genetics.tridiagonal import TridiagonalWorkspace, single_dense_term
+from ..objective import Workspace
+from ..threads import blas_limit
+from .spec import ModelSpec
+
+
+def workspace_for(spec: ModelSpec):
+    """The workspace (engine) of a model; see the module docstring.
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> from mixedpy.model.spec import model_spec
+    >>> type(workspace_for(model_spec("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff")))).__name__
+    'Workspace'
+    """
+    X, y, random = spec.fixed.X, spec.fixed.y, spec.random
+    if not spec.uses_mme and spec.engine != "mme":
+        return Workspace(X, y, random, spec.engine)
+    structures = list(spec.structures) if spec.structures is not None else None
+    with blas_limit(n_threads=spec.n_threads):
+        if spec.method != "bayes" and structures is not None and single_dense_term(random, structures):
+            return TridiagonalWorkspace(X, y, random, structures)
+        return MMEWorkspace(X, y, random, structures or [])
