@@ -1,0 +1,136 @@
+"""Estimates, standard errors and degrees of freedom of linear functions l'β̂, as emmeans does
+for ``lmer`` fits.
+
+``ddf`` chooses Var(β̂) and the df of each function:
+
+``"kenward-roger"``  Var(β̂) is pbkrtest's adjusted Φ_A (``vcovAdj``) and the df of l is pbkrtest's
+                    ``Lb_ddf(l, Φ, Φ_A)`` with Φ the fit's own Var(β̂) (for an ML fit, Φ_A, P and W
+                    come from the REML refit, as in pbkrtest; emmeans does the same).
+``"satterthwaite"``  Var(β̂) of the fit and lmerTest's Satterthwaite df of l'β̂ (``calcSatterth``).
+``"residual"``       Var(β̂) of the fit and n − p.
+``"asymptotic"``     Var(β̂) of the fit and infinite df (z tests).
+
+Unlike emmeans, the df are computed at any number of observations.  A fit without random terms
+uses n − p under every method but ``"asymptotic"``.
+"""
+from __future__ import annotations
+
+from functools import cached_property
+
+import numpy as np
+
+from ..errors import ModelSpecError
+
+DDF = ("kenward-roger", "satterthwaite", "residual", "asymptotic")
+_ALIASES = {"kr": "kenward-roger", "kenwardroger": "kenward-roger", "kenward": "kenward-roger",
+            "satt": "satterthwaite", "none": "asymptotic", "inf": "asymptotic", "z": "asymptotic",
+            "lme4": "asymptotic"}
+
+
+def ddf_method(ddf: str) -> str:
+    """Canonical name of a df method (raises ModelSpecError naming the bad value)."""
+    d = str(ddf).lower().replace("_", "-").replace(" ", "-")
+    d = _ALIASES.get(d, d)
+    if d not in DDF:
+        raise ModelSpecError(f"ddf {ddf!r} is not supported; use one of {', '.join(DDF)}")
+    return d
+
+
+def lb_ddf(L: np.ndarray, V0: np.ndarray, P: list, W: np.ndarray) -> float:
+    """pbkrtest's ``Lb_ddf``: Kenward-Roger df for the hypothesis L β (q = rows of L).
+
+    Parameters
+    ----------
+    L : ndarray (q, p)
+    V0 : ndarray (p, p)
+        Unadjusted Var(β̂).
+    P, W : list of ndarray (p, p), ndarray (m, m)
+        From :func:`mixedpy.inference.kenward_roger.vcov_adjusted`.
+    """
+    L = np.atleast_2d(L)
+    q = L.shape[0]
+    Theta = L.T @ np.linalg.solve(L @ V0 @ L.T, L)
+    TV0 = Theta @ V0
+    us = [TV0 @ Pi @ V0 for Pi in P]
+    tr = np.array([np.trace(u) for u in us])
+    m = len(P)
+    A1 = A2 = 0.0
+    for i in range(m):
+        for j in range(i, m):
+            e = 1.0 if i == j else 2.0
+            A1 += e * W[i, j] * tr[i] * tr[j]
+            A2 += e * W[i, j] * float(np.sum(us[i] * us[j].T))
+    B = (A1 + 6 * A2) / (2 * q)
+    g = ((q + 1) * A1 - (q + 4) * A2) / ((q + 2) * A2)
+    c1 = g / (3 * q + 2 * (1 - g))
+    c2 = (q - g) / (3 * q + 2 * (1 - g))
+    c3 = (q + 2 - g) / (3 * q + 2 * (1 - g))
+    v0 = 1 + c1 * B
+    v0 = 0.0 if abs(v0) < 1e-10 else v0
+    v1 = 1 - c2 * B
+    v2 = 1 - c3 * B
+    x, y = 1 - A2 / q, v1
+    ratio = 1.0 if abs(x) < 1e-14 and abs(y) < 1e-14 else x / y
+    rho = ratio ** 2 * v0 / v2 / q
+    return float(4 + (q + 2) / (q * rho - 1))
+
+
+class LinearInference:
+    """β̂, Var(β̂) and the df of linear functions of a fit under one df method.
+
+    Functions are given on the fitted (kept) coefficients.
+
+    Examples
+    --------
+    >>> import mixedpy, numpy as np
+    >>> m = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+    >>> li = LinearInference(m, "kenward-roger")
+    >>> est, se, df = li.summarize(np.array([[1.0, 5.0]]))
+    >>> round(float(est[0]), 2), round(float(df[0]), 1)
+    (303.74, 17.0)
+    """
+
+    def __init__(self, result, ddf: str = "kenward-roger"):
+        self.result = result
+        self.method = ddf_method(ddf)
+        self.beta = np.asarray(result.solution.beta, dtype=float)
+        self.mixed = bool(result.random.terms)
+
+    @cached_property
+    def _kr(self):
+        from .kenward_roger import vcov_adjusted
+        return vcov_adjusted(self.result)
+
+    @cached_property
+    def _satt(self):
+        from .varpar import varpar_info
+        return varpar_info(self.result)
+
+    @cached_property
+    def V(self) -> np.ndarray:
+        if self.method == "kenward-roger" and self.mixed:
+            return np.asarray(self._kr.PhiA, dtype=float)
+        return np.asarray(self.result.solution.vcov, dtype=float)
+
+    def df(self, l: np.ndarray) -> float:
+        """df of the single function l'β̂."""
+        l = np.asarray(l, dtype=float).ravel()
+        if self.method == "asymptotic":
+            return np.inf
+        if self.method == "residual" or not self.mixed:
+            return float(self.result.nobs - len(self.beta))
+        if not np.any(l):
+            return np.nan
+        if self.method == "kenward-roger":
+            kr = self._kr
+            return lb_ddf(l[None, :], np.asarray(self.result.solution.vcov), kr.P, kr.W)
+        from .satterthwaite import contrast_df
+        return float(contrast_df(self._satt, l))
+
+    def summarize(self, L: np.ndarray, dfs: bool = True):
+        """(estimates, SEs, df) of the rows of L (kept coefficients)."""
+        L = np.atleast_2d(np.asarray(L, dtype=float))
+        est = L @ self.beta
+        se = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", L, self.V, L), 0.0))
+        df = np.array([self.df(l) for l in L]) if dfs else np.full(len(L), np.nan)
+        return est, se, df
