@@ -199,7 +199,7 @@ def test_joint_tests(name, ddf):
         if a["note"] and "e" in a["note"]:  # estimable subspace: emmeans' basis of it differs (df2 = min over its rows)
             _close("joint F", a["F"], b["F.ratio"], abs_=6e-4 + 1e-4 * abs(b["F.ratio"]), label=lab)
             continue
-        _close("joint df2", a["df2"], b["df2"], abs_=5.1e-3 + 1e-4 * abs(b["df2"]), label=lab)
+        _close("joint df2", a["df2"], b["df2"], abs_=6e-3 + 1e-4 * abs(b["df2"]), label=lab)
         _close("joint F", a["F"], b["F.ratio"], abs_=5.1e-4 + 1e-6 * abs(b["F.ratio"]), label=lab)
         _close("p", a["p"], b["p.value"], abs_=TOL["p"], label=lab)
 

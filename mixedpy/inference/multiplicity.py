@@ -166,7 +166,7 @@ def adjust_pvalues(t: np.ndarray, df: np.ndarray, adjust: str, n_means: int | No
     --------
     >>> p, how = adjust_pvalues(np.array([2.5, 1.0, -0.3]), np.full(3, 10.0), "bonferroni")
     >>> [round(float(x), 4) for x in p], how
-    ([0.0941, 1.0, 1.0], 'bonferroni')
+    ([0.0943, 1.0, 1.0], 'bonferroni')
     """
     method = adjust_method(adjust)
     t = np.asarray(t, dtype=float)
