@@ -9,10 +9,10 @@
 
 Examples
 --------
->>> r_format([251.405, 6.825, 17.0], digits=4)
-['251.405', '  6.825', ' 17.000']
->>> format_pval([3.26e-06, 1e-20], digits=3)
-['3.26e-06', '< 2e-16']
+>>> r_signif(0.0012345, 3), r_round(2.5, 0)
+(0.00123, 2.0)
+>>> abbreviate_all(["temperature", "temp"], 4)
+['tmpr', 'temp']
 """
 from __future__ import annotations
 
