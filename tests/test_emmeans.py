@@ -28,6 +28,13 @@ NAMES = sorted(p.stem for p in EXPECTED.glob("*.json"))
 TOL = {"estimate": 1e-6, "se": 1e-5, "df": 1e-3, "p": 1e-4, "p_mvt": 3e-3}
 R_COLS = {"emmean": "emmean", "SE": "se", "df": "df", "lower.CL": "lower", "upper.CL": "upper",
           "estimate": "estimate", "t.ratio": "t", "p.value": "p"}
+# Cases where lme4's own fit is not the reference for the last digits:
+# fewsites_reml: lme4 warns "failed to converge, negative eigenvalue" (few sites, a flat REML surface);
+#   mixedpy's criterion is 6e-8 lower and the SEs differ by 1.4e-4: looser SE and F tolerances.
+# co2_concK_slope_ml (Kenward-Roger only): pbkrtest refits the ML model with REML by update(), which
+#   stops at REML criterion 497.147 (a different boundary); mixedpy's refit reaches 497.079.
+LOOSE = {"fewsites_reml": 50.0}
+SKIP_KR = {"co2_concK_slope_ml": "lme4's REML refit in pbkrtest (497.147) is worse than mixedpy's (497.079)"}
 DEVIATIONS: dict = {}  # quantity -> max deviation seen (reported by the test run's last test)
 
 
@@ -110,49 +117,58 @@ def _match(ours: pd.DataFrame, theirs: pd.DataFrame, keys: list) -> list:
     return pairs
 
 
-def compare_table(ours: pd.DataFrame, theirs: pd.DataFrame, keys: list, p_tol: float = TOL["p"], label=""):
+def compare_table(ours: pd.DataFrame, theirs: pd.DataFrame, keys: list, p_tol: float = TOL["p"], label="",
+                  loose: float = 1.0):
+    tag = "" if loose == 1.0 else " [loose case]"
     est_col = "emmean" if "emmean" in theirs else "estimate"
     scale = np.nanmax(np.abs(theirs[est_col].to_numpy(dtype=float))) if len(theirs) else 1.0
     for i, j in _match(ours, theirs, keys):
         a, b = ours.iloc[i], theirs.iloc[j]
         lab = f"{label} {tuple(b[k] for k in keys)}"
         # estimates relative to the largest in the table (a contrast can be ~0)
-        _close("estimate", a[R_COLS[est_col]] / scale, b[est_col] / scale if b[est_col] is not None else None,
-               abs_=TOL["estimate"], label=lab)
-        _close("se", a["se"], b["SE"], rel=TOL["se"], label=lab)
-        _close("df", a["df"], b["df"], rel=TOL["df"], label=lab)
+        _close("estimate" + tag, a[R_COLS[est_col]] / scale, b[est_col] / scale if b[est_col] is not None else None,
+               abs_=TOL["estimate"] * loose, label=lab)
+        _close("se" + tag, a["se"], b["SE"], rel=TOL["se"] * loose, label=lab)
+        _close("df" + tag, a["df"], b["df"], rel=TOL["df"], label=lab)
         if "lower.CL" in theirs:
-            _close("estimate", a["lower"] / scale, b["lower.CL"] / scale if b["lower.CL"] is not None else None,
-                   abs_=1e-5, label=lab)
+            _close("estimate" + tag, a["lower"] / scale, b["lower.CL"] / scale if b["lower.CL"] is not None else None,
+                   abs_=1e-5 * loose, label=lab)
         if "p.value" in theirs:
-            _close("t", a["t"], b["t.ratio"], rel=1e-5, label=lab)
-            _close("p" if p_tol == TOL["p"] else "p mvt", a["p"], b["p.value"], abs_=p_tol, label=lab)
+            _close("t" + tag, a["t"], b["t.ratio"], rel=1e-5 * loose, label=lab)
+            _close(("p" if p_tol == TOL["p"] else "p mvt") + tag, a["p"], b["p.value"], abs_=p_tol, label=lab)
+
+
+def analysis(name: str, i: int) -> dict:
+    a = expected(name)["analyses"][i]
+    if a["ddf"] == "kenward-roger" and name in SKIP_KR:
+        pytest.skip(SKIP_KR[name])
+    return a
 
 
 @pytest.mark.parametrize("name,i", analyses())
 def test_emmeans_table(name, i):
-    a = expected(name)["analyses"][i]
+    a = analysis(name, i)
     m = fitted(name)
     specs, by = _aslist(a["specs"]), _aslist(a.get("by"))
     e = emmeans(m, specs, by=by or None, ddf=a["ddf"])
-    compare_table(e.table, _frame(a["table"]), specs + by, label=f"{name} {a['ddf']}")
+    compare_table(e.table, _frame(a["table"]), specs + by, label=f"{name} {a['ddf']}", loose=LOOSE.get(name, 1.0))
 
 
 @pytest.mark.parametrize("name,i", analyses())
 def test_pairs(name, i):
-    a = expected(name)["analyses"][i]
+    a = analysis(name, i)
     m = fitted(name)
     by = _aslist(a.get("by"))
     e = emmeans(m, _aslist(a["specs"]), by=by or None, ddf=a["ddf"])
     for adjust, tab in a["pairs"].items():
         tol = TOL["p_mvt"] if adjust == "mvt" else TOL["p"]
         compare_table(e.pairs(adjust=adjust), _frame(tab), ["contrast"] + by, p_tol=tol,
-                      label=f"{name} {a['ddf']} {adjust}")
+                      label=f"{name} {a['ddf']} {adjust}", loose=LOOSE.get(name, 1.0))
 
 
 @pytest.mark.parametrize("name,i", analyses())
 def test_contrasts(name, i):
-    a = expected(name)["analyses"][i]
+    a = analysis(name, i)
     if not a.get("contrasts"):
         pytest.skip("no contrasts recorded")
     m = fitted(name)
@@ -162,14 +178,14 @@ def test_contrasts(name, i):
         default = e.contrast(method)
         tol = TOL["p_mvt"] if default.attrs["adjust"] == "mvt" else TOL["p"]
         compare_table(default, _frame(tabs["default"]), ["contrast"] + by, p_tol=tol,
-                      label=f"{name} {a['ddf']} {method}")
+                      label=f"{name} {a['ddf']} {method}", loose=LOOSE.get(name, 1.0))
         compare_table(e.contrast(method, adjust="none"), _frame(tabs["none"]), ["contrast"] + by,
-                      label=f"{name} {a['ddf']} {method} none")
+                      label=f"{name} {a['ddf']} {method} none", loose=LOOSE.get(name, 1.0))
 
 
 @pytest.mark.parametrize("name,i", analyses())
 def test_cld(name, i):
-    a = expected(name)["analyses"][i]
+    a = analysis(name, i)
     if "cld" not in a:
         pytest.skip("no cld recorded")
     m = fitted(name)
@@ -186,6 +202,9 @@ def test_cld(name, i):
 @pytest.mark.parametrize("name", NAMES)
 @pytest.mark.parametrize("ddf", ["kenward-roger", "satterthwaite"])
 def test_joint_tests(name, ddf):
+    if ddf == "kenward-roger" and name in SKIP_KR:
+        pytest.skip(SKIP_KR[name])
+    loose = LOOSE.get(name, 1.0)
     ref = _frame(expected(name)["joint_tests"][ddf])
     m = fitted(name)
     ours = joint_tests(m, ddf=ddf)
@@ -200,7 +219,7 @@ def test_joint_tests(name, ddf):
             _close("joint F", a["F"], b["F.ratio"], abs_=6e-4 + 1e-4 * abs(b["F.ratio"]), label=lab)
             continue
         _close("joint df2", a["df2"], b["df2"], abs_=6e-3 + 1e-4 * abs(b["df2"]), label=lab)
-        _close("joint F", a["F"], b["F.ratio"], abs_=5.1e-4 + 1e-6 * abs(b["F.ratio"]), label=lab)
+        _close("joint F" + ("" if loose == 1.0 else " [loose case]"), a["F"], b["F.ratio"], abs_=5.1e-4 + 1e-6 * loose * abs(b["F.ratio"]), label=lab)
         _close("p", a["p"], b["p.value"], abs_=TOL["p"], label=lab)
 
 

@@ -45,6 +45,13 @@ def parse_specs(specs, by=None) -> tuple[list, list]:
     return _names(specs), _names(by)
 
 
+def _label(x) -> str:
+    """A grid value as R prints it in a level label (9.0 → "9", 0.25 → "0.25")."""
+    if isinstance(x, (float, np.floating)):
+        return format(float(x), ".15g")
+    return str(x)
+
+
 def _looks_numeric(x: str) -> bool:
     try:
         float(x)
@@ -160,7 +167,7 @@ class EMM:
         sub = self.grid.loc[idx, self.specs]
         cols = []
         for v in self.specs:
-            vals = [str(x) for x in sub[v]]
+            vals = [_label(x) for x in sub[v]]
             if not raw and all(_looks_numeric(x) for x in vals):
                 vals = [f"{v}{x}" for x in vals]
             cols.append(vals)
@@ -314,7 +321,7 @@ class EMM:
         tab = self.table
         if ax is None:
             _, ax = plt.subplots(figsize=(6, 0.45 * len(tab) + 1.2))
-        labels = [" ".join(map(str, r)) for r in tab[self.specs].itertuples(index=False)]
+        labels = [" ".join(map(_label, r)) for r in tab[self.specs].itertuples(index=False)]
         if self.by:
             labels = [f"{lab} | " + " ".join(map(str, r))
                       for lab, r in zip(labels, tab[self.by].itertuples(index=False))]
