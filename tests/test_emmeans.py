@@ -16,7 +16,6 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
-
 from conftest import load_case
 
 from mixedpy.inference.emmeans import emmeans

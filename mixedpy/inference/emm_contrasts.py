@@ -20,6 +20,7 @@ dict                      its keys, weights in level order or by level  none
 """
 from __future__ import annotations
 
+import itertools
 import re
 from dataclasses import dataclass
 
@@ -179,7 +180,7 @@ def contrast_family(method, labels: list, ref=1, reverse: bool = False, exclude=
     if m == "consec":
         keep = [i for i in range(k) if i not in excl]
         cols, names = [], []
-        for a, b in zip(keep[:-1], keep[1:]):
+        for a, b in itertools.pairwise(keep):
             c = np.zeros(k)
             c[a], c[b] = (1, -1) if reverse else (-1, 1)
             cols.append(c)

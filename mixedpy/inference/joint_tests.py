@@ -68,7 +68,7 @@ def joint_test(L: np.ndarray, rg: RefGrid, inference: LinearInference) -> dict:
     r = len(idx)
     if r == 0:
         return {"df1": 0, "df2": np.nan, "F": np.nan, "p": np.nan, "note": " ".join(sorted(notes)), "Q": LL[:0]}
-    Q, R = np.linalg.qr(Lt[:, idx])
+    Q = np.linalg.qr(Lt[:, idx])[0]
     tQ = Q.T
     tQk = tQ[:, rg.kept]
     z = tQk @ inference.beta

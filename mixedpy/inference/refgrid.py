@@ -217,7 +217,7 @@ def reference_grid(result, at: dict | None = None, cov_reduce=None) -> RefGrid:
         newdata = pd.DataFrame(index=range(1))
     try:
         mm = result.fixed.spec.get_model_matrix(newdata, na_action="ignore")
-    except Exception as exc:  # formulaic raises several kinds for unusable grids
+    except Exception as exc:  # noqa: BLE001 (formulaic raises several kinds for unusable grids)
         raise DataError(f"cannot build the fixed-effects rows of the reference grid: {exc}") from None
     X = np.asarray(mm, dtype=float)
     if X.shape[0] != len(grid):
