@@ -11,10 +11,12 @@ from . import (
 )
 from .api import fit, fit_bayes
 from .genetics import Pedigree, grm
+from .inference.emmeans import emmeans
+from .inference.joint_tests import joint_tests
 from .inference.lrt import compare
 from .results import LmmResult
 from .scale import fit_many, scan
 from .variance.bayes import GibbsOptions
 
-__all__ = ["fit", "fit_bayes", "GibbsOptions", "compare", "LmmResult", "datasets", "errors", "plot", "Pedigree", "grm", "fit_many", "scan"]
+__all__ = ["fit", "emmeans", "joint_tests", "fit_bayes", "GibbsOptions", "compare", "LmmResult", "datasets", "errors", "plot", "Pedigree", "grm", "fit_many", "scan"]
 __version__ = "0.1.0"

@@ -16,11 +16,15 @@ log-determinant derivative is 0; any other singular T falls back to central diff
 """
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import numpy as np
 import scipy.linalg as la
 
-from .model.deviance import DevianceParts
-from .objective import Workspace
+from .deviance import DevianceParts
+
+if TYPE_CHECKING:  # the workspace imports this module; only the annotations need it
+    from .objective import Workspace
 
 
 def _sum_pairs(values_rows: np.ndarray, values_cols: np.ndarray, ws: Workspace) -> np.ndarray:

@@ -31,7 +31,7 @@ import scipy.sparse as sp
 from .design.random import RandomDesign
 from .linalg.blocked_system import MAX_DENSE, BlockedSystem
 from .linalg.sparse_system import SparseSystem
-from .model.deviance import DevianceParts
+from .deviance import DevianceParts
 from .objective_dense import AugmentedObjective, use_augmented
 
 MAX_PAIR_ENTRIES = 60_000_000

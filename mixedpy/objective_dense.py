@@ -27,7 +27,7 @@ from __future__ import annotations
 import numpy as np
 import scipy.linalg.lapack as lapack
 
-from .model.deviance import profiled_deviance
+from .deviance import profiled_deviance
 
 # Sizes of M up to which one dense factor beats the blocked/sparse engines per evaluation (measured
 # with one BLAS thread: e.g. q + p + 1 = 78 takes 0.47 ms against 0.45 ms blocked for one term, 0.48

@@ -37,6 +37,13 @@ def _readonly(a):
     return a
 
 
+def _frozen_solution(sol):
+    """The solution with read-only copies of its arrays (the result owns them)."""
+    import dataclasses
+    arrays = {f: _readonly(np.array(getattr(sol, f), dtype=float)) for f in ("theta", "beta", "b", "u", "vcov")}
+    return dataclasses.replace(sol, **arrays)
+
+
 def _frames_copy(frames: dict) -> dict:
     return {k: v.copy() for k, v in frames.items()}
 
@@ -93,9 +100,9 @@ class LmmResult:
         d["workspace"] = workspace
         d["estimates"] = estimates
         d["_refitter"] = refitter
-        d["solution"] = estimates.solution
+        d["solution"] = _frozen_solution(estimates.solution)
         d["optinfo"] = estimates.opt
-        d["theta"] = _readonly(np.array(estimates.solution.theta, dtype=float))
+        d["theta"] = d["solution"].theta
         d["sigma"] = float(estimates.solution.sigma)
         d["nobs"] = len(spec.fixed.y)
 
@@ -447,6 +454,19 @@ class LmmResult:
         """Likelihood-ratio tests against nested fits (lme4's ``anova(m0, m1)``); see :func:`mixedpy.compare`."""
         from .inference.lrt import compare
         return compare(self, *others, names=names)
+
+    def emmeans(self, specs, by=None, ddf: str = "kenward-roger", level: float = 0.95, at=None):
+        """Estimated marginal means (emmeans / SAS LSMEANS); see :func:`mixedpy.inference.emmeans.emmeans`.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("angle ~ recipe * temp + (1 | replicate)", mixedpy.datasets.load("cake"))
+        >>> m.emmeans("recipe").table["recipe"].tolist()
+        ['A', 'B', 'C']
+        """
+        from .inference.emmeans import emmeans
+        return emmeans(self, specs, by=by, ddf=ddf, level=level, at=at)
 
     def heritability(self, group: str) -> pd.Series:
         """σ²_group over the total variance with a delta-method SE (Series ``estimate``, ``se``);

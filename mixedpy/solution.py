@@ -18,7 +18,7 @@ import pandas as pd
 import scipy.sparse as sp
 
 from .design.random import RandomDesign, ReTerm
-from .model.deviance import DevianceParts
+from .deviance import DevianceParts
 
 
 @dataclass(frozen=True)

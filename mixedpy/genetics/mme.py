@@ -46,7 +46,7 @@ import scipy.linalg as la
 import scipy.sparse as sp
 
 from ..design.random import RandomDesign
-from ..model.deviance import DevianceParts
+from ..deviance import DevianceParts
 from .elimination import EliminationFactor
 from .relmat import TermStructure
 

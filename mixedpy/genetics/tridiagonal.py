@@ -36,7 +36,7 @@ from scipy.linalg import lapack
 
 from ..design.random import RandomDesign
 from ..errors import DataError
-from ..model.deviance import DevianceParts, profiled_deviance
+from ..deviance import DevianceParts, profiled_deviance
 from ..threads import blas_limit
 from .relmat import PSD_TOL, check_psd, not_psd_error
 

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import optimize
 
-from ..model.deviance import profiled_deviance
+from ..deviance import profiled_deviance
 from ._newton import fd_hessian, newton_minimize, positive_definite
 
 __all__ = ["BIG", "Profile", "build_profiles"]

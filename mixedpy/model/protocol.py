@@ -21,7 +21,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import scipy.sparse as sp
 
-from .deviance import DevianceParts
+from ..deviance import DevianceParts
 
 
 @runtime_checkable

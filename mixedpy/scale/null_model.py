@@ -19,7 +19,7 @@ from scipy.linalg import lapack
 
 from ..errors import DataError, ModelSpecError, RowsDroppedWarning
 from ..genetics.tridiagonal import Householder, tridiagonal_solve
-from ..model.deviance import profiled_deviance
+from ..deviance import profiled_deviance
 from .relmat import key_strings, matrix_for, relmat_frame
 
 __all__ = ["H2_MAX", "NullModel", "covariance_from_result", "fit_null", "is_single_intercept",
@@ -66,7 +66,7 @@ def tridiagonal_reml(K: np.ndarray, y: np.ndarray, X: np.ndarray, fixed_h2: floa
     """REML over h² for V ∝ h²K + (1 − h²)I through one tridiagonal reduction of K.
 
     Returns (h², total variance σ²_g + σ²_e, REML criterion, β̂).  The criterion is lme4's
-    (:func:`mixedpy.model.deviance.profiled_deviance` with the total variance profiled out), minimized
+    (:func:`mixedpy.deviance.profiled_deviance` with the total variance profiled out), minimized
     over a grid of h² in [0, H2_MAX] refined by bounded Brent search.
     """
     n, p = X.shape
