@@ -475,6 +475,13 @@ class LmmResult:
         return heritability(self, group)
 
     @cached_property
+    def kr_adjusted(self):
+        """pbkrtest's adjusted covariance of β̂ (Kenward-Roger) and the pieces its F test needs,
+        computed once per fit (on the REML fit of the same model)."""
+        from .inference.kenward_roger import compute_vcov_adjusted
+        return compute_vcov_adjusted(self)
+
+    @cached_property
     def varpar_info(self):
         """Asymptotic covariance of the variance parameters and the Jacobian of Var(β̂) (Satterthwaite)."""
         from .inference.varpar import compute_varpar_info
