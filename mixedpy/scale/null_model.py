@@ -17,9 +17,9 @@ import scipy.linalg as la
 from scipy import optimize
 from scipy.linalg import lapack
 
+from ..deviance import profiled_deviance
 from ..errors import DataError, ModelSpecError, RowsDroppedWarning
 from ..genetics.tridiagonal import Householder, tridiagonal_solve
-from ..deviance import profiled_deviance
 from .relmat import key_strings, matrix_for, relmat_frame
 
 __all__ = ["H2_MAX", "NullModel", "covariance_from_result", "fit_null", "is_single_intercept",
