@@ -184,7 +184,7 @@ def _run(args, n: int, m: int, prefix: Path) -> None:
 
     # 2. local scan from the .bed file ----------------------------------------------------------------
     t = time.perf_counter()
-    local = mixedpy.scan(FORMULA, data, bed, relmat=K, chunk_size=args.chunk_size, progress_bar=False)
+    local = mixedpy.scan(FORMULA, data, bed, relmat=K, chunk_size=args.chunk_size, progress=False)
     total = time.perf_counter() - t
     sec = local.attrs["seconds"]
     null = local.attrs["null"]
@@ -209,7 +209,7 @@ def _run(args, n: int, m: int, prefix: Path) -> None:
         base = tracemalloc.get_traced_memory()[0]
         t = time.perf_counter()
         r = mixedpy.scan(FORMULA, data, sub_bed, relmat=K, chunk_size=cs, variances=null["variances"],
-                         progress_bar=False)
+                         progress=False)
         el = time.perf_counter() - t
         peak = tracemalloc.get_traced_memory()[1] - base
         tracemalloc.stop()
@@ -235,7 +235,7 @@ def _run(args, n: int, m: int, prefix: Path) -> None:
             try:
                 t = time.perf_counter()
                 on_dask = mixedpy.scan(FORMULA, data, bed, relmat=K, chunk_size=args.chunk_size,
-                                       client=client, progress_bar=False)
+                                       client=client, progress=False)
                 timings.append(("scan, Dask LocalCluster (2 workers x 1 thread): total",
                                 time.perf_counter() - t))
             finally:
@@ -288,7 +288,7 @@ def _fastlmm(data, K, bed, null, sids, timings, chunk_size) -> None:
     K0 = KernelData(iid=iid, val=K.loc[ids, ids].to_numpy())
 
     t = time.perf_counter()
-    ours = mixedpy.scan(FORMULA, data, bed, relmat=K, chunk_size=chunk_size, test="f", progress_bar=False)
+    ours = mixedpy.scan(FORMULA, data, bed, relmat=K, chunk_size=chunk_size, test="f", progress=False)
     timings.append(("mixedpy.scan(test='f'), null REML included", time.perf_counter() - t))
     rows = []
     for label, h2 in (("FaST-LMM, its own h2", None), ("FaST-LMM, h2 = mixedpy's", null["h2"])):

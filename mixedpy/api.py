@@ -89,7 +89,7 @@ def fit(formula: str, data: pd.DataFrame, reml: bool = True, *, method: Method |
 
 def fit_bayes(formula: str, data: pd.DataFrame, *, relmat: Mapping | None = None, n_iter: int = 5000,
               burn: int | None = None, thin: int = 1, seed: int | None = None, prior: dict | None = None,
-              progress: bool = True, n_threads: int | None = None) -> LmmResult:
+              progress: bool | None = None, n_threads: int | None = None) -> LmmResult:
     """Bayesian fit by Gibbs sampling on the MME: ``fit(formula, data, method="bayes",
     options=GibbsOptions(...))`` with the options as arguments (see
     :class:`mixedpy.variance.GibbsOptions` for their meaning).

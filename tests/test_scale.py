@@ -39,7 +39,7 @@ def sleep():
 
 
 def test_fit_many_local_and_dask_identical(sleep, client):
-    kw = {"by": ["lab", "half"], "responses": ["Reaction", "logR"], "progress_bar": False}
+    kw = {"by": ["lab", "half"], "responses": ["Reaction", "logR"], "progress": False}
     local = mixedpy.fit_many("y ~ Days + (1 | Subject)", sleep, n_jobs=2, **kw)
     dask = mixedpy.fit_many("y ~ Days + (1 | Subject)", sleep, client=client, **kw)
     serial = mixedpy.fit_many("y ~ Days + (1 | Subject)", sleep, n_jobs=1, **kw)
@@ -52,7 +52,7 @@ def test_fit_many_local_and_dask_identical(sleep, client):
 
 def test_fit_many_matches_single_fits(sleep):
     table, models = mixedpy.fit_many("Reaction ~ Days + (Days | Subject)", sleep, by="lab", n_jobs=1,
-                                     return_models=True, progress_bar=False)
+                                     return_models=True, progress=False)
     assert set(models) == {"A", "B"}
     m = mixedpy.fit("Reaction ~ Days + (Days | Subject)", sleep[sleep.lab == "A"])
     a = table[table.lab == "A"].set_index(["component", "group", "term"])
@@ -72,14 +72,14 @@ def test_fit_many_failing_group_is_reported(sleep, client):
     d.loc[d.site == "tiny", "Reaction"] = 300.0  # no variance left: the fit raises DataError
     d["blocks"] = d["Subject"].astype(str)
     for kw in ({"n_jobs": 2}, {"client": client}):
-        t = mixedpy.fit_many("Reaction ~ Days + (1 | Subject)", d, by="site", progress_bar=False, **kw)
+        t = mixedpy.fit_many("Reaction ~ Days + (1 | Subject)", d, by="site", progress=False, **kw)
         bad, good = t[t.site == "tiny"], t[t.site == "big"]
         assert len(bad) == 1 and bad.error.iloc[0].startswith("DataError") and not bad.converged.iloc[0]
         assert np.isnan(bad.estimate.iloc[0])
         assert (good.error == "").all() and good.converged.all() and len(good) > 3
     # an unknown response column and a singular fit: reported per model, the batch goes on
     t = mixedpy.fit_many("y ~ Days + (1 | Subject)", d, responses=["Reaction", "nope"], n_jobs=1,
-                         progress_bar=False)
+                         progress=False)
     assert t.loc[t.response == "nope", "error"].str.startswith("ColumnNotFoundError").all()
     assert (t.loc[t.response == "Reaction", "error"] == "").all()
 
@@ -112,7 +112,7 @@ def sim():
 @pytest.fixture(scope="module")
 def sim_scan(sim):
     data, M, K = sim
-    return mixedpy.scan("y ~ x + (1 | animal)", data, M, relmat=K, chunk_size=25, progress_bar=False)
+    return mixedpy.scan("y ~ x + (1 | animal)", data, M, relmat=K, chunk_size=25, progress=False)
 
 
 def test_scan_equals_fit_with_fixed_variances(sim, sim_scan):
@@ -139,7 +139,7 @@ def test_scan_null_reml_equals_fit(sim, sim_scan):
     v0 = dict(zip(m0.varcorr.group, m0.varcorr.variance))
     for k in ("animal", "Residual"):
         assert null["variances"][k] == pytest.approx(v0[k], rel=1e-4)
-    via_fit = mixedpy.scan("y ~ x + (1 | animal)", data, M, relmat=K, null_fit="fit", progress_bar=False)
+    via_fit = mixedpy.scan("y ~ x + (1 | animal)", data, M, relmat=K, null_fit="fit", progress=False)
     np.testing.assert_allclose(np.log10(via_fit.p), np.log10(sim_scan.p), rtol=1e-5)
 
 
@@ -161,7 +161,7 @@ def _dense_gls(y, X, x, V, test):
 @pytest.mark.parametrize("test", ["wald", "f"])
 def test_scan_repeated_records_against_dense_gls(test):
     data, M, K = _simulate(n=90, m=12, reps=2, seed=11)
-    res = mixedpy.scan("y ~ x + (1 | animal)", data, M, relmat=K, test=test, progress_bar=False)
+    res = mixedpy.scan("y ~ x + (1 | animal)", data, M, relmat=K, test=test, progress=False)
     v = res.attrs["null"]["variances"]
     Z = (data.animal.to_numpy()[:, None] == np.asarray(M.index)[None, :]).astype(float)
     V = v["animal"] * Z @ K.to_numpy() @ Z.T + v["Residual"] * np.eye(len(data))
@@ -208,9 +208,9 @@ def test_scan_plink_files_equal_in_memory(tmp_path, client):
         "bp_position": pos})
     mm = pd.DataFrame({"chrom": chrom, "pos": pos}, index=M.columns)
     mem = mixedpy.scan("y ~ x + (1 | animal)", data, M, relmat=K, marker_map=mm, chunk_size=10,
-                       progress_bar=False)
+                       progress=False)
     for path in (bed, str(bed)[:-4]):
-        disk = mixedpy.scan("y ~ x + (1 | animal)", data, path, relmat=K, chunk_size=7, progress_bar=False)
+        disk = mixedpy.scan("y ~ x + (1 | animal)", data, path, relmat=K, chunk_size=7, progress=False)
         assert list(disk.index) == list(M.columns)
         assert list(disk.chrom) == list(chrom) and list(disk.pos) == list(pos)
         cols = ["effect", "se", "statistic", "p", "allele_freq", "n"]
@@ -218,14 +218,14 @@ def test_scan_plink_files_equal_in_memory(tmp_path, client):
                                    atol=1e-300)
     assert (mem.n < len(data)).any()  # missing genotypes counted out
     on_dask = mixedpy.scan("y ~ x + (1 | animal)", data, bed, relmat=K, chunk_size=7, client=client,
-                           progress_bar=False)
+                           progress=False)
     np.testing.assert_allclose(on_dask[cols].to_numpy(float), mem[cols].to_numpy(float), rtol=1e-10)
 
 
 def test_scan_dask_identical_to_local(sim, sim_scan, client):
     data, M, K = sim
     on_dask = mixedpy.scan("y ~ x + (1 | animal)", data, M, relmat=K, chunk_size=25, client=client,
-                           progress_bar=False)
+                           progress=False)
     pd.testing.assert_index_equal(on_dask.index, sim_scan.index)
     np.testing.assert_allclose(on_dask.to_numpy(float), sim_scan.to_numpy(float), rtol=1e-10, atol=0)
 
@@ -234,17 +234,17 @@ def test_scan_array_ids_degenerate_markers_and_errors(sim):
     data, M, K = sim
     G = M.to_numpy().copy()
     G[:, 0] = 1.0  # monomorphic
-    res = mixedpy.scan("y ~ x + (1 | animal)", data, G, relmat=K, progress_bar=False)  # rows: K's order
+    res = mixedpy.scan("y ~ x + (1 | animal)", data, G, relmat=K, progress=False)  # rows: K's order
     assert np.isnan(res.p.iloc[0]) and res.allele_freq.iloc[0] == 0.5
     np.testing.assert_allclose(res.p.iloc[1:], mixedpy.scan(
-        "y ~ x + (1 | animal)", data, M, relmat=K, progress_bar=False).p.iloc[1:], rtol=1e-10)
+        "y ~ x + (1 | animal)", data, M, relmat=K, progress=False).p.iloc[1:], rtol=1e-10)
     with pytest.raises(mixedpy.errors.ModelSpecError):
-        mixedpy.scan("y ~ x + (1 | animal)", data, G, progress_bar=False)  # array rows unknown
+        mixedpy.scan("y ~ x + (1 | animal)", data, G, progress=False)  # array rows unknown
     with pytest.raises(mixedpy.errors.ModelSpecError):
-        mixedpy.scan("y ~ x + (1 | animal)", data, M, relmat=K, test="lrt", progress_bar=False)
+        mixedpy.scan("y ~ x + (1 | animal)", data, M, relmat=K, test="lrt", progress=False)
     extra = pd.concat([data, pd.DataFrame({"y": [1.0], "x": [0.0], "animal": ["not_genotyped"]})])
     with pytest.warns(mixedpy.errors.RowsDroppedWarning, match="1 of"):
-        r = mixedpy.scan("y ~ x + (1 | animal)", extra, M, relmat=K, progress_bar=False)
+        r = mixedpy.scan("y ~ x + (1 | animal)", extra, M, relmat=K, progress=False)
     assert r.attrs["nobs"] == len(data)
 
 
@@ -268,19 +268,19 @@ def test_scan_with_given_variances(sim, sim_scan):
     data, M, K = sim
     null = sim_scan.attrs["null"]
     given = mixedpy.scan("y ~ x + (1 | animal)", data, M, relmat={"animal": K}, variances=null["variances"],
-                         progress_bar=False)
+                         progress=False)
     assert given.attrs["null"]["method"] == "given"
     np.testing.assert_allclose(given.p, sim_scan.p, rtol=1e-9)
     for k, b in null["beta"].items():
         assert given.attrs["null"]["beta"][k] == pytest.approx(b, rel=1e-8)
     with pytest.raises(mixedpy.errors.ModelSpecError):
-        mixedpy.scan("y ~ x + (1 | animal)", data, M, relmat=K, variances={"animal": 1.0}, progress_bar=False)
+        mixedpy.scan("y ~ x + (1 | animal)", data, M, relmat=K, variances={"animal": 1.0}, progress=False)
 
 
 def test_fit_many_relmat_kwargs(client):
     data, _, K = _simulate(n=40, m=6, m_k=200, reps=2, seed=3)
     data["y2"] = data["y"] * 2 + 1
-    kw = {"responses": ["y", "y2"], "relmat": {"animal": K}, "progress_bar": False}
+    kw = {"responses": ["y", "y2"], "relmat": {"animal": K}, "progress": False}
     local = mixedpy.fit_many("y ~ x + (1 | animal)", data, n_jobs=2, **kw)
     dask = mixedpy.fit_many("y ~ x + (1 | animal)", data, client=client, **kw)
     pd.testing.assert_frame_equal(local, dask, check_exact=True)

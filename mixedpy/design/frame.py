@@ -44,16 +44,192 @@ class ModelFrame:
 
 
 def as_dataframe(data: object) -> pd.DataFrame:
-    """Accept a DataFrame or anything pandas turns into one (dict of columns, records)."""
+    """Any DataFrame in, a pandas DataFrame with NumPy-backed columns out.
+
+    Accepted: pandas (NumPy, nullable or pyarrow dtypes), polars, a pyarrow Table, any other eager
+    frame that `narwhals <https://narwhals-dev.github.io/narwhals/>`_ supports, and anything
+    ``pandas.DataFrame`` accepts (a dict of columns, records).  Columns become what the formula
+    machinery expects: numbers as ``int64``/``float64`` (a missing value makes ``NaN``), text as
+    ``object`` with ``NaN`` for missing, booleans as ``bool`` (``object`` when a value is missing),
+    and categoricals as pandas Categoricals **in their own level order** (pandas categories, a
+    polars ``Enum``'s categories, a pyarrow dictionary's order; a polars ``Categorical`` has no
+    level order of its own and sorts like text).  The caller's frame is never modified: a pandas
+    frame whose columns are all NumPy-backed is returned as is, otherwise a new frame is made.
+
+    Parameters
+    ----------
+    data : DataFrame-like
+        The data.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The same rows and columns (a pandas index is kept; other frames get 0..n-1).
+
+    Raises
+    ------
+    DataTypeError
+        When ``data`` is not a table (naming its type), or a lazy frame that must be collected.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"y": [1.5, 2.0], "phase": ["early", "late"]}).convert_dtypes()
+    >>> [str(t) for t in df.dtypes]
+    ['Float64', 'string']
+    >>> out = as_dataframe(df)
+    >>> str(out["y"].dtype), out["phase"].tolist()
+    ('float64', ['early', 'late'])
+    >>> as_dataframe({"x": [1, 2]}).shape
+    (2, 1)
+    """
     if isinstance(data, pd.DataFrame):
-        return data
+        return _numpy_backed_frame(data)
     if data is None or isinstance(data, (str, bytes, int, float)):
-        raise DataTypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+        raise DataTypeError(f"data must be a DataFrame (pandas, polars, pyarrow, ...), got {type(data).__name__}")
+    native = _narwhals_frame(data)
+    if native is not None:
+        return native
     try:
-        return pd.DataFrame(data)
+        return _numpy_backed_frame(pd.DataFrame(data))
     except (ValueError, TypeError) as exc:
-        raise DataTypeError(f"data must be a pandas DataFrame (or convertible to one), got "
-                            f"{type(data).__name__}: {exc}") from None
+        raise DataTypeError(f"data must be a DataFrame (pandas, polars, pyarrow, ...) or convertible to "
+                            f"one, got {type(data).__name__}: {exc}") from None
+
+
+def _needs_conversion(dtype) -> bool:
+    """Whether a pandas column is backed by anything other than NumPy (nullable, pyarrow, ``string``)."""
+    if isinstance(dtype, pd.CategoricalDtype):
+        return _needs_conversion(dtype.categories.dtype)
+    if isinstance(dtype, np.dtype):
+        return False
+    if isinstance(dtype, pd.StringDtype) and dtype.na_value is not pd.NA:
+        return False  # pandas 3's default "str": NaN for missing, handled everywhere
+    return isinstance(dtype, pd.api.extensions.ExtensionDtype) and not isinstance(
+        dtype, (pd.DatetimeTZDtype, pd.PeriodDtype, pd.IntervalDtype, pd.SparseDtype))
+
+
+def _numpy_backed_frame(df: pd.DataFrame) -> pd.DataFrame:
+    """``df`` itself when every column is NumPy-backed, otherwise a new frame whose extension
+    columns are converted by :func:`numpy_backed` (the others are shared, never written to)."""
+    convert = [i for i, d in enumerate(df.dtypes) if _needs_conversion(d)]
+    if not convert:
+        return df
+    cols = {i: df.iloc[:, i] for i in range(df.shape[1])}
+    for i in convert:
+        cols[i] = numpy_backed(cols[i])
+    out = pd.concat(list(cols.values()), axis=1)
+    out.columns = df.columns
+    out.attrs = dict(df.attrs)
+    return out
+
+
+def numpy_backed(col: pd.Series) -> pd.Series:
+    """One pandas column with NumPy storage (see :func:`as_dataframe` for the mapping).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> numpy_backed(pd.Series([1, None, 3], dtype="Int64")).tolist()
+    [1.0, nan, 3.0]
+    >>> numpy_backed(pd.Series(pd.Categorical(["b", "a"], categories=["b", "a"]))).cat.categories.tolist()
+    ['b', 'a']
+    """
+    dtype, name, index = col.dtype, col.name, col.index
+    if not _needs_conversion(dtype):
+        return col
+    if isinstance(dtype, pd.CategoricalDtype):
+        cats = pd.Index(_plain_values(pd.Series(dtype.categories)), dtype=object)
+        cat = pd.Categorical.from_codes(col.cat.codes.to_numpy(), categories=cats, ordered=dtype.ordered)
+        return pd.Series(cat, index=index, name=name)
+    if isinstance(dtype, pd.ArrowDtype):
+        import pyarrow as pa
+
+        if pa.types.is_dictionary(dtype.pyarrow_dtype):  # a pyarrow "categorical": its dictionary order
+            chunked = pa.chunked_array(col.array.__arrow_array__()).unify_dictionaries()
+            cat = chunked.to_pandas()
+            return numpy_backed(pd.Series(pd.Categorical(cat), index=index, name=name))
+        if pa.types.is_temporal(dtype.pyarrow_dtype):
+            return pd.Series(col.to_numpy(), index=index, name=name)
+    return pd.Series(_plain_values(col), index=index, name=name)
+
+
+def _plain_values(col: pd.Series) -> np.ndarray:
+    """The values of a non-NumPy column as a NumPy array: float (NaN) or int64 numbers, bool, or
+    object (text, booleans with a missing value) with ``NaN`` for missing."""
+    dtype = col.dtype
+    missing = col.isna().to_numpy()
+    if pd.api.types.is_bool_dtype(dtype):
+        if not missing.any():
+            return col.to_numpy(dtype=bool)
+        out = col.to_numpy(dtype=object, na_value=np.nan)
+        return out
+    if pd.api.types.is_numeric_dtype(dtype):
+        if pd.api.types.is_integer_dtype(dtype) and not missing.any():
+            return col.to_numpy(dtype=np.int64)
+        try:
+            return col.to_numpy(dtype=float, na_value=np.nan)
+        except (TypeError, ValueError) as exc:
+            raise DataTypeError(f"column {col.name!r} ({dtype}) cannot be read as numbers: {exc}") from None
+    return col.to_numpy(dtype=object, na_value=np.nan)
+
+
+def _narwhals_frame(data: object) -> pd.DataFrame | None:
+    """A polars / pyarrow / other eager frame as pandas, column by column through narwhals; None when
+    narwhals does not know ``data``."""
+    import narwhals.stable.v2 as nw
+
+    try:
+        frame = nw.from_native(data, eager_only=True)
+    except TypeError:
+        try:
+            nw.from_native(data)
+        except TypeError:
+            return None
+        raise DataTypeError(f"data is a lazy frame ({type(data).__name__}): collect it first "
+                            "(e.g. .collect())") from None
+    cols = {}
+    for name in frame.columns:
+        cols[name] = _narwhals_column(frame.get_column(name), nw)
+    return pd.DataFrame(cols, index=pd.RangeIndex(len(frame)))
+
+
+def _narwhals_column(s, nw) -> object:
+    dtype = s.dtype
+    name = s.name
+    if dtype.is_numeric():
+        values = s.to_numpy()
+        if dtype.is_integer() and s.null_count() == 0:
+            return values.astype(np.int64)
+        try:
+            return np.asarray(values, dtype=float)
+        except (TypeError, ValueError) as exc:
+            raise DataTypeError(f"column {name!r} ({dtype}) cannot be read as numbers: {exc}") from None
+    if dtype == nw.Boolean:
+        values = np.asarray(s.to_list(), dtype=object)
+        if s.null_count() == 0:
+            return values.astype(bool)
+        values[s.is_null().to_numpy()] = np.nan
+        return values
+    if dtype == nw.Enum or dtype == nw.Categorical:
+        values = np.empty(len(s), dtype=object)
+        values[:] = s.to_list()  # the level values (strings, or e.g. numbers in a pyarrow dictionary)
+        if dtype == nw.Enum:
+            levels = list(dtype.categories)
+        elif nw.get_native_namespace(s).__name__ == "polars":
+            levels = sorted(v for v in set(values) if v is not None)  # polars: lexical order
+        else:
+            levels = [v for v in s.cat.get_categories().to_list() if v is not None]
+        return pd.Categorical(values, categories=pd.Index(levels))
+    if dtype == nw.String:
+        values = np.asarray(s.to_list(), dtype=object)
+        values[s.is_null().to_numpy()] = np.nan
+        return values
+    if dtype.is_temporal():
+        return s.to_numpy()
+    values = np.empty(len(s), dtype=object)  # lists, structs, ...: kept as objects; checked when used
+    values[:] = s.to_list()
+    return values
 
 
 def referenced_names(expr: str) -> list[str]:
@@ -130,8 +306,43 @@ def complete_rows(frame: pd.DataFrame) -> np.ndarray:
     return ok
 
 
+def check_column_types(frame: pd.DataFrame, formula: ModelFormula) -> None:
+    """Raise :class:`DataTypeError` naming the first used column whose values a model cannot use:
+    nested values (lists, dicts, arrays), complex numbers, and dates or times outside grouping factors.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from mixedpy.formula import parse_formula
+    >>> df = pd.DataFrame({"y": [1.0, 2.0], "x": [[1], [2]]})
+    >>> check_column_types(df, parse_formula("y ~ x", ["y", "x"], ["y"]))
+    Traceback (most recent call last):
+    ...
+    mixedpy.errors.DataTypeError: column 'x' holds list values; a model needs one number or one level per row
+    """
+    in_terms = set(referenced_names(formula.response)) | set(referenced_names(formula.fixed))
+    for t in formula.random:
+        in_terms |= set(referenced_names(t.expr))
+    for name in frame.columns:
+        col = frame[name]
+        if pd.api.types.is_complex_dtype(col.dtype):
+            raise DataTypeError(f"column {name!r} holds complex numbers; mixedpy needs real numbers")
+        if col.dtype == object:
+            nested = col.map(lambda v: isinstance(v, (list, tuple, dict, set, np.ndarray))).to_numpy(dtype=bool)
+            if nested.any():
+                kind = type(col.to_numpy()[nested][0]).__name__
+                raise DataTypeError(f"column {name!r} holds {kind} values; a model needs one number or one "
+                                    "level per row")
+        if name in in_terms and (pd.api.types.is_datetime64_any_dtype(col.dtype)
+                                 or pd.api.types.is_timedelta64_dtype(col.dtype)):
+            raise DataTypeError(f"column {name!r} holds dates or times ({col.dtype}); use numbers in the "
+                                "formula (e.g. days since the start) or a factor (C(...) of its text)")
+
+
 def make_frame(formula: str | ModelFormula, data: object) -> ModelFrame:
     """Parse the formula against the data, check the columns and drop incomplete rows.
+
+    ``data`` is any DataFrame :func:`as_dataframe` accepts (pandas, polars, pyarrow, ...).
 
     Examples
     --------
@@ -153,6 +364,7 @@ def make_frame(formula: str | ModelFormula, data: object) -> ModelFrame:
     wanted = set(cols)
     # a copy of the used columns (the caller's frame is never touched)
     sub = pd.DataFrame({str(c): df[c].array.copy() for c in df.columns if str(c) in wanted}, index=df.index)
+    check_column_types(sub, formula)
     complete = complete_rows(sub)
     if not complete.all():
         dropped = sub.index[~complete]

@@ -67,7 +67,7 @@ def _refit(args) -> np.ndarray:
 
 
 def bootstrap_intervals(result, level: float = 0.95, nsim: int = 500, seed=None, n_jobs: int = 1,
-                        progress: bool = True) -> pd.DataFrame:
+                        progress: bool | None = None) -> pd.DataFrame:
     """Parametric bootstrap percentile intervals of all parameters.
 
     Parameters
@@ -79,8 +79,9 @@ def bootstrap_intervals(result, level: float = 0.95, nsim: int = 500, seed=None,
     seed : int or numpy Generator, optional
     n_jobs : int
         Worker processes for the refits (1: in this process).
-    progress : bool
-        Show a tqdm progress bar.
+    progress : bool or None, default None
+        A tqdm progress bar over the refits: None shows it only on an interactive terminal or in Jupyter,
+        True always (a line every few seconds into a log), False never (see :mod:`mixedpy.progress`).
 
     Returns
     -------
@@ -95,7 +96,7 @@ def bootstrap_intervals(result, level: float = 0.95, nsim: int = 500, seed=None,
     >>> list(ci.columns), list(ci.index)
     (['lower', 'upper'], ['sd_(Intercept)|Batch', 'sigma', '(Intercept)'])
     """
-    from tqdm.auto import tqdm
+    from ..progress import tqdm
 
     if result.method not in ("reml", "ml"):
         raise ModelSpecError(f"bootstrap intervals refit by REML/ML; this fit's method is {result.method!r}")
@@ -103,11 +104,11 @@ def bootstrap_intervals(result, level: float = 0.95, nsim: int = 500, seed=None,
     ys = simulate_responses(result, nsim, seed)
     if n_jobs == 1:
         jobs = [(result, None, y, names) for y in ys]
-        draws = [_refit(j) for j in tqdm(jobs, disable=not progress, desc="bootstrap")]
+        draws = [_refit(j) for j in tqdm(jobs, progress=progress, desc="bootstrap")]
     else:  # worker processes get the orchestrator and the spec (a workspace does not pickle)
         jobs = [(result.fitter, result.spec, y, names) for y in ys]
         with ProcessPoolExecutor(max_workers=None if n_jobs < 0 else n_jobs) as ex:
-            draws = list(tqdm(ex.map(_refit, jobs), total=nsim, disable=not progress, desc="bootstrap"))
+            draws = list(tqdm(ex.map(_refit, jobs), total=nsim, progress=progress, desc="bootstrap"))
     D = pd.DataFrame(np.array(draws), columns=names)
     a = (1 - level) / 2
     out = pd.DataFrame({"lower": D.quantile(a), "upper": D.quantile(1 - a)})

@@ -40,17 +40,17 @@ def local_chunk(rot: Rotation, src: MarkerSource, geno_rows: np.ndarray, a: int,
     return test_chunk(rot, G, owned=True)
 
 
-def run_local(rot: Rotation, src: MarkerSource, geno_rows: np.ndarray, bounds: list, progress: bool) -> list:
+def run_local(rot: Rotation, src: MarkerSource, geno_rows: np.ndarray, bounds: list, progress: bool | None) -> list:
     """Chunks one after the other, the triangular solve using all BLAS threads (scipy's holds the GIL,
     so a thread pool would not help); see :func:`test_chunk` for why the numbers are those of a Dask
     worker running the same chunk with one thread."""
     parts = []
-    for a, b in tqdm(bounds, desc="scan", disable=not progress, leave=False):
+    for a, b in tqdm(bounds, desc="scan", progress=progress, leave=False):
         parts.append(local_chunk(rot, src, geno_rows, a, b))
     return parts
 
 
-def run_dask(client, rot: Rotation, src: MarkerSource, geno_rows: np.ndarray, bounds: list, progress: bool):
+def run_dask(client, rot: Rotation, src: MarkerSource, geno_rows: np.ndarray, bounds: list, progress: bool | None):
     if not (hasattr(client, "scatter") and hasattr(client, "submit")):
         raise DataTypeError(f"client must be a dask.distributed.Client, got {type(client).__name__}")
     from distributed import as_completed as dask_completed
@@ -69,7 +69,7 @@ def run_dask(client, rot: Rotation, src: MarkerSource, geno_rows: np.ndarray, bo
             futures.append(client.submit(_array_chunk_task, rot_f, chunk_f, key=key, pure=False))
     index = {f.key: i for i, f in enumerate(futures)}
     parts: list = [None] * len(futures)
-    bar = tqdm(total=len(futures), desc="scan (dask)", disable=not progress, leave=False)
+    bar = tqdm(total=len(futures), desc="scan (dask)", progress=progress, leave=False)
     try:
         for fut in dask_completed(futures):
             parts[index[fut.key]] = fut.result()

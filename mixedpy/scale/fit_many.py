@@ -61,6 +61,7 @@ import numpy as np
 import pandas as pd
 from threadpoolctl import threadpool_limits
 
+from ..design.frame import as_dataframe
 from ..errors import ColumnNotFoundError, DataTypeError, FormulaError, ModelSpecError
 from ..progress import tqdm
 
@@ -191,10 +192,10 @@ def _run_in_worker(task: _Task, return_model: bool):
     return _run_task(_WORKER_PAYLOAD[0], task, return_model)
 
 
-def _collect(outcomes, total: int, desc: str, progress: bool) -> dict:
+def _collect(outcomes, total: int, desc: str, progress: bool | None) -> dict:
     """index → (table, model) from an iterator of task outcomes, with a progress bar."""
     results = {}
-    bar = tqdm(total=total, desc=desc, disable=not progress, leave=False)
+    bar = tqdm(total=total, desc=desc, progress=progress, leave=False)
     try:
         for i, frame, model in outcomes:
             results[i] = (frame, model)
@@ -269,7 +270,7 @@ def _model_key(task: _Task, by: list, responses: list):
 
 def fit_many(formula: str, data: pd.DataFrame, by: str | Sequence[str] | None = None,
              responses: Sequence[str] | None = None, client: Any = None, return_models: bool = False,
-             n_jobs: int | None = None, *, progress_bar: bool = True, **fit_kwargs):
+             n_jobs: int | None = None, *, progress: bool | None = None, **fit_kwargs):
     """Fit one model per group of ``by`` and/or per response; a tidy table of all the fits.
 
     Parameters
@@ -277,8 +278,8 @@ def fit_many(formula: str, data: pd.DataFrame, by: str | Sequence[str] | None = 
     formula : str
         lme4-style formula, e.g. ``"y ~ x + (1 | g)"``.  With ``responses`` its left-hand side is
         replaced by each response in turn.
-    data : pandas.DataFrame
-        The data (never modified).
+    data : DataFrame
+        The data: pandas, polars, pyarrow, ... (never modified).
     by : str or list of str, optional
         Column(s) whose groups are fitted separately (groups sorted; rows with a missing key dropped).
     responses : list of str, optional
@@ -290,8 +291,9 @@ def fit_many(formula: str, data: pd.DataFrame, by: str | Sequence[str] | None = 
     n_jobs : int, optional
         Local worker processes (default: the CPUs available); 1 fits in this process.
         Ignored with ``client``.
-    progress_bar : bool, default True
-        Show a tqdm progress bar.
+    progress : bool or None, default None
+        A tqdm progress bar: None shows it only on an interactive terminal or in Jupyter,
+        True always (a line every few seconds into a log), False never (see :mod:`mixedpy.progress`).
     **fit_kwargs
         Passed to :func:`mixedpy.fit` (``reml``, ``relmat``, ``optimizer``, …).
 
@@ -308,17 +310,16 @@ def fit_many(formula: str, data: pd.DataFrame, by: str | Sequence[str] | None = 
     >>> d = mixedpy.datasets.load("sleepstudy")
     >>> d["half"] = (d["Days"] >= 5).map({False: "early", True: "late"})
     >>> t = mixedpy.fit_many("Reaction ~ Days + (1 | Subject)", d, by="half", n_jobs=1,
-    ...                      progress_bar=False)
+    ...                      progress=False)
     >>> t.loc[t.term == "Days", ["half", "estimate"]].round(2).values.tolist()
     [['early', 8.25], ['late', 10.91]]
     >>> t = mixedpy.fit_many("y ~ Days + (1 | Subject)", d, responses=["Reaction", "nope"], n_jobs=1,
-    ...                      progress_bar=False)
+    ...                      progress=False)
     >>> bad = t[t.error != ""]  # reported, not raised
     >>> bad.response.tolist(), bad.error.str.split(":").str[0].tolist()
     (['nope'], ['ColumnNotFoundError'])
     """
-    if not isinstance(data, pd.DataFrame):
-        raise DataTypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    data = as_dataframe(data)  # pandas, polars, pyarrow, ...: pandas with NumPy-backed columns
     if not isinstance(formula, str):
         raise DataTypeError(f"formula must be a string, got {type(formula).__name__}")
     by_cols, resp = _as_list(by), _as_list(responses)
@@ -326,12 +327,12 @@ def fit_many(formula: str, data: pd.DataFrame, by: str | Sequence[str] | None = 
     if client is not None:
         if not (hasattr(client, "scatter") and hasattr(client, "submit")):
             raise DataTypeError(f"client must be a dask.distributed.Client, got {type(client).__name__}")
-        results = _run_dask(client, _Payload(data, fit_kwargs), tasks, return_models, progress_bar)
+        results = _run_dask(client, _Payload(data, fit_kwargs), tasks, return_models, progress)
     else:
         n = n_jobs if n_jobs is not None else _available_cpus()
         if int(n) < 1:
             raise ModelSpecError(f"n_jobs must be a positive integer, got {n_jobs!r}")
-        results = _run_local(_Payload(data, fit_kwargs), tasks, return_models, int(n), progress_bar)
+        results = _run_local(_Payload(data, fit_kwargs), tasks, return_models, int(n), progress)
     frames = []
     for t in tasks:
         frame = results[t.index][0]

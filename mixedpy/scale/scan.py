@@ -66,7 +66,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from ..errors import ColumnNotFoundError, DataError, DataTypeError, ModelSpecError, RowsDroppedWarning
+from ..design.frame import as_dataframe
+from ..errors import ColumnNotFoundError, DataError, ModelSpecError, RowsDroppedWarning
 from .executors import run_dask, run_local
 from .markers import MarkerSource, marker_source
 from .null_model import NullModel, fit_null, tridiagonal_reml
@@ -137,15 +138,15 @@ def _prepare(formula, data, src: MarkerSource, group: str, K, test: str, null_fi
 def scan(formula: str, data: pd.DataFrame, markers, group: str | None = None, relmat=None, *,
          client: Any = None, chunk_size: int = 1000, test: str = "wald", null_fit: str = "auto",
          variances: dict | None = None, ids=None, marker_map: pd.DataFrame | None = None,
-         count_A1: bool = True, progress_bar: bool = True) -> pd.DataFrame:
+         count_A1: bool = True, progress: bool | None = None) -> pd.DataFrame:
     """Test every marker as a fixed effect added to a mixed model (EMMAX / FaST-LMM P3D).
 
     Parameters
     ----------
     formula : str
         The null model, e.g. ``"y ~ sex + (1 | animal)"``.
-    data : pandas.DataFrame
-        Phenotypes; rows whose individual has no genotypes are dropped (with a warning).
+    data : DataFrame
+        Phenotypes (pandas, polars, pyarrow, ...); rows whose individual has no genotypes are dropped (with a warning).
     markers : pandas.DataFrame, ndarray or str
         Individuals × markers allele counts (0/1/2, NaN missing), or the path of a PLINK fileset
         (``"prefix"``, ``"prefix.bed"``), read chunk by chunk with bed-reader.
@@ -173,8 +174,9 @@ def scan(formula: str, data: pd.DataFrame, markers, group: str | None = None, re
         ``chrom`` and ``pos`` columns indexed by marker name (for in-memory markers).
     count_A1 : bool, default True
         For .bed input: count the A1 allele (PLINK's convention).
-    progress_bar : bool, default True
-        Show a tqdm progress bar over the chunks.
+    progress : bool or None, default None
+        A tqdm progress bar over the chunks: None shows it only on an interactive terminal or in Jupyter,
+        True always (a line every few seconds into a log), False never (see :mod:`mixedpy.progress`).
 
     Returns
     -------
@@ -193,12 +195,11 @@ def scan(formula: str, data: pd.DataFrame, markers, group: str | None = None, re
     >>> M = pd.DataFrame(rng.binomial(2, 0.3, size=(200, 50)).astype(float), index=ids)
     >>> K = mixedpy.grm(M)
     >>> data = pd.DataFrame({"y": 0.8 * M[3].to_numpy() + rng.normal(size=200), "animal": ids})
-    >>> res = mixedpy.scan("y ~ 1 + (1 | animal)", data, M, relmat=K, progress_bar=False)
+    >>> res = mixedpy.scan("y ~ 1 + (1 | animal)", data, M, relmat=K, progress=False)
     >>> int(res["p"].idxmin()), res.shape
     (3, (50, 6))
     """
-    if not isinstance(data, pd.DataFrame):
-        raise DataTypeError(f"data must be a pandas DataFrame, got {type(data).__name__}")
+    data = as_dataframe(data)  # pandas, polars, pyarrow, ...: pandas with NumPy-backed columns
     if test not in TESTS:
         raise ModelSpecError(f"test {test!r} is not supported; use 'wald' or 'f'")
     if null_fit not in NULL_FITS:
@@ -218,9 +219,9 @@ def scan(formula: str, data: pd.DataFrame, markers, group: str | None = None, re
 
     bounds = [(a, min(a + chunk_size, src.m)) for a in range(0, src.m, chunk_size)]
     if client is not None:
-        parts = run_dask(client, rot, src, geno_rows, bounds, progress_bar)
+        parts = run_dask(client, rot, src, geno_rows, bounds, progress)
     else:
-        parts = run_local(rot, src, geno_rows, bounds, progress_bar)
+        parts = run_local(rot, src, geno_rows, bounds, progress)
     values = np.vstack(parts) if parts else np.zeros((0, len(SCAN_COLUMNS)))
     out = pd.DataFrame(values, index=src.names, columns=SCAN_COLUMNS)
     out["n"] = out["n"].astype(np.int64)

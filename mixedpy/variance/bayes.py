@@ -55,8 +55,8 @@ import scipy.linalg as la
 from ..errors import DataError, ModelSpecError
 from ..estimates import Estimates
 from ..optimize import OptSummary
-from ..solution import Solution
 from ..progress import tqdm
+from ..solution import Solution
 from ..threads import blas_limit
 
 LARGE_Q = 1500  # MME size from which the sampler's factorizations use all BLAS threads (if idle)
@@ -215,8 +215,9 @@ class GibbsOptions:
     prior : dict, optional
         ``{component: (df, scale)}``: scaled-inverse-χ² (df, s²) for scalar components and the
         residual, inverse-Wishart (df, S) for vector terms (see the module docstring).
-    progress : bool
-        Show a progress bar (only on a terminal unless forced).
+    progress : bool or None, default None
+        A tqdm progress bar over the iterations: None shows it only on an interactive terminal or in Jupyter,
+        True always (a line every few seconds into a log), False never (see :mod:`mixedpy.progress`).
 
     Examples
     --------
@@ -229,7 +230,7 @@ class GibbsOptions:
     thin: int = 1
     seed: int | None = None
     prior: dict | None = None
-    progress: bool = True
+    progress: bool | None = None
 
     def __post_init__(self):
         n_iter, thin = int(self.n_iter), int(self.thin)
@@ -379,7 +380,7 @@ def _sample(spec, ws, o: GibbsOptions) -> Estimates:
     covs = [start[lab].scale / 2.0 for lab in labels]          # the default priors' means
     s2e = float(start["Residual"].scale[0, 0]) / 2.0
     rows, bsum = [], np.zeros(rd.q)
-    iterations = tqdm(range(n_iter), desc="Gibbs", leave=False) if o.progress else range(n_iter)
+    iterations = tqdm(range(n_iter), desc="Gibbs", leave=False, progress=o.progress)
     for it in iterations:
         beta, b, covs, s2e = sampler.step(covs, s2e)
         if it >= burn and (it - burn) % thin == 0:
