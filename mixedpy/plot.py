@@ -33,27 +33,26 @@ import pandas as pd
 from scipy import stats
 
 from .errors import MissingDependencyError, MixedpyError, ModelSpecError
+from .figures import axes, pyplot
 
-__all__ = ["MissingDependencyError", "caterpillar", "qq", "resid_fitted", "trajectories",
-           "manhattan", "qq_pvalues", "genomic_inflation"]
+__all__ = [
+    "MissingDependencyError",
+    "caterpillar",
+    "genomic_inflation",
+    "manhattan",
+    "qq",
+    "qq_pvalues",
+    "resid_fitted",
+    "trajectories",
+]
 
 
 def _pyplot():
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise MissingDependencyError(
-            "mixedpy.plot needs matplotlib, which is not installed; install the plot extra with "
-            "pip install 'mixedpy[plot]' (or pip install matplotlib)") from None
-    return plt
+    return pyplot("mixedpy.plot")
 
 
 def _axes(ax, **subplot_kw):
-    if ax is not None:
-        return ax
-    plt = _pyplot()
-    _, ax = plt.subplots(**subplot_kw)
-    return ax
+    return axes(ax, "mixedpy.plot", **subplot_kw)
 
 
 # --- BLUPs --------------------------------------------------------------------------------------------
@@ -393,4 +392,4 @@ def trajectories(m, time: str | None = None, group: str | None = None, levels=No
 
 
 # marker-scan plots live with the scan (mixedpy/scale/plots.py); re-exported here
-from .scale.plots import genomic_inflation, manhattan, qq_pvalues  # noqa: E402
+from .scale.plots import genomic_inflation, manhattan, qq_pvalues

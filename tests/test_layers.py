@@ -35,7 +35,8 @@ LAYERS = [
     ["mixedpy.formula"],
     ["mixedpy.linalg"],
     ["mixedpy.deviance"],
-    ["mixedpy.errors", "mixedpy.threads", "mixedpy.progress", "mixedpy.datasets"],
+    ["mixedpy.figures", "mixedpy.threads", "mixedpy.progress", "mixedpy.datasets"],
+    ["mixedpy.errors"],
 ]
 
 

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..errors import MissingDependencyError
+from ..figures import axes, pyplot
 
 __all__ = ["genomic_inflation", "manhattan", "qq_pvalues"]
 
@@ -35,19 +35,11 @@ _YLABEL = r"$-\log_{10}\,p$"
 
 
 def _pyplot():
-    try:
-        import matplotlib.pyplot as plt
-    except ImportError:
-        raise MissingDependencyError("scan plots need matplotlib: pip install 'mixedpy[plot]' "
-                                     "(or pip install matplotlib)") from None
-    return plt
+    return pyplot("scan plots")
 
 
 def _axes(ax, **kw):
-    if ax is not None:
-        return ax
-    _, ax = _pyplot().subplots(**kw)
-    return ax
+    return axes(ax, "scan plots", **kw)
 
 
 def _pvalues(scan) -> np.ndarray:
