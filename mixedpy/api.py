@@ -24,7 +24,7 @@ Engine = Literal["auto", "blocked", "sparse", "mme"]
 def fit(formula: str, data: pd.DataFrame, reml: bool = True, *, method: Method | None = None,
         optimizer: Optimizer = "lbfgs", engine: Engine = "auto", relmat: Mapping | None = None,
         variances: Mapping | None = None, options: GibbsOptions | None = None,
-        n_threads: int | None = None) -> LmmResult:
+        n_threads: int | None = None, residual: str | None = None, weights=None) -> LmmResult:
     """Fit a linear mixed model given by an lme4-style formula.
 
     Parameters
@@ -62,6 +62,15 @@ def fit(formula: str, data: pd.DataFrame, reml: bool = True, *, method: Method |
     n_threads : int, optional
         BLAS threads for the large dense steps of this fit and its inference (None: all cores);
         small steps always use one (see :mod:`mixedpy.threads`).
+    residual : str, optional
+        Residual covariance Σ = σ² R(φ) (default σ² I), named as SAS PROC MIXED and R's mmrm:
+        ``"het(g)"`` (a variance per level of g), ``"NAME(time | subject)"`` with NAME one of us, diag,
+        cs, csh, ar1, ar1h, toep, toeph, ad, adh (``"NAME(time | group / subject)"``: parameters per
+        group), ``"sp_exp(t | subject)"`` / ``"sp_exp(x, y | block)"`` (exponential in distance,
+        CAR(1)), ``"ar1xar1(row, col | block)"`` (separable field-trial residuals).  Missing visits
+        are fine.  Without random terms the model is GLS (nlme's ``gls``).
+    weights : str or array, optional
+        Prior weights (a column name or one number per row of ``data``): Var(e_i) = σ² R_ii / w_i.
 
     Returns
     -------
@@ -83,7 +92,8 @@ def fit(formula: str, data: pd.DataFrame, reml: bool = True, *, method: Method |
     seeded = method == "bayes" and options is not None and options.seed is not None
     with blas_limit(n_threads=1 if seeded else n_threads):
         spec = model_spec(formula, data, reml=reml, method=method, optimizer=optimizer, engine=engine,
-                          relmat=relmat, variances=variances, n_threads=1 if seeded else n_threads)
+                          relmat=relmat, variances=variances, n_threads=1 if seeded else n_threads,
+                          residual=residual, weights=weights)
     return fit_model(spec, options=options)
 
 

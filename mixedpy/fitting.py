@@ -75,11 +75,11 @@ def optimize_theta(spec: ModelSpec, ws, *, start: np.ndarray | None = None,
                    fixed: Mapping | None = None) -> Estimates:
     """Minimize the profiled deviance over θ (analytic gradient where the engine has one,
     derivative-free otherwise); a second opinion when the optimizer reports no convergence."""
-    reml, random = spec.reml, spec.random
+    reml = spec.reml
     with workspace_limit(ws):
-        scale = random.theta_scale()
+        scale = spec.par_scale
         theta0 = _start(spec, ws, start, scale)
-        fun, fg, lower, x0, expand, sc = _problem(ws, reml, theta0, random.lower, scale, fixed)
+        fun, fg, lower, x0, expand, sc = _problem(ws, reml, theta0, spec.par_lower, scale, fixed)
         method = spec.optimizer
         if fg is None and method in ("lbfgs", "lbfgsb"):
             method = "bobyqa"
@@ -96,9 +96,12 @@ def _start(spec: ModelSpec, ws, start, scale: np.ndarray) -> np.ndarray:
     random = spec.random
     if start is not None:
         start = np.asarray(start, dtype=float)
-        if start.shape != random.theta0.shape:
-            raise ModelSpecError(f"start must have {random.ntheta} elements (θ), got {start.shape}")
+        if start.shape != spec.par_start.shape:
+            raise ModelSpecError(f"start must have {len(spec.par_start)} elements (θ{', φ' if spec.nphi else ''}), "
+                                 f"got {start.shape}")
         return start
+    if spec.residual is not None:
+        return spec.par_start * scale
     if hasattr(ws, "augmented") and random.terms:
         theta0 = starting_theta(spec.frame, ws, spec.reml)
         if theta0 is not random.theta0:

@@ -201,7 +201,7 @@ class LmmResult:
 
     @cached_property
     def _coef_df(self) -> np.ndarray:
-        if not self.random.terms:
+        if not self.random.terms and not self.spec.nphi:
             return np.full(len(self.coef_names), float(self.nobs - len(self.coef_names)))
         if self.method == "known":
             return np.full(len(self.coef_names), np.inf)
@@ -278,7 +278,7 @@ class LmmResult:
     def is_singular(self) -> bool:
         """lme4's ``isSingular``: a bounded θ element (a relative SD) below 1e-4."""
         bounded = self.random.lower == 0
-        phi = self.theta / self.random.theta_scale()  # θ in units of badly scaled covariates
+        phi = self.theta[:self.random.ntheta] / self.random.theta_scale()  # θ in units of badly scaled covariates
         return bool(np.any(phi[bounded] < SINGULAR_TOL))
 
     # --- likelihood -------------------------------------------------------------------------------
@@ -486,6 +486,120 @@ class LmmResult:
         """Asymptotic covariance of the variance parameters and the Jacobian of Var(β̂) (Satterthwaite)."""
         from .inference.varpar import compute_varpar_info
         return compute_varpar_info(self)
+
+    # --- residual structure (residual=, weights=; mixedpy.covariance) ---------------------------------
+    @property
+    def residual_structure(self) -> str | None:
+        """The residual covariance in words (None for σ² I without weights).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("Reaction ~ Days", mixedpy.datasets.load("sleepstudy"), residual="ar1(Days | Subject)")
+        >>> m.residual_structure
+        'ar1(Days | Subject): first-order autoregressive (SAS TYPE=AR(1)), 2 parameters'
+        """
+        rd = self.spec.residual
+        if rd is None:
+            return None
+        w = ", prior weights" if rd.weights is not None else ""
+        if rd.structure is None:
+            return "σ²/w_i (prior weights)"
+        st = rd.structure
+        what = "one variance per level of " + rd.term.group if rd.term.name == "het" else st.title
+        per = f" per level of {rd.term.group}" if rd.term.group and rd.term.name != "het" else ""
+        return (f"{rd.term.text}: {what}{per} (SAS TYPE={st.sas}), {rd.nphi + 1} parameters{w}")
+
+    def _residual_par(self) -> np.ndarray:
+        """(groups × npar) structure parameters at the estimates (σ² not included)."""
+        return self.spec.residual.full(np.asarray(self.theta)[self.random.ntheta:])
+
+    @property
+    def residual_parameters(self) -> pd.DataFrame | None:
+        """SAS's "Covariance Parameter Estimates" of the residual structure: one row per parameter
+        (``parameter``, ``group``, ``estimate``; variances include σ²).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("Reaction ~ Days", mixedpy.datasets.load("sleepstudy"), residual="ar1(Days | Subject)")
+        >>> m.residual_parameters["parameter"].tolist()
+        ['AR(1)', 'Residual']
+        """
+        rd = self.spec.residual
+        if rd is None or rd.structure is None:
+            return None
+        par, s2 = self._residual_par(), self.sigma ** 2
+        rows = []
+        for g, level in enumerate(rd.group_levels):
+            label = "" if rd.term.group is None else f"{rd.term.group} {level}"
+            rows += [(name, label, value) for name, value in rd.structure.report(par[g], s2)]
+        return pd.DataFrame(rows, columns=["parameter", "group", "estimate"])
+
+    def residual_cov(self, group=None, subject=None) -> pd.DataFrame:
+        """The within-subject residual covariance σ² R(φ̂) (labelled by time level), of ``group``'s
+        parameters when grouped, or of one ``subject``'s observed rows (any structure).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("Reaction ~ Days", mixedpy.datasets.load("sleepstudy"), residual="cs(Days | Subject)")
+        >>> m.residual_cov().shape
+        (10, 10)
+        """
+        rd = self.spec.residual
+        if rd is None or rd.structure is None:
+            raise ModelSpecError("this model has no residual structure (fit with residual=...)")
+        s2 = self.sigma ** 2
+        phi = np.asarray(self.theta)[self.random.ntheta:]
+        if subject is not None or rd.geometric:
+            if subject is None:
+                raise ModelSpecError(f"{rd.term.name} gives each subject its own matrix: name a subject")
+            rows = rd.subject_rows(subject)
+            for b, R in zip(rd.batches, rd.batch_blocks(phi)):
+                hit = np.flatnonzero(b.rows[:, 0] == rows[0])
+                if len(hit):
+                    S = s2 * R[hit[0]]
+                    if rd.weights is not None:
+                        S = S / np.sqrt(np.outer(rd.weights[rows], rd.weights[rows]))
+                    idx = self.frame.data.index[rows]
+                    return pd.DataFrame(S, index=idx, columns=idx)
+        levels = list(map(str, rd.group_levels))
+        if rd.ngroups > 1 and group is None:
+            raise ModelSpecError(f"the residual parameters differ by {rd.term.group}: give group= one of {levels}")
+        g = 0 if group is None else levels.index(str(group)) if str(group) in levels else None
+        if g is None:
+            raise ModelSpecError(f"group {group!r} is not a level of {rd.term.group} ({levels})")
+        S = s2 * rd.structure.matrix(self._residual_par()[g])
+        return pd.DataFrame(S, index=rd.structure.labels, columns=rd.structure.labels)
+
+    def coefficients(self, ddf: str = "satterthwaite") -> pd.DataFrame:
+        """Estimates, SEs, df, t and p of the fixed effects with the chosen df method:
+        ``"satterthwaite"`` (= ``coef_table``), ``"kenward-roger"`` (SE from the adjusted covariance
+        and KR df, as SAS DDFM=KR) or ``"residual"`` (n − p, SAS DDFM=RESIDUAL).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("Reaction ~ Days", mixedpy.datasets.load("sleepstudy"), residual="ar1(Days | Subject)")
+        >>> list(m.coefficients("residual").columns)
+        ['estimate', 'se', 'df', 't', 'p']
+        """
+        how = str(ddf).lower().replace("_", "-")
+        table = self.coef_table
+        if how == "satterthwaite":
+            return table
+        if how == "residual":
+            table["df"] = float(self.nobs - len(self.coef_names))
+        elif how in ("kenward-roger", "kr"):
+            from .inference.kr_residual import coefficient_kr
+            se, df = coefficient_kr(self)
+            table["se"], table["df"] = se, df
+        else:
+            raise ModelSpecError(f"ddf {ddf!r} is not one of 'satterthwaite', 'kenward-roger', 'residual'")
+        table["t"] = table["estimate"] / table["se"]
+        table["p"] = 2 * stats.t.sf(np.abs(table["t"]), table["df"])
+        return table
 
     # --- presentation -----------------------------------------------------------------------------
     def summary(self, correlation: bool | None = None):

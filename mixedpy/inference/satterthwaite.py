@@ -67,7 +67,7 @@ def coefficient_df(result) -> np.ndarray:
     >>> [round(float(d), 1) for d in coefficient_df(m)]
     [17.0, 17.0]
     """
-    if not result.random.terms:
+    if not result.random.terms and not result.spec.nphi:
         return np.full(result.workspace.p, float(result.nobs - result.workspace.p))
     info = varpar_info(result)
     return np.array([contrast_df(info, e) for e in np.eye(result.workspace.p)])

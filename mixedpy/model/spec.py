@@ -11,6 +11,9 @@ Glossary
 structures   per random term, its :class:`~mixedpy.genetics.relmat.TermStructure` (K for relmat
              terms, identity otherwise); ``None`` for a model without relmat terms
 variances    known variance components ``{group label: variance, "Residual": σ²}`` (method "known")
+residual     the residual covariance Σ = σ² R(φ) with prior weights (``residual=``, ``weights=``;
+             :mod:`mixedpy.covariance.residual`), None for Σ = σ² I
+params       what REML/ML optimize: θ, then the residual's free φ (``par_start``, ``par_lower``)
 """
 from __future__ import annotations
 
@@ -26,6 +29,7 @@ import pandas as pd
 from ..design.fixed import FixedDesign, fixed_design
 from ..design.frame import ModelFrame, make_frame
 from ..design.random import RandomDesign, random_design
+from ..covariance.residual import ResidualDesign
 from ..errors import DataError, ModelSpecError, UnidentifiableWarning
 from ..genetics.relmat import relmat_design
 
@@ -64,6 +68,8 @@ class ModelSpec:
         BLAS threads for the large dense steps (None: all cores).
     data_name : str
         Name of the data shown by ``summary()``.
+    residual : ResidualDesign or None
+        Residual covariance structure and prior weights (None: σ² I).
 
     Examples
     --------
@@ -88,6 +94,28 @@ class ModelSpec:
     engine: str = "auto"
     n_threads: int | None = None
     data_name: str = "data"
+    residual: ResidualDesign | None = None
+
+    @property
+    def nphi(self) -> int:
+        """Number of free residual parameters φ (appended to θ in the optimized vector)."""
+        return 0 if self.residual is None else self.residual.nphi
+
+    @property
+    def par_start(self) -> np.ndarray:
+        """Starting (θ, φ)."""
+        phi0 = self.residual.start() if self.residual is not None else np.zeros(0)
+        return np.concatenate([self.random.theta0, phi0])
+
+    @property
+    def par_lower(self) -> np.ndarray:
+        """Lower bounds of (θ, φ): lme4's for θ, none for φ (unconstrained parameters)."""
+        return np.concatenate([self.random.lower, np.full(self.nphi, -np.inf)])
+
+    @property
+    def par_scale(self) -> np.ndarray:
+        """Natural scale of (θ, φ) (θ's from the covariates, 1 for φ)."""
+        return np.concatenate([self.random.theta_scale(), np.ones(self.nphi)])
 
     @property
     def uses_mme(self) -> bool:
@@ -165,7 +193,7 @@ def resolve_method(reml: bool, method: str | None) -> str:
 def model_spec(formula: str, data, *, reml: bool = True, method: str | None = None,
                optimizer: str = "lbfgs", engine: str = "auto", relmat: Mapping | None = None,
                variances: Mapping | None = None, n_threads: int | None = None,
-               data_name: str | None = None) -> ModelSpec:
+               data_name: str | None = None, residual: str | None = None, weights=None) -> ModelSpec:
     """Build and check the model: every input error is raised here, before any numerics.
 
     Parameters are those of :func:`mixedpy.fit`.
@@ -197,7 +225,16 @@ def model_spec(formula: str, data, *, reml: bool = True, method: str | None = No
         raise ModelSpecError(f"method='anova' does not take relmat (given for {', '.join(map(repr, relmat))}): "
                              "the moment equations assume iid random intercepts; use REML for "
                              "relationship matrices")
-    frame = make_frame(formula, data)
+    rdesign = None
+    if residual is not None or weights is not None:
+        if how not in ("reml", "ml"):
+            raise ModelSpecError(f"residual= and weights= are estimated by REML or ML, not method={how!r}")
+        if relmat:
+            raise ModelSpecError("residual= and weights= cannot be combined with relmat yet")
+        from .residual_spec import residual_frame
+        frame, rdesign = residual_frame(formula, data, residual, weights)
+    else:
+        frame = make_frame(formula, data)
     fixed = fixed_design(frame.formula.response, frame.formula.fixed, frame.data)
     if relmat:
         random, structures = relmat_design(frame.formula.random, frame.data, relmat)
@@ -215,7 +252,7 @@ def model_spec(formula: str, data, *, reml: bool = True, method: str | None = No
                      relmat=dict(relmat) if relmat else None,
                      variances=dict(variances) if variances is not None else None, method=how,
                      reml=how != "ml", optimizer=optimizer, engine=engine, n_threads=n_threads,
-                     data_name=name)
+                     data_name=name, residual=rdesign)
 
 
 # --- checks made before any numerics -----------------------------------------------------------

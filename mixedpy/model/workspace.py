@@ -4,7 +4,9 @@
 (itself choosing dense augmented, blocked Schur or sparse LDLᵀ by size); models with relationship
 matrices, known variances, ANOVA or Gibbs estimates use Henderson's MME
 (:class:`~mixedpy.genetics.mme.MMEWorkspace`), or for a single one-column dense-K term the
-tridiagonal reduction (:class:`~mixedpy.genetics.tridiagonal.TridiagonalWorkspace`).
+tridiagonal reduction (:class:`~mixedpy.genetics.tridiagonal.TridiagonalWorkspace`).  Models with
+a residual structure or prior weights whiten by R(φ)^(-1/2) and delegate to these
+(:class:`~mixedpy.whitened.WhitenedWorkspace`).
 """
 from __future__ import annotations
 
@@ -26,6 +28,9 @@ def workspace_for(spec: ModelSpec):
     'Workspace'
     """
     X, y, random = spec.fixed.X, spec.fixed.y, spec.random
+    if spec.residual is not None:
+        from ..whitened import WhitenedWorkspace
+        return WhitenedWorkspace(X, y, random, spec.residual, spec.engine)
     if not spec.uses_mme and spec.engine != "mme":
         return Workspace(X, y, random, spec.engine)
     structures = list(spec.structures) if spec.structures is not None else None

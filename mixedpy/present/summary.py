@@ -162,6 +162,7 @@ class Summary:
     def header(self) -> list[str]:
         m = self.result
         lines = [self.title(), f"Formula: {m.formula}", f"   Data: {m.data_name}", ""]
+        lines[3:3] = [f"Residual: {m.residual_structure}"] if getattr(m, "residual_structure", None) else []
         method = str(getattr(m, "method", "reml" if m.reml else "ml")).lower()
         if not self._mixed or method not in ("reml", "ml"):
             return lines

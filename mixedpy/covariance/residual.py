@@ -1,0 +1,282 @@
+"""The residual covariance of a model: Σ = σ² W^(-1/2) blockdiag_s R_s(φ) W^(-1/2).
+
+Built once from the data (:func:`residual_design`): subjects are batched by their number of
+observations, so that every per-evaluation step (the subjects' R_s, their Cholesky factors, the
+whitening) is one batched numpy call per batch — no Python loop over subjects.  A subject's R_s is
+the submatrix of its group's d × d matrix on its observed time levels (missing visits are normal),
+or, for spatial structures, the matrix of its coordinates.
+
+Parameters φ: one parameter set of the structure per group (``us(t | g / s)``, ``het(g)``); the very
+first one (a log standard deviation) is fixed at 0 so that σ² stays profiled out (Σ = σ² R(φ)).
+
+Glossary
+--------
+batch      subjects with the same number m of observations: ``rows`` (n_b × m, data rows in time
+           order), ``group`` (n_b), ``geometry`` (time-level codes n_b × m, or distances / lags)
+L_s        lower Cholesky factor of R_s;  T_s = L_s⁻¹ diag(√w) the whitening of subject s
+logdetR    log |W^(-1/2) R W^(-1/2)| = Σ_s 2 Σ log diag L_s − Σ log w
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import scipy.sparse as sp
+
+from ..errors import DataError
+from .base import CovStructure, matrix_jacobian
+from .general import Scalar
+from .parse import ResidualTerm
+
+COMPLEX_STEP = 1e-30
+
+
+@dataclass(frozen=True)
+class Batch:
+    """Subjects with m observations each (see the module glossary)."""
+
+    rows: np.ndarray
+    group: np.ndarray
+    geometry: np.ndarray
+    subjects: np.ndarray
+
+
+@dataclass(frozen=True)
+class Whitening:
+    """The whitening at φ: T (sparse n × n, block-diagonal by subject), log|R| and, per batch,
+    L_s⁻¹ (unweighted) for gradients."""
+
+    T: sp.csr_matrix
+    logdet: float
+    Linv: list
+
+
+@dataclass(frozen=True, eq=False)
+class ResidualDesign:
+    """A residual structure bound to the rows of a model (see the module docstring).
+
+    Attributes
+    ----------
+    term : ResidualTerm or None
+        The parsed SPEC (None: σ²/w_i, prior weights only).
+    structure : CovStructure or None
+    group_levels : pandas.Index
+        Levels with their own parameters (one unnamed level when ungrouped).
+    subject_levels : pandas.Index or None
+    batches : tuple of Batch
+    weights : ndarray or None
+        Prior weights (Var(e_i) = σ² R_ii / w_i).
+    n : int
+    """
+
+    term: ResidualTerm | None
+    structure: CovStructure | None
+    group_levels: pd.Index
+    subject_levels: pd.Index | None
+    batches: tuple
+    weights: np.ndarray | None
+    n: int
+    subject_codes: np.ndarray | None = None
+
+    # --- parameters ---------------------------------------------------------------------------
+    @property
+    def ngroups(self) -> int:
+        return len(self.group_levels)
+
+    @property
+    def npar_full(self) -> int:
+        return 0 if self.structure is None else self.ngroups * self.structure.npar
+
+    @property
+    def nphi(self) -> int:
+        """Number of free parameters φ (all but the first, which σ² replaces)."""
+        return max(self.npar_full - 1, 0)
+
+    @property
+    def geometric(self) -> bool:
+        return bool(getattr(self.structure, "geometric", False))
+
+    def start(self) -> np.ndarray:
+        if self.structure is None:
+            return np.zeros(0)
+        return np.tile(self.structure.start(), self.ngroups)[1:]
+
+    def full(self, phi) -> np.ndarray:
+        """(ngroups × npar) structure parameters from the free φ (complex-safe)."""
+        phi = np.asarray(phi)
+        par = np.concatenate([np.zeros(1, dtype=phi.dtype), phi])
+        return par.reshape(self.ngroups, self.structure.npar)
+
+    def phi_names(self) -> list[str]:
+        if self.structure is None:
+            return []
+        names = self.structure.par_names()
+        lab = [] if self.ngroups == 1 else [f"{g}:" for g in self.group_levels]
+        full = [(lab[g] if lab else "") + nm for g in range(self.ngroups) for nm in names]
+        return full[1:]
+
+    # --- the matrices -------------------------------------------------------------------------
+    def batch_blocks(self, phi) -> list:
+        """R_s for every subject, batch by batch (n_b × m × m each)."""
+        par = self.full(phi)
+        out = []
+        if not self.geometric:
+            Ms = np.stack([self.structure.matrix(par[g]) for g in range(self.ngroups)])
+            for b in self.batches:
+                v = b.geometry
+                out.append(Ms[b.group[:, None, None], v[:, :, None], v[:, None, :]])
+            return out
+        for b in self.batches:
+            if self.ngroups == 1:
+                out.append(self.structure.blocks(par[0], b.geometry))
+            else:
+                blocks = np.stack([self.structure.blocks(par[g], b.geometry) for g in range(self.ngroups)])
+                out.append(blocks[b.group, np.arange(len(b.group))])
+        return out
+
+    def whitening(self, phi) -> Whitening:
+        """T = blockdiag(L_s⁻¹ diag(√w_s)) and log|R| at φ; raises LinAlgError if some R_s is not
+        positive definite."""
+        if self.structure is None:
+            w = self.weights
+            return Whitening(sp.diags(np.sqrt(w), format="csr"), float(-np.sum(np.log(w))), [])
+        rows_all, cols_all, vals_all, Linvs = [], [], [], []
+        logdet = 0.0
+        sw = None if self.weights is None else np.sqrt(self.weights)
+        for b, R in zip(self.batches, self.batch_blocks(phi)):
+            L = np.linalg.cholesky(R)
+            m = R.shape[1]
+            logdet += 2.0 * float(np.sum(np.log(np.diagonal(L, axis1=1, axis2=2))))
+            Linv = np.linalg.inv(L) if m > 1 else 1.0 / L
+            Linvs.append(Linv)
+            T = Linv if sw is None else Linv * sw[b.rows][:, None, :]
+            r, c = np.tril_indices(m)
+            rows_all.append(b.rows[:, r].ravel())
+            cols_all.append(b.rows[:, c].ravel())
+            vals_all.append(T[:, r, c].ravel())
+        if self.weights is not None:
+            logdet -= float(np.sum(np.log(self.weights)))
+        T = sp.csr_matrix((np.concatenate(vals_all), (np.concatenate(rows_all), np.concatenate(cols_all))),
+                          shape=(self.n, self.n))
+        return Whitening(T, logdet, Linvs)
+
+    def gradient(self, phi, G_blocks: list) -> np.ndarray:
+        """Σ_s ⟨G_s, ∂R_s/∂φ_k⟩ for every free φ_k, given per-batch G_s (n_b × m × m)."""
+        phi = np.asarray(phi, dtype=float)
+        npar = self.structure.npar
+        grad_full = np.zeros(self.npar_full)
+        if not self.geometric:
+            D = self.structure.dim
+            Gsum = np.zeros(self.ngroups * D * D)
+            for b, Gb in zip(self.batches, G_blocks):
+                v = b.geometry
+                idx = (b.group[:, None, None] * D + v[:, :, None]) * D + v[:, None, :]
+                Gsum += np.bincount(idx.ravel(), weights=Gb.ravel(), minlength=len(Gsum))
+            Gsum = Gsum.reshape(self.ngroups, D, D)
+            par = self.full(phi)
+            for g in range(self.ngroups):
+                J = matrix_jacobian(self.structure, par[g])
+                grad_full[g * npar:(g + 1) * npar] = np.einsum("kij,ij->k", J, Gsum[g])
+            return grad_full[1:]
+        for k in range(self.nphi):
+            z = phi.astype(complex)
+            z[k] += 1j * COMPLEX_STEP
+            dR = [blk.imag / COMPLEX_STEP for blk in self.batch_blocks(z)]
+            grad_full[k + 1] = sum(float(np.einsum("sij,sij->", Gb, d)) for Gb, d in zip(G_blocks, dR))
+        return grad_full[1:]
+
+    # --- tables ---------------------------------------------------------------------------------
+    def subject_rows(self, subject) -> np.ndarray:
+        """Data rows (time order) of one subject label."""
+        if self.subject_levels is None:
+            raise DataError("this residual structure has no subjects")
+        where = np.flatnonzero(self.subject_levels.astype(str) == str(subject))
+        if not len(where):
+            raise DataError(f"subject {subject!r} is not in the data")
+        s = int(where[0])
+        for b in self.batches:
+            hit = np.flatnonzero(b.subjects == s)
+            if len(hit):
+                return b.rows[hit[0]]
+        raise DataError(f"subject {subject!r} has no observations")
+
+
+# --- building it from the data --------------------------------------------------------------------
+def _factor(values: pd.Series, what: str, spec: str) -> tuple[np.ndarray, pd.Index]:
+    if values.isna().any():
+        raise DataError(f"residual={spec!r}: {what} {values.name!r} has missing values")
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        cat = values.cat.remove_unused_categories()
+        return np.asarray(cat.cat.codes, dtype=np.int64), pd.Index(cat.cat.categories)
+    codes, uniques = pd.factorize(values, sort=True)
+    return codes.astype(np.int64), pd.Index(uniques)
+
+
+def _numeric(values: pd.Series, spec: str) -> np.ndarray:
+    if values.isna().any():
+        raise DataError(f"residual={spec!r}: coordinate {values.name!r} has missing values")
+    if pd.api.types.is_numeric_dtype(values.dtype) and not pd.api.types.is_bool_dtype(values.dtype):
+        return values.to_numpy(dtype=float)
+    codes, _ = _factor(values, "coordinate", spec)
+    return codes.astype(float)
+
+
+def residual_design(term: ResidualTerm | None, aux: pd.DataFrame, weights: np.ndarray | None) -> ResidualDesign:
+    """Bind a parsed SPEC to the model rows (``aux`` holds the SPEC's columns for those rows)."""
+    from . import STRUCTURES
+
+    n = len(aux)
+    if term is None:
+        return ResidualDesign(None, None, pd.Index(["all"]), None, (), weights, n)
+    spec = term.text
+    if term.group is not None:
+        gcodes, glevels = _factor(aux[term.group], "group", spec)
+    else:
+        gcodes, glevels = np.zeros(n, dtype=np.int64), pd.Index(["all"])
+    if term.subject is not None:
+        scodes, slevels = _factor(aux[term.subject], "subject", spec)
+    elif term.name == "het":
+        scodes, slevels = np.arange(n, dtype=np.int64), None
+    else:
+        scodes, slevels = np.zeros(n, dtype=np.int64), pd.Index(["all"])
+    nsub = int(scodes.max()) + 1
+    # a subject's group must not change
+    sub_group = np.full(nsub, -1, dtype=np.int64)
+    sub_group[scodes] = gcodes
+    if np.any(sub_group[scodes] != gcodes):
+        bad = slevels[scodes[sub_group[scodes] != gcodes][0]] if slevels is not None else "?"
+        raise DataError(f"residual={spec!r}: subject {bad!r} belongs to more than one level of group "
+                        f"{term.group!r}")
+    if term.name == "het":
+        structure: CovStructure = Scalar()
+        tcodes = np.zeros(n, dtype=np.int64)
+        coords = tcodes[:, None].astype(float)
+    elif term.name in ("sp_exp", "ar1xar1"):
+        coords = np.column_stack([_numeric(aux[c], spec) for c in term.coords])
+        structure = STRUCTURES[term.name](len(term.coords), list(term.coords))
+        tcodes = None
+    else:
+        tcodes, tlevels = _factor(aux[term.coords[0]], "time factor", spec)
+        structure = STRUCTURES[term.name](len(tlevels), [str(t) for t in tlevels])
+        coords = None
+        key = scodes * len(tlevels) + tcodes
+        if len(np.unique(key)) != n:
+            dup = pd.Series(key).duplicated().to_numpy()
+            i = int(np.flatnonzero(dup)[0])
+            who = slevels[scodes[i]] if slevels is not None else i
+            raise DataError(f"residual={spec!r}: subject {who!r} has more than one observation at "
+                            f"{term.coords[0]} = {tlevels[tcodes[i]]!r}")
+    order = np.lexsort((tcodes if tcodes is not None else np.arange(n), scodes))
+    sizes = np.bincount(scodes, minlength=nsub)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    batches = []
+    for m in np.unique(sizes[sizes > 0]):
+        subs = np.flatnonzero(sizes == m)
+        rows = order[starts[subs][:, None] + np.arange(m)[None, :]]
+        if tcodes is not None:
+            geometry = tcodes[rows]
+        else:
+            geometry = structure.geometry(coords[rows])
+        batches.append(Batch(rows=rows, group=sub_group[subs], geometry=geometry, subjects=subs))
+    return ResidualDesign(term, structure, glevels, slevels, tuple(batches), weights, n, scodes)

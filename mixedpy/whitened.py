@@ -1,0 +1,199 @@
+"""The engine for models with a residual covariance Σ = σ² R(φ) (and prior weights).
+
+Whitening: with T = R(φ)^(-1/2) (block-diagonal by subject, :mod:`mixedpy.covariance.residual`),
+the model Ty = TXβ + TZb + Te has residuals σ²I, so lme4's profiled deviance of the whitened data
+(:class:`mixedpy.objective.Workspace`; for GLS without random terms just dense XᵀX) plus log|R(φ)|
+is the deviance of the model.  The parameter vector the orchestrator optimizes is (θ, φ): θ as in
+lme4, φ the free residual parameters (:meth:`ResidualDesign.start`).
+
+Glossary
+--------
+params    (θ, φ) — θ first, so ``term.T(params)`` and ``Λ(params)`` read their θ part unchanged
+X̃, Z̃, ỹ   T X, T Z, T y (sparse T: no dense n × n matrix)
+ldL2      in the :class:`DevianceParts` returned here: log|A(θ)| + log|R(φ)|
+G_s       for the φ-gradient of GLS:  L_s⁻ᵀ (I − X̃_s M⁻¹ X̃_sᵀ − c r̃_s r̃_sᵀ) L_s⁻¹ with M = X̃ᵀX̃,
+          c = m / pwrss (the REML term X̃M⁻¹X̃ᵀ is dropped for ML), so that
+          ∂d/∂φ_k = Σ_s ⟨G_s, ∂R_s/∂φ_k⟩
+"""
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import scipy.linalg as la
+import scipy.sparse as sp
+
+from .covariance.residual import ResidualDesign
+from .design.random import RandomDesign
+from .deviance import DevianceParts, dof
+from .objective import Workspace
+
+FD_STEP = 1e-5  # central-difference step of the φ-gradient when there are random terms
+
+
+def nested_in_subjects(random: RandomDesign, residual: ResidualDesign) -> bool:
+    """Whether every random term's level is constant within each residual subject (then a whitened
+    row still belongs to one level per term, and the blocked engine applies)."""
+    sc = residual.subject_codes
+    if sc is None or residual.structure is None or residual.term.name == "het":
+        return True
+    for t in random.terms:
+        first = np.full(int(sc.max()) + 1, -1, dtype=np.int64)
+        first[sc] = t.codes
+        if np.any(first[sc] != t.codes):
+            return False
+    return True
+
+
+class WhitenedWorkspace:
+    """The workspace protocol (:mod:`mixedpy.model.protocol`) for Σ = σ² R(φ).
+
+    Parameters
+    ----------
+    X : ndarray (n, p)
+    y : ndarray (n,)
+    random : RandomDesign
+    residual : ResidualDesign
+    engine : str
+        Engine of the whitened random-effects part (``"auto"``; ``"sparse"`` is forced when a
+        random term crosses the residual subjects).
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> m = mixedpy.fit("Reaction ~ Days", mixedpy.datasets.load("sleepstudy"),
+    ...                 residual="ar1(Days | Subject)")
+    >>> type(m.workspace).__name__, len(m.theta)
+    ('WhitenedWorkspace', 1)
+    """
+
+    has_gradient = True
+
+    def __init__(self, X: np.ndarray, y: np.ndarray, random: RandomDesign, residual: ResidualDesign,
+                 engine: str = "auto"):
+        self.X, self.y, self.random, self.residual = X, y, random, residual
+        self.n, self.p = X.shape
+        self.ntheta, self.nphi = random.ntheta, residual.nphi
+        self.engine = engine if nested_in_subjects(random, residual) else "sparse"
+        self._cache_key = None
+        self._cache = None
+
+    # --- φ → whitened problem --------------------------------------------------------------------
+    def split(self, params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        params = np.asarray(params, dtype=float)
+        return params[:self.ntheta], params[self.ntheta:]
+
+    def at(self, phi: np.ndarray) -> dict:
+        """The whitened problem at φ (cached for the last φ): T, log|R|, X̃, ỹ and the inner
+        workspace (None for GLS)."""
+        phi = np.asarray(phi, dtype=float)
+        key = phi.tobytes()
+        if key == self._cache_key:
+            return self._cache
+        out = self._build(phi)
+        self._cache_key, self._cache = key, out
+        return out
+
+    def _build(self, phi: np.ndarray) -> dict:
+        W = self.residual.whitening(phi)
+        Xw = np.asarray(W.T @ self.X)
+        yw = np.asarray(W.T @ self.y).ravel()
+        inner = None
+        if self.random.terms:
+            Zw = sp.csc_matrix(W.T @ self.random.Z)
+            terms = tuple(dataclasses.replace(t, X=np.asarray(W.T @ t.X)) for t in self.random.terms)
+            rw = dataclasses.replace(self.random, Z=Zw, terms=terms)
+            inner = Workspace(Xw, yw, rw, self.engine)
+        return {"W": W, "X": Xw, "y": yw, "inner": inner}
+
+    # --- the deviance --------------------------------------------------------------------------------
+    def parts(self, params: np.ndarray) -> DevianceParts:
+        """Every piece of the deviance at (θ, φ); ``ldL2`` includes log|R(φ)|."""
+        params = np.asarray(params, dtype=float)
+        theta, phi = self.split(params)
+        w = self.at(phi)
+        if w["inner"] is not None:
+            pt = w["inner"].parts(theta)
+            return dataclasses.replace(pt, theta=params.copy(), ldL2=pt.ldL2 + w["W"].logdet)
+        Xw, yw = w["X"], w["y"]
+        M = Xw.T @ Xw
+        if self.p:
+            cf = la.cho_factor(M, lower=True, check_finite=False)
+            beta = la.cho_solve(cf, Xw.T @ yw, check_finite=False)
+            ldRX2 = 2.0 * float(np.sum(np.log(np.diag(cf[0]))))
+        else:
+            beta, ldRX2 = np.zeros(0), 0.0
+        r = yw - Xw @ beta
+        return DevianceParts(theta=params.copy(), beta=beta, u=np.zeros(0), pwrss=float(r @ r),
+                             ldL2=w["W"].logdet, ldRX2=ldRX2, RXtRX=M, n=self.n, p=self.p, resid=r)
+
+    def deviance(self, params: np.ndarray, reml: bool = True) -> float:
+        """Profiled deviance (REML criterion when ``reml``) at (θ, φ)."""
+        try:
+            return float(self.parts(params).deviance(reml))
+        except (np.linalg.LinAlgError, la.LinAlgError, ValueError, FloatingPointError):
+            return np.inf
+
+    def deviance_and_gradient(self, params: np.ndarray, reml: bool = True) -> tuple[float, np.ndarray]:
+        """The deviance and its gradient in (θ, φ): analytic for GLS; with random terms analytic in
+        θ (the whitened workspace's) and central differences in φ."""
+        params = np.asarray(params, dtype=float)
+        try:
+            if not self.random.terms:
+                return self._gls_gradient(params, reml)
+            theta, phi = self.split(params)
+            w = self.at(phi)
+            f, g_theta = w["inner"].deviance_and_gradient(theta, reml)
+            f = f + w["W"].logdet
+            g_phi = np.zeros(self.nphi)
+            for k in range(self.nphi):
+                h = FD_STEP * max(1.0, abs(phi[k]))
+                up, dn = params.copy(), params.copy()
+                up[self.ntheta + k] += h
+                dn[self.ntheta + k] -= h
+                g_phi[k] = (self._fresh_deviance(up, reml) - self._fresh_deviance(dn, reml)) / (2 * h)
+            return float(f), np.concatenate([g_theta, g_phi])
+        except (np.linalg.LinAlgError, la.LinAlgError, ValueError, FloatingPointError):
+            return np.inf, np.zeros(len(params))
+
+    def _fresh_deviance(self, params: np.ndarray, reml: bool) -> float:
+        theta, phi = self.split(params)
+        w = self._build(phi)
+        return float(w["inner"].deviance(theta, reml) + w["W"].logdet)
+
+    def _gls_gradient(self, params: np.ndarray, reml: bool) -> tuple[float, np.ndarray]:
+        pt = self.parts(params)
+        _, phi = self.split(params)
+        if not self.nphi:
+            return float(pt.deviance(reml)), np.zeros(0)
+        w = self.at(phi)
+        Xw, r = w["X"], pt.resid
+        c = dof(self.n, self.p, reml) / pt.pwrss
+        Minv = np.linalg.inv(pt.RXtRX) if (reml and self.p) else None
+        G_blocks = []
+        for b, Linv in zip(self.residual.batches, w["W"].Linv):
+            Xb, rb = Xw[b.rows], r[b.rows]
+            m = b.rows.shape[1]
+            inner = np.broadcast_to(np.eye(m), (len(rb), m, m)) - c * rb[:, :, None] * rb[:, None, :]
+            if Minv is not None:
+                inner = inner - np.einsum("sip,pq,sjq->sij", Xb, Minv, Xb, optimize=True)
+            G_blocks.append(np.einsum("sai,sab,sbj->sij", Linv, inner, Linv, optimize=True))
+        return float(pt.deviance(reml)), self.residual.gradient(phi, G_blocks)
+
+    # --- the solution's pieces ----------------------------------------------------------------------
+    def blups(self, parts: DevianceParts) -> np.ndarray:
+        theta, _ = self.split(parts.theta)
+        return self.random.Lambda(theta) @ parts.u if self.random.q else np.zeros(0)
+
+    def conditional_variances(self, params: np.ndarray, sigma: float) -> list[np.ndarray]:
+        theta, phi = self.split(params)
+        inner = self.at(phi)["inner"]
+        return [] if inner is None else inner.conditional_variances(theta, sigma)
+
+    def mme_system(self, params: np.ndarray) -> tuple[sp.csc_matrix, np.ndarray, list[str]]:
+        """Henderson's MME with R(φ)⁻¹: C = [[XᵀR⁻¹X, XᵀR⁻¹Z], [ZᵀR⁻¹X, ZᵀR⁻¹Z + σ²G⁻¹]]."""
+        theta, phi = self.split(params)
+        w = self.at(phi)
+        if w["inner"] is not None:
+            return w["inner"].mme_system(theta)
+        return sp.csc_matrix(w["X"].T @ w["X"]), w["X"].T @ w["y"], []
