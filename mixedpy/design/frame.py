@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..errors import ColumnNotFoundError, DataError, DataTypeError, RowsDroppedWarning
+from ..errors import ColumnNotFoundError, DataError, DataTypeError, MixedpyWarning, RowsDroppedWarning
 from ..formula import ModelFormula, parse_formula
 
 _IDENT = re.compile(r"`([^`]*)`|([A-Za-z_][A-Za-z0-9_.]*)")
@@ -377,7 +377,21 @@ def make_frame(formula: str | ModelFormula, data: object) -> ModelFrame:
     if len(sub) == 0:
         raise DataError("no complete rows left after dropping rows with missing values in "
                         f"{', '.join(repr(c) for c in cols)}")
+    warn_binary_response(sub, formula)
     return ModelFrame(data=sub, formula=formula, dropped_rows=dropped)
+
+
+def warn_binary_response(frame: pd.DataFrame, formula: ModelFormula) -> None:
+    """A 0/1 response is fitted as a Gaussian linear mixed model (a linear probability model):
+    mixedpy has no GLMMs yet, so say so instead of fitting it without a word."""
+    name = formula.response.strip().strip("`")
+    if name not in frame.columns or not is_number(frame[name].dtype):
+        return
+    values = np.unique(frame[name].to_numpy(dtype=float))
+    if len(values) == 2 and set(values.tolist()) == {0.0, 1.0}:
+        warnings.warn(f"the response {name!r} has only the values 0 and 1: mixedpy fits it as a Gaussian "
+                      "linear mixed model (a linear probability model); generalized mixed models "
+                      "(binomial, as lme4's glmer) are not available yet", MixedpyWarning, stacklevel=5)
 
 
 def level_labels(values) -> pd.Index:
