@@ -435,11 +435,17 @@ class LmmResult:
     # --- inference (mixedpy.inference) -------------------------------------------------------------
     def anova(self, type: int = 3, ddf: str = "satterthwaite") -> pd.DataFrame:
         """ANOVA table of the fixed-effect terms (lmerTest's ``anova``); see :func:`mixedpy.inference.anova`."""
+        if self.spec.nphi:
+            from .inference.residual_anova import anova as residual_anova
+            return residual_anova(self, type=type, ddf=ddf)
         from .inference.anova import anova
         return anova(self, type=type, ddf=ddf)
 
     def contrast(self, L, rhs=0.0, ddf: str = "satterthwaite") -> pd.DataFrame:
         """F test of L β = rhs (lmerTest's ``contest``); see :func:`mixedpy.inference.contrast`."""
+        if self.spec.nphi:
+            from .inference.residual_anova import contrast as residual_contrast
+            return residual_contrast(self, L, rhs=rhs, ddf=ddf)
         from .inference.anova import contrast
         return contrast(self, L, rhs=rhs, ddf=ddf)
 

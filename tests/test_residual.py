@@ -157,3 +157,50 @@ def test_inputs_are_checked(fev):
     before = fev.copy()
     _fit("FEV1 ~ 1", fev, residual="cs(AVISIT | USUBJID)", weights="WEIGHT")
     pd.testing.assert_frame_equal(before, fev)
+
+
+# SAS DDFM=KR and DDFM=KR(LINEAR) for FEV1 ~ ARMCD, contrast ARMCD TRT − PBO: (SE, df), from
+# openpharma/mmrm tests/testthat/test-kenwardroger.R (SAS outputs)
+SAS_KR = {
+    "ar1(AVISIT | USUBJID)": ((0.95865439662225, 188.46934887972), (0.96058142305176, 188.46934887972)),
+    "ar1h(AVISIT | USUBJID)": ((0.7590316099633, 188.225339095373), (0.75924807546934, 188.225339095373)),
+    "cs(AVISIT | USUBJID)": ((0.7965, 177.038485931223), (0.7964696053595, 177.038485931223)),
+    "csh(AVISIT | USUBJID)": ((0.67414806011886, 190.737701349941), (0.67403858183242, 190.737701349941)),
+    "adh(AVISIT | USUBJID)": ((0.66172017349971, 162.393385281755), (0.66158550758897, 162.393385281755)),
+    "toep(AVISIT | USUBJID)": ((0.87839805519623, 160.027408337368), (0.87839805519623, 160.027408337368)),
+    "toeph(AVISIT | USUBJID)": ((0.72543828853831, 180.062730071701), (0.72537324518435, 180.062730071701)),
+    "us(AVISIT | USUBJID)": ((0.66124382270307, 160.733266403768), (0.66124382270307, 160.73326640376)),
+    "sp_exp(VISITN, VISITN2 | USUBJID)": ((0.90552903839818, 195.584197921463),
+                                          (0.90527620094771, 195.584197921463)),
+}
+
+
+@pytest.mark.parametrize("residual", sorted(SAS_KR))
+def test_kenward_roger_as_sas(fev, residual):
+    from mixedpy.inference.kr_residual import coefficient_kr
+    m = _fit("FEV1 ~ ARMCD", fev, residual=residual)
+    (se, df), (se_lin, df_lin) = SAS_KR[residual]
+    tab = m.coefficients(ddf="kenward-roger")
+    assert tab.loc["ARMCD[T.TRT]", "se"] == pytest.approx(se, rel=1e-3)
+    assert tab.loc["ARMCD[T.TRT]", "df"] == pytest.approx(df, rel=1e-3)
+    se2, df2 = coefficient_kr(m, linear=True)
+    assert se2[1] == pytest.approx(se_lin, rel=1e-3)
+    assert df2[1] == pytest.approx(df_lin, rel=1e-3)
+    # the Satterthwaite table is unchanged by asking for KR
+    assert m.coef_table.loc["ARMCD[T.TRT]", "se"] == pytest.approx(np.sqrt(m.vcov.iloc[1, 1]))
+
+
+def test_type3_anova_as_sas(fev):
+    """SAS 'Type 3 Tests of Fixed Effects' of sas_log_reml (F to 2 decimals, den df rounded)."""
+    ref = SAS["sas_log_reml"]
+    m = _fit(ref["formula"], fev, residual=ref["residual"])
+    a = m.anova()
+    sas = {"C(RACE, Treatment('Asian'))": (2, 166, 36.92), "C(SEX, Treatment('Male'))": (1, 166, 0.38),
+           "ARMCD": (1, 169, 31.67), "C(AVISIT, Treatment('VIS1'))": (3, 148, 142.11),
+           "ARMCD:C(AVISIT, Treatment('VIS1'))": (3, 148, 0.26)}
+    for term, (num, den, F) in sas.items():
+        assert a.loc[term, "num_df"] == num
+        assert abs(a.loc[term, "den_df"] - den) <= 1.0
+        assert a.loc[term, "F"] == pytest.approx(F, abs=0.006, rel=1e-3)
+    kr = m.anova(ddf="kenward-roger")
+    assert np.all(kr["den_df"] > 100) and np.all(kr["F"] > 0)

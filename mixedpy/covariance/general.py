@@ -58,6 +58,15 @@ class US(CovStructure):
         L[r, c] = par[d:]
         return L @ L.T
 
+    def sas_matrix(self, v):
+        d = self.dim
+        S = np.zeros((d, d), dtype=dtype_of(v))
+        r, c = np.tril_indices(d)
+        order = np.lexsort((c, r))  # UN(1,1), UN(2,1), UN(2,2), ...
+        S[r[order], c[order]] = v
+        S[c[order], r[order]] = v
+        return S
+
     def report(self, par, s2):
         S = s2 * self.matrix(np.asarray(par, dtype=float))
         return [(f"UN({i + 1},{j + 1})", float(S[i, j])) for i in range(self.dim) for j in range(i + 1)]
@@ -74,6 +83,9 @@ class Diag(CovStructure):
 
     def matrix(self, par):
         return np.diag(np.exp(2 * np.asarray(par)))
+
+    def sas_matrix(self, v):
+        return np.diag(v)
 
     def report(self, par, s2):
         v = s2 * np.exp(2 * np.asarray(par, dtype=float))
@@ -99,6 +111,10 @@ class CS(CovStructure):
             return np.reshape(s2, (1, 1)) * np.ones((1, 1))
         rho = cs_correlation(par[1], d)
         return s2 * ((1 - rho) * np.eye(d) + rho * np.ones((d, d)))
+
+    def sas_matrix(self, v):
+        d = self.dim
+        return v[-1] * np.eye(d) + (v[0] if d > 1 else 0.0) * np.ones((d, d))
 
     def report(self, par, s2):
         par = np.asarray(par, dtype=float)
@@ -126,6 +142,11 @@ class CSH(CovStructure):
         C = (1 - rho) * np.eye(d) + rho * np.ones((d, d))
         return sd[:, None] * C * sd[None, :]
 
+    def sas_matrix(self, v):
+        d = self.dim
+        sd, rho = np.sqrt(v[:d]), v[d]
+        return sd[:, None] * ((1 - rho) * np.eye(d) + rho * np.ones((d, d))) * sd[None, :]
+
     def report(self, par, s2):
         par = np.asarray(par, dtype=float)
         v = s2 * np.exp(2 * par[:self.dim])
@@ -147,6 +168,9 @@ class Scalar(CovStructure):
 
     def matrix(self, par):
         return np.reshape(np.exp(2 * par[0]), (1, 1)) * np.ones((1, 1))
+
+    def sas_matrix(self, v):
+        return np.reshape(v[0], (1, 1)) * np.ones((1, 1))
 
     def report(self, par, s2):
         return [("Residual", float(s2 * np.exp(2 * float(np.asarray(par, dtype=float)[0]))))]

@@ -98,6 +98,19 @@ class _Serial(CovStructure):
             return sd[:, None] * C * sd[None, :]
         return sd[0] * sd[0] * C
 
+    def sas_matrix(self, v):
+        """The matrix from the values :meth:`report` lists (SAS's parameters), complex-safe."""
+        if self.hetero:
+            sd = np.sqrt(v[:self.dim])
+            return sd[:, None] * self.sas_correlation(v[self.dim:]) * sd[None, :]
+        return self.sas_variance(v) * self.sas_correlation(self.sas_cor_values(v))
+
+    def sas_variance(self, v):
+        return v[-1]
+
+    def sas_cor_values(self, v):
+        return v[:-1]
+
     def _variances(self, par, s2):
         v = s2 * np.exp(2 * np.asarray(par, dtype=float)[:self.nvar])
         if self.hetero:
@@ -114,6 +127,9 @@ class AR1(_Serial):
 
     def correlation(self, cpar):
         return ar1_correlation(bounded(cpar[0]) if self.ncor else 0.0, self.dim)
+
+    def sas_correlation(self, r):
+        return ar1_correlation(r[0] if self.ncor else 0.0, self.dim)
 
     def report(self, par, s2):
         par = np.asarray(par, dtype=float)
@@ -136,6 +152,15 @@ class Toep(_Serial):
     def correlation(self, cpar):
         return toeplitz_correlation(bounded(cpar), self.dim)
 
+    def sas_matrix(self, v):
+        if self.hetero:
+            return super().sas_matrix(v)
+        cov = [v[-1]] + [v[k] for k in range(self.dim - 1)]
+        return np.stack(cov)[_lags(self.dim)]
+
+    def sas_correlation(self, r):
+        return np.stack([np.ones((), dtype=dtype_of(r))] + [r[k] for k in range(self.dim - 1)])[_lags(self.dim)]
+
     def report(self, par, s2):
         par = np.asarray(par, dtype=float)
         S = s2 * self.matrix(par)
@@ -157,6 +182,15 @@ class AD(_Serial):
 
     def correlation(self, cpar):
         return ante_correlation(bounded(cpar), self.dim)
+
+    def sas_correlation(self, r):
+        return ante_correlation(r, self.dim)
+
+    def sas_variance(self, v):
+        return v[0]
+
+    def sas_cor_values(self, v):
+        return v[1:]
 
     def report(self, par, s2):
         par = np.asarray(par, dtype=float)

@@ -44,6 +44,9 @@ class SpExp(CovStructure):
     def blocks(self, par, geometry):
         return np.exp(2 * par[0]) * np.exp(-geometry / np.exp(par[1]))
 
+    def sas_blocks(self, v, geometry):
+        return v[1] * np.exp(-geometry / v[0])
+
     def report(self, par, s2):
         par = np.asarray(par, dtype=float)
         return [("SP(EXP)", float(np.exp(par[1]))), ("Residual", float(s2 * np.exp(2 * par[0])))]
@@ -67,6 +70,9 @@ class AR1xAR1(CovStructure):
     def blocks(self, par, geometry):
         rr, rc = bounded(par[1]), bounded(par[2])
         return np.exp(2 * par[0]) * rr ** geometry[..., 0] * rc ** geometry[..., 1]
+
+    def sas_blocks(self, v, geometry):
+        return v[2] * v[0] ** geometry[..., 0] * v[1] ** geometry[..., 1]
 
     def report(self, par, s2):
         par = np.asarray(par, dtype=float)
