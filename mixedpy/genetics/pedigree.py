@@ -299,7 +299,7 @@ class Pedigree:
 
     @property
     def logdet_A(self) -> float:
-        """log |A| = Σ log d_i."""
+        """log det A = Σ log d_i (A = (I − P)⁻¹ D (I − P)⁻ᵀ with I − P unit triangular)."""
         return float(np.sum(np.log(self._inbreeding_and_d[1])))
 
     # --- relationship matrices -----------------------------------------------------------------------
