@@ -616,6 +616,10 @@ class LmmResult:
         from .present.summary import Summary
         return Summary(self, correlation)
 
+    def _repr_html_(self) -> str:
+        """Jupyter shows a fitted model as its summary (the same HTML as ``m.summary()``)."""
+        return self.summary()._repr_html_()
+
     def __repr__(self) -> str:
         if not self.random.terms:
             crit = f"least squares, residual SS {float(np.sum(self.residuals() ** 2)):.6g}"
