@@ -84,3 +84,69 @@ class MME:
     solution: np.ndarray
     names: list
     G: sp.csc_matrix
+
+    SHOW_DENSE = 12
+    """Up to this many unknowns, the display shows C itself (a labelled dense table)."""
+
+    @property
+    def table(self) -> pd.DataFrame:
+        """One row per unknown: the diagonal of C, the right-hand side and the solution.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+        >>> m.mme().table.round(2).head(2)  # doctest: +NORMALIZE_WHITESPACE
+                             C_diag      rhs  solution
+        unknown
+        (Intercept)           30.00  45825.0   1527.50
+        Batch:A:(Intercept)    6.39   7525.0    -17.61
+        """
+        out = pd.DataFrame({"C_diag": np.asarray(self.C.diagonal()).ravel(), "rhs": np.asarray(self.rhs),
+                            "solution": np.asarray(self.solution)}, index=pd.Index(self.names, name="unknown"))
+        return out
+
+    def to_frame(self) -> pd.DataFrame:
+        """C as a dense DataFrame labelled by the unknowns (for small systems: it is dense).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+        >>> m.mme().to_frame().shape
+        (7, 7)
+        """
+        return pd.DataFrame(self.C.toarray(), index=self.names, columns=self.names)
+
+    def _title(self) -> str:
+        n = len(self.names)
+        return (f"Henderson's mixed model equations C [β; b] = rhs: {n} unknowns, C {n}×{n} with "
+                f"{self.C.nnz} non-zeros")
+
+    def __repr__(self) -> str:
+        """A short description and the first rows of :attr:`table` (not the raw arrays).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+        >>> print(repr(m.mme()).splitlines()[0])
+        Henderson's mixed model equations C [β; b] = rhs: 7 unknowns, C 7×7 with 19 non-zeros
+        """
+        with pd.option_context("display.max_rows", 12, "display.min_rows", 10, "display.width", 100):
+            body = repr(self.table)
+        return (f"{self._title()}\n{body}\n(attributes: C sparse, rhs, solution, names, G; .table, "
+                ".to_frame() for C as a DataFrame)")
+
+    def _repr_html_(self) -> str:
+        import html
+
+        n = len(self.names)
+        parts = [f"<p><b>{html.escape(self._title())}</b></p>"]
+        if n <= self.SHOW_DENSE:
+            parts.append("<p>C:</p>" + self.to_frame().round(6)._repr_html_())
+        with pd.option_context("display.max_rows", 12, "display.min_rows", 10):
+            parts.append(self.table._repr_html_())
+        parts.append("<p><small>attributes: <code>C</code> (sparse), <code>rhs</code>, <code>solution</code>, "
+                     "<code>names</code>, <code>G</code>; <code>.table</code>, <code>.to_frame()</code></small></p>")
+        return "\n".join(parts)
