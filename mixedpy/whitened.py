@@ -163,22 +163,39 @@ class WhitenedWorkspace:
 
     def _gls_gradient(self, params: np.ndarray, reml: bool) -> tuple[float, np.ndarray]:
         pt = self.parts(params)
-        _, phi = self.split(params)
         if not self.nphi:
             return float(pt.deviance(reml)), np.zeros(0)
+        g_a, g_pw = self._gls_piece_gradients(params, pt, reml)
+        return float(pt.deviance(reml)), g_a + dof(self.n, self.p, reml) / pt.pwrss * g_pw
+
+    def _gls_piece_gradients(self, params: np.ndarray, pt: DevianceParts, reml: bool):
+        """∂φ of a = log|R| (+ log|XᵀR⁻¹X| for REML) and of pwrss (GLS), through the
+        per-subject matrices L⁻ᵀ(I − X̃M⁻¹X̃ᵀ)L⁻¹ and −L⁻ᵀr̃r̃ᵀL⁻¹."""
+        _, phi = self.split(params)
         w = self.at(phi)
         Xw, r = w["X"], pt.resid
-        c = dof(self.n, self.p, reml) / pt.pwrss
         Minv = np.linalg.inv(pt.RXtRX) if (reml and self.p) else None
-        G_blocks = []
+        Ga, Gp = [], []
         for b, Linv in zip(self.residual.batches, w["W"].Linv):
             Xb, rb = Xw[b.rows], r[b.rows]
             m = b.rows.shape[1]
-            inner = np.broadcast_to(np.eye(m), (len(rb), m, m)) - c * rb[:, :, None] * rb[:, None, :]
+            inner = np.broadcast_to(np.eye(m), (len(rb), m, m))
             if Minv is not None:
                 inner = inner - np.einsum("sip,pq,sjq->sij", Xb, Minv, Xb, optimize=True)
-            G_blocks.append(np.einsum("sai,sab,sbj->sij", Linv, inner, Linv, optimize=True))
-        return float(pt.deviance(reml)), self.residual.gradient(phi, G_blocks)
+            Ga.append(np.einsum("sai,sab,sbj->sij", Linv, inner, Linv, optimize=True))
+            Lr = np.einsum("sai,sa->si", Linv, rb)
+            Gp.append(-Lr[:, :, None] * Lr[:, None, :])
+        return self.residual.gradient(phi, Ga), self.residual.gradient(phi, Gp)
+
+    def varpar_pieces(self, params: np.ndarray, reml: bool):
+        """(a, pwrss, vec (RXᵀRX)⁻¹) and the analytic gradients of a and pwrss (GLS; None with
+        random terms), for :mod:`mixedpy.inference.varpar`'s Hessian."""
+        if self.random.terms or not self.nphi:
+            return None
+        pt = self.parts(params)
+        g_a, g_pw = self._gls_piece_gradients(params, pt, reml)
+        a = pt.ldL2 + (pt.ldRX2 if reml else 0.0)
+        return np.concatenate([[a, pt.pwrss], np.linalg.inv(pt.RXtRX).ravel()]), np.vstack([g_a, g_pw])
 
     # --- the solution's pieces ----------------------------------------------------------------------
     def blups(self, parts: DevianceParts) -> np.ndarray:

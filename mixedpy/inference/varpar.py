@@ -79,6 +79,8 @@ def _analytic_pieces(result, theta: np.ndarray):
     from ..gradient import gradient_pieces
 
     ws = result.workspace
+    if hasattr(ws, "varpar_pieces"):  # residual structures (mixedpy.whitened): GLS pieces, analytic
+        return ws.varpar_pieces(theta, result.reml)
     if getattr(ws, "system", None) is None or not hasattr(ws, "lam"):
         return None  # e.g. the G⁻¹-form workspace of relmat fits: Richardson on the deviance
     parts = ws.parts(theta)
