@@ -25,7 +25,7 @@ ROOT = HERE.parent
 def run_r(which: str):
     try:
         out = subprocess.run(["Rscript", str(HERE / "bench_residual.R"), which], cwd=ROOT,
-                             capture_output=True, text=True, timeout=3600)
+                             capture_output=True, text=True, timeout=3600, check=False)
         return json.loads(out.stdout.strip().splitlines()[-1])
     except (subprocess.SubprocessError, json.JSONDecodeError, IndexError) as exc:
         return {"error": str(exc)}

@@ -174,16 +174,21 @@ class WhitenedWorkspace:
         _, phi = self.split(params)
         w = self.at(phi)
         Xw, r = w["X"], pt.resid
-        Minv = np.linalg.inv(pt.RXtRX) if (reml and self.p) else None
+        # X̃M⁻¹X̃ᵀ = BBᵀ with B = X̃ L_M⁻ᵀ (one dense triangular solve), then per subject
+        # L⁻ᵀ(I − BBᵀ)L⁻¹ = L⁻ᵀL⁻¹ − CCᵀ with C = L⁻ᵀB (batched matmuls)
+        B = None
+        if reml and self.p:
+            LM = np.linalg.cholesky(pt.RXtRX)
+            B = la.solve_triangular(LM, Xw.T, lower=True, check_finite=False).T
         Ga, Gp = [], []
         for b, Linv in zip(self.residual.batches, w["W"].Linv):
-            Xb, rb = Xw[b.rows], r[b.rows]
-            m = b.rows.shape[1]
-            inner = np.broadcast_to(np.eye(m), (len(rb), m, m))
-            if Minv is not None:
-                inner = inner - np.einsum("sip,pq,sjq->sij", Xb, Minv, Xb, optimize=True)
-            Ga.append(np.einsum("sai,sab,sbj->sij", Linv, inner, Linv, optimize=True))
-            Lr = np.einsum("sai,sa->si", Linv, rb)
+            LinvT = np.swapaxes(Linv, 1, 2)
+            G = LinvT @ Linv
+            if B is not None:
+                C = LinvT @ B[b.rows]
+                G = G - C @ np.swapaxes(C, 1, 2)
+            Ga.append(G)
+            Lr = (LinvT @ r[b.rows][:, :, None])[:, :, 0]
             Gp.append(-Lr[:, :, None] * Lr[:, None, :])
         return self.residual.gradient(phi, Ga), self.residual.gradient(phi, Gp)
 
