@@ -229,3 +229,37 @@ def test_n_threads_gives_the_same_fit():
     b = mixedpy.fit("Reaction ~ Days + (Days | Subject)", d, n_threads=2)
     assert a.reml_criterion == pytest.approx(b.reml_criterion, abs=1e-9)
     assert a.spec.n_threads == 1 and a.refit(reml=False).spec.n_threads == 1
+
+
+# --- Kenward-Roger on relationship-matrix fits: pbkrtest's formulas written densely ----------------
+def _dense_kr(X, Gs, Phi):
+    """pbkrtest's vcovAdj from Σ = Σ_r φ_r G_r, with the derivative matrices Gs (residual last)."""
+    def adjusted(Sigma):
+        Si = np.linalg.inv(Sigma)
+        OO = [G @ Si @ X for G in Gs]
+        P = [-X.T @ Si @ O for O in OO]
+        Q = [[O1.T @ Si @ O2 for O2 in OO] for O1 in OO]
+        HH = [G @ Si for G in Gs]
+        m = len(Gs)
+        IE2 = np.array([[np.sum(HH[r] * HH[s].T) - 2 * np.sum(Phi * Q[r][s]) + np.sum((Phi @ P[r]) * (P[s] @ Phi))
+                         for s in range(m)] for r in range(m)])
+        W = 2 * np.linalg.inv(IE2)
+        UU = sum(W[r, s] * (Q[r][s] - P[r] @ Phi @ P[s]) for r in range(m) for s in range(m))
+        return Phi + 2 * Phi @ UU @ Phi
+    return adjusted
+
+
+@pytest.mark.parametrize("records", [1, 2])
+def test_kenward_roger_of_pedigree_fit_equals_dense_formulas(records):
+    ped, data, KA, KH, X, y = _animal_herd_data(records)
+    keep = data.index[:150] if records == 1 else data.index   # records == 1: fewer records than animals
+    data, KA, X = data.loc[keep], KA[np.ix_(keep, keep)], X[keep]
+    m = mixedpy.fit("y ~ x + (1 | animal)", data, relmat={"animal": ped})
+    va, s2 = m.varcorr["variance"].to_numpy()
+    Sigma = va * KA + s2 * np.eye(len(data))
+    Phi = np.linalg.inv(X.T @ np.linalg.solve(Sigma, X))
+    np.testing.assert_allclose(m.vcov.to_numpy(), Phi, rtol=1e-6)
+    PhiA = _dense_kr(X, [KA, np.eye(len(data))], Phi)(Sigma)
+    np.testing.assert_allclose(m.kr_adjusted.PhiA, PhiA, rtol=1e-6)
+    table = m.anova(ddf="kenward-roger")
+    assert np.isfinite(table.loc["x", "den_df"]) and table.loc["x", "den_df"] > 1

@@ -50,10 +50,67 @@ class KRAdjusted:
 
 
 def _reml_fit(result):
-    if result.reml:
-        return result
-    from ..api import fit
-    return fit(result.frame.formula.text, result.frame.data, reml=True)
+    """The REML fit of the same model (refitted through the core: relmat and options kept)."""
+    return result.reml_fit
+
+
+@dataclass(frozen=True)
+class _LatentTerm:
+    """A random term in its latent form b = (L_K ⊗ I_k) u, u iid per latent level (L_K L_Kᵀ = K)."""
+
+    k: int
+    nlev: int
+    offset: int
+    theta_offset: int
+    ntheta: int
+    source: object
+
+    @property
+    def q(self) -> int:
+        return self.nlev * self.k
+
+    def T(self, theta):
+        return self.source.T(theta)
+
+
+@dataclass(frozen=True)
+class _LatentDesign:
+    """Z̃ = Z (L_K ⊗ I_k) per term and its terms: Σ = Z̃ (I ⊗ σ²TTᵀ) Z̃ᵀ + σ²I is the model's
+    Σ = Z (K ⊗ σ²TTᵀ) Zᵀ + σ²I, and the derivative patterns I ⊗ E_ab map to K ⊗ E_ab, so pbkrtest's
+    algorithm applies unchanged to relationship-matrix terms."""
+
+    Z: sp.csc_matrix
+    terms: tuple
+
+    @property
+    def q(self) -> int:
+        return int(self.Z.shape[1])
+
+    def Lambda(self, theta) -> sp.csc_matrix:
+        return sp.block_diag([sp.kron(sp.identity(t.nlev), t.T(theta)) for t in self.terms], format="csc")
+
+
+def _latent_design(result):
+    """The random design of ``result`` in latent form (the design itself when no term has a K)."""
+    rd, structures = result.random, result.structures
+    if structures is None or all(st.kind == "iid" for st in structures):
+        return rd
+    Z = sp.csc_matrix(rd.Z)
+    blocks, terms, off = [], [], 0
+    for t, st in zip(rd.terms, structures):
+        Zt = Z[:, t.offset:t.offset + t.q]
+        if st.kind == "iid":
+            L = None
+            nlat = t.nlev
+        else:
+            L = st.F if st.kind == "factor" else st.draw(np.eye(t.nlev))
+            nlat = L.shape[1]
+            Zt = sp.csc_matrix(Zt @ sp.kron(sp.csc_matrix(L), sp.identity(t.k)))
+        blocks.append(Zt)
+        terms.append(_LatentTerm(k=t.k, nlev=nlat, offset=off, theta_offset=t.theta_offset,
+                                 ntheta=t.ntheta, source=t))
+        off += nlat * t.k
+    return _LatentDesign(Z=sp.csc_matrix(sp.hstack(blocks)), terms=tuple(terms))
 
 
 def _patterns(random) -> list:
@@ -246,7 +303,9 @@ def _trace_pairs(M: np.ndarray, blocks, params) -> np.ndarray:
 
 
 def vcov_adjusted(result) -> KRAdjusted:
-    """Kenward-Roger adjusted Var(β̂) of the REML fit (a ML fit is refitted with REML first).
+    """Kenward-Roger adjusted Var(β̂) of the REML fit (a ML fit is refitted with REML first),
+    computed once per fit (the result's ``kr_adjusted``).  Terms with a relationship matrix K enter
+    in their latent form Z (L_K ⊗ I) (see :class:`_LatentDesign`).
 
     Examples
     --------
@@ -256,16 +315,18 @@ def vcov_adjusted(result) -> KRAdjusted:
     >>> bool(kr.PhiA[1, 1] >= kr.Phi[1, 1] - 1e-10)
     True
     """
-    cached = result.__dict__.get("_kr_adjusted")
-    if cached is not None:
-        return cached
-    related = [t.group for t, st in zip(result.random.terms, result.structures or ())
-               if getattr(st, "kind", "iid") != "iid"]
-    if related:
-        raise ModelSpecError(f"Kenward-Roger is not available for terms with a relationship matrix "
-                             f"(relmat {', '.join(map(repr, related))}); use ddf='satterthwaite'")
+    return result.kr_adjusted
+
+
+def compute_vcov_adjusted(result) -> KRAdjusted:
+    """The computation behind :func:`vcov_adjusted`."""
+    if result.method not in ("reml", "ml"):
+        raise ModelSpecError(f"Kenward-Roger needs a REML or ML fit; this fit's method is {result.method!r}")
     fit = _reml_fit(result)
-    ws, rd = fit.workspace, fit.random
+    if getattr(fit.spec, "residual", None) is not None:  # Σ = σ²R(φ): SAS's DDFM=KR pieces
+        from .kr_residual import kr_pieces
+        return kr_pieces(fit)
+    ws, rd = fit.workspace, _latent_design(fit)
     n, q = ws.n, rd.q
     if min(n, q) > MAX_DENSE:
         raise ModelSpecError(f"Kenward-Roger needs dense {min(n, q)} × {min(n, q)} matrices "
@@ -276,7 +337,7 @@ def vcov_adjusted(result) -> KRAdjusted:
     Lam = rd.Lambda(fit.theta)
     s2 = float(fit.sigma) ** 2
     blocks = _term_blocks(rd.terms)
-    with blas_limit(large=min(n, q) >= 1500):
+    with blas_limit(large=min(n, q) >= 1500, n_threads=fit.spec.n_threads):
         if n <= q:
             pr = _products_dense(X, Z, s2 * (Lam @ Lam.T), s2)
             UtU_blocks = _diagonal_blocks(pr.UtU, blocks)
@@ -318,9 +379,7 @@ def vcov_adjusted(result) -> KRAdjusted:
     for i in range(m):
         UU += W[i, i] * (Q[i, i] - P[i] @ Phi @ P[i])
     PhiA = Phi + 2 * Phi @ UU @ Phi
-    out = KRAdjusted(Phi=Phi, PhiA=PhiA, P=P, W=W)
-    result.__dict__["_kr_adjusted"] = out
-    return out
+    return KRAdjusted(Phi=Phi, PhiA=PhiA, P=P, W=W)
 
 
 def _div_zero(x: float, y: float, tol: float = 1e-14) -> float:

@@ -94,7 +94,7 @@ class LinearInference:
         self.result = result
         self.method = ddf_method(ddf)
         self.beta = np.asarray(result.solution.beta, dtype=float)
-        self.mixed = bool(result.random.terms)
+        self.mixed = bool(result.random.terms) or getattr(result.spec, "residual", None) is not None
 
     @cached_property
     def _kr(self):
