@@ -166,24 +166,8 @@ def kr_pieces(result, linear: bool = False) -> KRResidual:
 
 def kr_df(kr: KRResidual, L: np.ndarray) -> tuple[float, float]:
     """Kenward-Roger denominator df and F scale of the hypothesis L β = 0 (mmrm's ``h_kr_df``)."""
-    L = np.atleast_2d(np.asarray(L, dtype=float))
-    Phi, W, P = kr.Phi, kr.W, kr.P
-    q = L.shape[0]
-    M = L.T @ np.linalg.solve(L @ Phi @ L.T, L)
-    MV = M @ Phi
-    us = [MV @ Pi @ Phi for Pi in P]
-    tr = np.array([np.trace(u) for u in us])
-    A1 = float(tr @ W @ tr)
-    A2 = float(sum(W[i, j] * np.sum(us[i] * us[j].T) for i in range(len(P)) for j in range(len(P))))
-    B = (A1 + 6 * A2) / (2 * q)
-    g = ((q + 1) * A1 - (q + 4) * A2) / ((q + 2) * A2)
-    den = 3 * q + 2 - 2 * g
-    c1, c2, c3 = g / den, (q - g) / den, (q + 2 - g) / den
-    e_star = 1 / (1 - A2 / q)
-    v_star = 2 / q * (1 + c1 * B) / (1 - c2 * B) ** 2 / (1 - c3 * B)
-    rho = v_star / (2 * e_star ** 2)
-    m = 4 + (q + 2) / (q * rho - 1)
-    return float(m), float(m / (e_star * (m - 2)))
+    from .kenward_roger import kr_ddf
+    return kr_ddf(L, kr.Phi, kr.P, kr.W)
 
 
 def coefficient_kr(result, linear: bool = False) -> tuple[np.ndarray, np.ndarray]:

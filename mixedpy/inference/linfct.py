@@ -47,32 +47,8 @@ def lb_ddf(L: np.ndarray, V0: np.ndarray, P: list, W: np.ndarray) -> float:
     P, W : list of ndarray (p, p), ndarray (m, m)
         From :func:`mixedpy.inference.kenward_roger.vcov_adjusted`.
     """
-    L = np.atleast_2d(L)
-    q = L.shape[0]
-    Theta = L.T @ np.linalg.solve(L @ V0 @ L.T, L)
-    TV0 = Theta @ V0
-    us = [TV0 @ Pi @ V0 for Pi in P]
-    tr = np.array([np.trace(u) for u in us])
-    m = len(P)
-    A1 = A2 = 0.0
-    for i in range(m):
-        for j in range(i, m):
-            e = 1.0 if i == j else 2.0
-            A1 += e * W[i, j] * tr[i] * tr[j]
-            A2 += e * W[i, j] * float(np.sum(us[i] * us[j].T))
-    B = (A1 + 6 * A2) / (2 * q)
-    g = ((q + 1) * A1 - (q + 4) * A2) / ((q + 2) * A2)
-    c1 = g / (3 * q + 2 * (1 - g))
-    c2 = (q - g) / (3 * q + 2 * (1 - g))
-    c3 = (q + 2 - g) / (3 * q + 2 * (1 - g))
-    v0 = 1 + c1 * B
-    v0 = 0.0 if abs(v0) < 1e-10 else v0
-    v1 = 1 - c2 * B
-    v2 = 1 - c3 * B
-    x, y = 1 - A2 / q, v1
-    ratio = 1.0 if abs(x) < 1e-14 and abs(y) < 1e-14 else x / y
-    rho = ratio ** 2 * v0 / v2 / q
-    return float(4 + (q + 2) / (q * rho - 1))
+    from .kenward_roger import kr_ddf
+    return kr_ddf(L, V0, P, W)[0]
 
 
 class LinearInference:
