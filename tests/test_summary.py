@@ -658,12 +658,13 @@ def test_html_summary(fits):
     s = fits("sleep_reml").summary()
     html = s._repr_html_()
     assert html.startswith("<div class='mixedpy-summary'>") and html.endswith("</div>")
-    assert html.count("<table") == 3  # random effects, fixed effects, correlation
+    assert html.count("<table") == 4  # scaled residuals, random effects, fixed effects, correlation
+    assert "Scaled residuals" in html and "Signif. codes" in html and "REML criterion" in html
     assert "&lt; 2e-16" in html and "< 2e-16" not in html
     assert "<th>Std. Error</th>" in html and "251.405" in html and "Subject" in html
     lm = mixedpy.fit("Reaction ~ Days", mixedpy.datasets.load("sleepstudy"))
     html = lm.summary()._repr_html_()
-    assert html.count("<table") == 1 and "Residual standard error" in html
+    assert html.count("<table") == 2 and "Residual standard error" in html  # residuals, coefficients
 
 
 def test_repr_is_short(fits):

@@ -175,7 +175,9 @@ class Summary:
             lines += print_named(["AIC", "BIC", "logLik", "deviance", "df.resid"], strings)
         return lines + [""]
 
-    def residual_lines(self) -> list[str]:
+    def residual_cells(self) -> tuple[str, list[str], list[str]]:
+        """(title, names, formatted values) of the residuals block: the quantiles of the scaled
+        residuals (the residuals themselves for a small least-squares fit)."""
         m = self.result
         if self._mixed:
             r = m.residuals(scaled=True).to_numpy()
@@ -185,10 +187,12 @@ class Summary:
             title = "Residuals:"
         if self._mixed or m.nobs - len(m.coef_names) > 5:
             q = zapsmall(np.quantile(r, [0, 0.25, 0.5, 0.75, 1]), DIGITS + 1)
-            body = print_named(["Min", "1Q", "Median", "3Q", "Max"], r_format(q, DIGITS))
-        else:
-            body = print_named([str(i) for i in m.residuals().index], r_format(r, DIGITS))
-        return [title] + body + [""]
+            return title, ["Min", "1Q", "Median", "3Q", "Max"], r_format(q, DIGITS)
+        return title, [str(i) for i in m.residuals().index], r_format(r, DIGITS)
+
+    def residual_lines(self) -> list[str]:
+        title, names, values = self.residual_cells()
+        return [title] + print_named(names, values) + [""]
 
     def random_cells(self) -> tuple[list[str], list[list[str]]]:
         """lme4's ``formatVC``: column names and rows of the random-effects table."""
@@ -252,7 +256,6 @@ class Summary:
 
     # ---- text -----------------------------------------------------------------------------------
     def lines(self) -> list[str]:
-        m = self.result
         out = self.header() + self.residual_lines()
         if self._mixed:
             cols, rows = self.random_cells()
@@ -270,13 +273,23 @@ class Summary:
             out += ["No fixed effect coefficients"]
         if not self._mixed:
             out += [""] + self._lm_footer()
-        p = len(m.coef_names)
         if self._show_correlation():
             rn, cn, cc = self.correlation_cells()
             out += ["", "Correlation of Fixed Effects:"] + print_matrix(cc, rn, cn, right=False)
-        elif self._mixed and self.correlation is None and p > COR_MAX:
-            out += ["", f"Correlation matrix not shown by default, as p = {p} > {COR_MAX}.",
+        elif self._correlation_note():
+            out += [""] + self._correlation_note()
+        return out + self.notes()
+
+    def _correlation_note(self) -> list[str]:
+        p = len(self.result.coef_names)
+        if self._mixed and self.correlation is None and p > COR_MAX and not self._show_correlation():
+            return [f"Correlation matrix not shown by default, as p = {p} > {COR_MAX}.",
                     "Use s = m.summary(); s.correlation = True; print(s)  or  m.vcov  if you need it."]
+        return []
+
+    def notes(self) -> list[str]:
+        """The closing remarks: a non-converged optimizer, a singular fit."""
+        m, out = self.result, []
         if self._mixed:
             opt = getattr(m, "optinfo", None)
             if opt is not None and not getattr(opt, "converged", True):
@@ -313,29 +326,44 @@ class Summary:
                 f"{esc(caption)}</caption><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>")
 
     def _repr_html_(self) -> str:
-        m = self.result
+        """Everything the text has, as HTML: header, residual quantiles, random effects, fixed effects
+        with significance codes, the least-squares footer, correlations and the closing notes."""
         esc = html.escape
         head = self.header()
-        parts = ["<div class='mixedpy-summary'>", f"<p><b>{esc(head[0])}</b><br>",
-                 "<br>".join(esc(h) for h in head[1:3]) + "</p>"]
-        extra = [h for h in head[4:] if h]
-        if extra:
-            parts.append("<pre style='margin:0'>" + esc("\n".join(extra)) + "</pre>")
+        parts = ["<div class='mixedpy-summary'>", f"<p><b>{esc(head[0])}</b></p>"]
+        rest = "\n".join(head[1:]).strip("\n")
+        if rest:
+            parts.append("<pre style='margin:0'>" + esc(rest) + "</pre>")
+        title, names, values = self.residual_cells()
+        parts.append(self._html_table([values], None, names, title.strip(), 0))
         if self._mixed:
             cols, rows = self.random_cells()
             parts.append(self._html_table(rows, None, cols, "Random effects", 2))
             parts.append(f"<p>{esc(self._groups_line())}</p>")
-        rows, cols, cells, _ = self.fixed_cells()
+        rows, cols, cells, stars = self.fixed_cells()
         if rows:
             cols = [c if c else "" for c in cols]
-            parts.append(self._html_table(cells, rows, cols, "Fixed effects" if self._mixed
-                                          else "Coefficients", 0))
+            parts.append(self._html_table(cells, rows, cols, self._fixed_caption(), 0))
+            if stars:
+                parts.append(f"<p><small>Signif. codes: {esc(LEGEND)}</small></p>")
+        else:
+            parts.append("<p>No fixed effect coefficients</p>")
+        parts += self._html_extra()
         if not self._mixed:
             parts.append("<p>" + "<br>".join(esc(s) for s in self._lm_footer()) + "</p>")
         if self._show_correlation():
             rn, cn, cc = self.correlation_cells()
             parts.append(self._html_table(cc, rn, cn, "Correlation of fixed effects", 0))
-        if self._mixed and m.is_singular:
-            parts.append("<p><i>boundary (singular) fit: a variance is estimated as 0</i></p>")
+        elif self._correlation_note():
+            parts.append("<p><small>" + esc(" ".join(self._correlation_note())) + "</small></p>")
+        if self.notes():
+            parts.append("<p><i>" + "<br>".join(esc(n) for n in self.notes()) + "</i></p>")
         parts.append("</div>")
         return "\n".join(parts)
+
+    def _fixed_caption(self) -> str:
+        return "Fixed effects" if self._mixed else "Coefficients"
+
+    def _html_extra(self) -> list[str]:
+        """HTML blocks a subclass adds after the fixed effects (none here)."""
+        return []
