@@ -9,7 +9,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("MPLBACKEND", "Agg")
 
-import mixedpy  # noqa: E402
+import mixedpy
 
 project = "mixedpy"
 author = "mixedpy developers"
@@ -55,7 +55,7 @@ nitpicky = False
 
 # the notebooks live in ../notebooks (run there by the test suite); Sphinx reads sources only below
 # docs/, so a fresh copy is made at each build (docs/notebooks is not tracked)
-import shutil  # noqa: E402
+import shutil
 
 _NB_SRC, _NB_DST = ROOT / "notebooks", Path(__file__).parent / "notebooks"
 _NB_DST.mkdir(exist_ok=True)

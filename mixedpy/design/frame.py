@@ -40,6 +40,14 @@ class ModelFrame:
 
     @property
     def nobs(self) -> int:
+        """Number of complete rows.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> make_frame("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff")).nobs
+        30
+        """
         return len(self.data)
 
 
@@ -233,7 +241,13 @@ def _narwhals_column(s, nw) -> object:
 
 
 def referenced_names(expr: str) -> list[str]:
-    """Identifiers an expression refers to: backticked names and bare names not called as functions."""
+    """Identifiers an expression refers to: backticked names and bare names not called as functions.
+
+    Examples
+    --------
+    >>> referenced_names("log(y) + C(a, levels=['x']) + `b c` + np.sqrt(d)")
+    ['y', 'a', 'b c', 'd']
+    """
     names = []
     for m in _IDENT.finditer(re.sub(r"'[^']*'|\"[^\"]*\"", "''", expr)):
         if m.group(1) is not None:
@@ -265,7 +279,19 @@ def _is_transform(name: str) -> bool:
 
 
 def used_columns(formula: ModelFormula, columns: list[str]) -> list[str]:
-    """The data columns the formula uses, in a stable order; raises for unknown names."""
+    """The data columns the formula uses, in a stable order; raises for unknown names.
+
+    Examples
+    --------
+    >>> from mixedpy.formula import parse_formula
+    >>> f = parse_formula("y ~ x + (1 | g)", ["y", "x", "g", "z"], ["y", "x"])
+    >>> used_columns(f, ["y", "x", "g", "z"])
+    ['y', 'x', 'g']
+    >>> used_columns(parse_formula("y ~ xx", ["y", "xx"], ["y"]), ["y", "x"])
+    Traceback (most recent call last):
+    ...
+    mixedpy.errors.ColumnNotFoundError: column 'xx' (fixed effects) is not in the data; did you mean 'x'?
+    """
     pieces = [(formula.response, "response"), (formula.fixed, "fixed effects")]
     pieces += [(t.expr, f"random term {t}") for t in formula.random]
     out: dict[str, None] = {}
@@ -286,12 +312,26 @@ def used_columns(formula: ModelFormula, columns: list[str]) -> list[str]:
 
 
 def is_number(dtype) -> bool:
-    """Numeric and not boolean (booleans are factors in formulas)."""
+    """Numeric and not boolean (booleans are factors in formulas).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> is_number(np.dtype(float)), is_number(np.dtype(bool)), is_number(np.dtype(object))
+    (True, False, False)
+    """
     return pd.api.types.is_numeric_dtype(dtype) and not pd.api.types.is_bool_dtype(dtype)
 
 
 def complete_rows(frame: pd.DataFrame) -> np.ndarray:
-    """Rows without missing values; raises for infinite numbers (naming the column and a row)."""
+    """Rows without missing values; raises for infinite numbers (naming the column and a row).
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> complete_rows(pd.DataFrame({"y": [1.0, None, 3.0], "g": ["a", "b", None]})).tolist()
+    [True, False, False]
+    """
     ok = np.ones(len(frame), dtype=bool)
     for name in frame.columns:
         col = frame[name]
@@ -383,7 +423,18 @@ def make_frame(formula: str | ModelFormula, data: object) -> ModelFrame:
 
 def warn_binary_response(frame: pd.DataFrame, formula: ModelFormula) -> None:
     """A 0/1 response is fitted as a Gaussian linear mixed model (a linear probability model):
-    mixedpy has no GLMMs yet, so say so instead of fitting it without a word."""
+    mixedpy has no GLMMs yet, so say so instead of fitting it without a word.
+
+    Examples
+    --------
+    >>> import pandas as pd, warnings
+    >>> from mixedpy.formula import parse_formula
+    >>> with warnings.catch_warnings(record=True) as w:
+    ...     warnings.simplefilter("always")
+    ...     warn_binary_response(pd.DataFrame({"y": [0, 1, 1]}), parse_formula("y ~ 1", ["y"], ["y"]))
+    >>> "0 and 1" in str(w[0].message)
+    True
+    """
     name = formula.response.strip().strip("`")
     if name not in frame.columns or not is_number(frame[name].dtype):
         return
@@ -397,7 +448,13 @@ def warn_binary_response(frame: pd.DataFrame, formula: ModelFormula) -> None:
 def level_labels(values) -> pd.Index:
     """The spelling of grouping levels: ``str`` of each value, except that whole numbers stored as
     floats (a column of integer ids that a missing value turned into float) are spelled as the
-    integers they are, so that 308.0 and 308 are one level, as R's factor() makes them."""
+    integers they are, so that 308.0 and 308 are one level, as R's factor() makes them.
+
+    Examples
+    --------
+    >>> level_labels([308.0, 309.5, 1]).tolist()
+    ['308', '309.5', '1']
+    """
     idx = pd.Index(values)
     if idx.dtype.kind == "f":
         vals = idx.to_numpy(dtype=float)
@@ -411,7 +468,14 @@ def level_labels(values) -> pd.Index:
 
 def group_labels(data: pd.DataFrame, columns) -> pd.Series:
     """Each row's level label of the interaction of ``columns`` (``"a:b"``), NaN where a value is
-    missing: the labels :func:`grouping_factor` gives the fitted levels."""
+    missing: the labels :func:`grouping_factor` gives the fitted levels.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> group_labels(pd.DataFrame({"a": ["x", "y", None], "b": [1, 2, 3]}), ["a", "b"]).tolist()
+    ['x:1', 'y:2', nan]
+    """
     parts = []
     for c in columns:
         lab = pd.Series(level_labels(data[c].to_numpy()), index=data.index, dtype=object)
@@ -428,6 +492,14 @@ def grouping_factor(frame: pd.DataFrame, columns: tuple[str, ...]) -> tuple[np.n
 
     Levels of one column follow its categories (for a Categorical) or its sorted unique values;
     levels of an interaction are labelled ``"a_level:b_level"``.  Only observed levels are kept.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> df = pd.DataFrame({"g": pd.Categorical(["b", "a", "b"], categories=["b", "a", "c"])})
+    >>> codes, labels = grouping_factor(df, ("g",))
+    >>> codes.tolist(), labels.tolist()
+    ([0, 1, 0], ['b', 'a'])
     """
     codes_list, labels_list = [], []
     for c in columns:

@@ -18,7 +18,15 @@ from ..errors import ModelSpecError
 
 def ml_fit(result):
     """The fit itself when it is ML, else the same model (relmat, known structure, options kept)
-    refitted by maximum likelihood — computed once per fit (the result's ``ml_fit``)."""
+    refitted by maximum likelihood — computed once per fit (the result's ``ml_fit``).
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+    >>> ml_fit(m).method, ml_fit(ml_fit(m)) is ml_fit(m)
+    ('ml', True)
+    """
     return result.ml_fit
 
 
@@ -105,6 +113,15 @@ class CompareTable(pd.DataFrame):
     ----------
     note : str
         Which REML fits were refitted with ML ("" when none were).
+
+    Examples
+    --------
+    >>> t = CompareTable({"npar": [3, 4]}, index=["a", "b"])
+    >>> t.note = "a note"
+    >>> print(repr(t).splitlines()[-1])
+    a note
+    >>> type(t.head(1)).__name__       # derived tables are plain DataFrames
+    'DataFrame'
     """
 
     _metadata: ClassVar[list[str]] = ["note"]
