@@ -195,3 +195,46 @@ def test_one_name_for_the_progress_option():
     with pytest.raises(MixedpyError, match="progress must be"):
         mixedpy.fit_bayes("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"), n_iter=20, burn=5,
                           progress="yes")
+
+
+# --- presentation -----------------------------------------------------------------------------------
+def test_result_html_is_the_full_summary():
+    m = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+    html = m._repr_html_()
+    for piece in ("Scaled residuals", "Random effects", "Fixed effects", "Signif. codes",
+                  "REML criterion at convergence", "Correlation of fixed effects"):
+        assert piece in html
+
+
+def test_mme_display_is_short():
+    m = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+    text = repr(m.mme())
+    assert text.startswith("Henderson's mixed model equations") and len(text.splitlines()) < 20
+    assert "array(" not in text
+    assert list(m.mme().table.columns) == ["C_diag", "rhs", "solution"]
+
+
+def test_compare_names_models_by_formula_and_notes_the_ml_refit():
+    d = mixedpy.datasets.load("sleepstudy")
+    m0 = mixedpy.fit("Reaction ~ 1 + (Days | Subject)", d)
+    m1 = mixedpy.fit("Reaction ~ Days + (Days | Subject)", d)
+    t = mixedpy.compare(m1, m0)
+    assert list(t.index) == ["Reaction ~ 1 + (Days | Subject)", "Reaction ~ Days + (Days | Subject)"]
+    assert "refitted with ML" in repr(t) and "refitted with ML" in t._repr_html_()
+    ml = [mixedpy.fit(f, d, reml=False) for f in ("Reaction ~ 1 + (Days | Subject)", "Reaction ~ Days + (Days | Subject)")]
+    assert mixedpy.compare(*ml).note == ""
+    assert list(mixedpy.compare(m0, m1, names=["small", "big"]).index) == ["small", "big"]
+
+
+def test_bayesian_summary_has_posterior_columns():
+    mb = mixedpy.fit_bayes("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy"),
+                           n_iter=1200, burn=200, seed=3, progress=False)
+    s = mb.summary()
+    text = str(s)
+    assert "t value" not in text and "R-hat" in text and "ESS" in text
+    assert list(s.fixed_table().columns) == ["Mean", "SD", "2.5%", "97.5%", "ESS", "R-hat"]
+    from mixedpy.variance.mcmc import posterior_summary
+
+    post = posterior_summary(mb.posterior)
+    assert (post["rhat"] < 1.1).all() and (post["ess"] > 50).all()
+    assert "R-hat" in s._repr_html_()
