@@ -33,7 +33,7 @@ def test_rescaled_sleepstudy_matches_lme4(sx, sy):
 
 
 def test_non_convergence_gets_a_second_opinion_in_plain_words():
-    from mixedpy import api
+    from mixedpy import fitting
     from mixedpy.optimize import OptSummary
 
     d = mixedpy.datasets.load("sleepstudy")
@@ -42,6 +42,7 @@ def test_non_convergence_gets_a_second_opinion_in_plain_words():
     stuck = OptSummary(o.method, o.theta0, o.theta * 1.1, m.workspace.deviance(o.theta * 1.1), o.nfev,
                        False, "stopped early", o.gradient)
     with pytest.warns(mixedpy.errors.ConvergenceWarning, match="refit from a different start") as rec:
-        best = api._second_opinion(m.workspace, stuck, True, np.ones(3))
+        best = fitting._second_opinion(lambda th: m.workspace.deviance(th, True), stuck, m.random.lower,
+                                       np.ones(3))
     assert "deviance evaluations" in str(rec[0].message) and "gradient" in str(rec[0].message)
     assert best.fun == pytest.approx(REF["reml_criterion"], abs=1e-6)
