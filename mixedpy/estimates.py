@@ -37,6 +37,9 @@ class Estimates:
         Kept draws (Gibbs).
     prior : mapping, optional
         Priors used (Gibbs).
+    params : ndarray, optional
+        The model's parameter vector when random terms have covariance structures (their ψ,
+        :mod:`mixedpy.model.parameters`); None when it is θ itself.
     """
 
     opt: OptSummary
@@ -46,3 +49,4 @@ class Estimates:
     anova_table: pd.DataFrame | None = None
     posterior: pd.DataFrame | None = None
     prior: Mapping | None = None
+    params: object | None = None

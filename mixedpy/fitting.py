@@ -76,20 +76,24 @@ def optimize_theta(spec: ModelSpec, ws, *, start: np.ndarray | None = None,
     """Minimize the profiled deviance over θ (analytic gradient where the engine has one,
     derivative-free otherwise); a second opinion when the optimizer reports no convergence."""
     reml = spec.reml
+    pmap = spec.parameters  # structured random terms: optimize their ψ, the engine sees θ(ψ)
+    obj = pmap.objective(ws) if pmap.structured else ws
     with workspace_limit(ws):
         scale = spec.par_scale
         theta0 = _start(spec, ws, start, scale)
-        fun, fg, lower, x0, expand, sc = _problem(ws, reml, theta0, spec.par_lower, scale, fixed)
+        fun, fg, lower, x0, expand, sc = _problem(obj, reml, theta0, spec.par_lower, scale, fixed)
         method = spec.optimizer
         if fg is None and method in ("lbfgs", "lbfgsb"):
             method = "bobyqa"
         opt = minimize_deviance(fun, x0, lower, method, fun_and_grad=fg, scale=sc)
         if not opt.converged and len(x0):
             opt = _second_opinion(fun, opt, lower, sc)
-        opt = OptSummary(opt.method, expand(opt.theta0), expand(opt.theta), opt.fun, opt.nfev,
+        params = expand(opt.theta)
+        to_theta = pmap.theta if pmap.structured else (lambda x: x)
+        opt = OptSummary(opt.method, to_theta(expand(opt.theta0)), to_theta(params), opt.fun, opt.nfev,
                          opt.converged, opt.message, opt.gradient, opt.seconds)
         sol = solve_at(ws, opt.theta, reml=reml)
-    return Estimates(opt=opt, solution=sol)
+    return Estimates(opt=opt, solution=sol, params=params if pmap.structured else None)
 
 
 def _start(spec: ModelSpec, ws, start, scale: np.ndarray) -> np.ndarray:
@@ -100,7 +104,7 @@ def _start(spec: ModelSpec, ws, start, scale: np.ndarray) -> np.ndarray:
             raise ModelSpecError(f"start must have {len(spec.par_start)} elements (θ{', φ' if spec.nphi else ''}), "
                                  f"got {start.shape}")
         return start
-    if spec.residual is not None:
+    if spec.residual is not None or spec.parameters.structured:
         return spec.par_start * scale
     if hasattr(ws, "augmented") and random.terms:
         theta0 = starting_theta(spec.frame, ws, spec.reml)

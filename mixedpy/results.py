@@ -278,6 +278,9 @@ class LmmResult:
     def is_singular(self) -> bool:
         """lme4's ``isSingular``: a bounded θ element (a relative SD) below 1e-4."""
         bounded = self.random.lower == 0
+        for t, st in zip(self.random.terms, self.spec.parameters.structures):
+            if getattr(st, "name", None) == "rr":  # rank k < columns: zero pivots are the model
+                bounded[t.theta_offset:t.theta_offset + t.ntheta] = False
         phi = self.theta[:self.random.ntheta] / self.random.theta_scale()  # θ in units of badly scaled covariates
         return bool(np.any(phi[bounded] < SINGULAR_TOL))
 
@@ -473,6 +476,20 @@ class LmmResult:
         """
         from .inference.emmeans import emmeans
         return emmeans(self, specs, by=by, ddf=ddf, level=level, at=at)
+
+    @property
+    def params(self) -> np.ndarray:
+        """The model's covariance parameters: ψ of structured random terms (``diag(...)``,
+        ``fa(...)`` …, :mod:`mixedpy.model.parameters`), θ of the others, then φ (= ``theta``
+        for models without structures)."""
+        p = self.estimates.params
+        return np.array(self.theta if p is None else p, dtype=float)
+
+    def loadings(self, group: str):
+        """Rotated loadings, specific variances and % of genetic variance per factor of an ``fa``
+        or ``rr`` term: :func:`mixedpy.inference.breeding.factor_loadings`."""
+        from .inference.breeding import factor_loadings
+        return factor_loadings(self, group)
 
     def heritability(self, group: str) -> pd.Series:
         """σ²_group over the total variance with a delta-method SE (Series ``estimate``, ``se``);

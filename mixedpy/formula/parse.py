@@ -4,6 +4,8 @@ What is translated here (and nothing else: the fixed part goes to formulaic as i
 
 * random terms ``(expr | g)``, ``(expr || g)`` (split into uncorrelated terms, as lme4 does),
   nested groups ``(1 | a/b)`` = ``(1 | a) + (1 | b:a)``, interaction groups ``(1 | a:b)``;
+* covariance structure prefixes on random terms, ``diag(0 + env | g)``, ``cs(...)``, ``csh(...)``,
+  ``ar1(...)``, ``fa(0 + env | g, 2)``, ``rr(0 + env | g, 1)`` (``us(...)`` is lme4's term as it is);
 * ``x^2`` on a numeric column means the square (``I(x ** 2)``), as in R's formulas when written
   ``I(x^2)``; inside ``I(...)`` R's ``^`` is Python's ``**``;
 * R-style dotted column names (``Informed.liking``) are quoted with backticks for formulaic.
@@ -172,6 +174,54 @@ def _random_terms(piece: str) -> list[RandomTerm] | None:
     return [RandomTerm(expr=e, group=g, name=name) for e in exprs for g, name in groups]
 
 
+#: prefixes of random terms naming the structure of their covariance matrix (mixedpy.covariance)
+G_STRUCTURES = ("us", "diag", "cs", "csh", "ar1", "ar1h", "toep", "toeph", "ad", "adh", "fa", "rr")
+
+
+def _structured_terms(piece: str) -> list[RandomTerm] | None:
+    """``diag(0 + env | g)`` → the term with ``cov="diag"``; ``fa(0 + env | g, 2)`` with rank 2;
+    None when ``piece`` is not such a term.
+
+    Examples
+    --------
+    >>> [str(t) for t in _structured_terms("fa(0 + env | g, 2)")]
+    ['fa(0 + env | g, 2)']
+    """
+    m = re.fullmatch(r"([A-Za-z][A-Za-z0-9_]*)\s*(\(.*\))", piece, flags=re.DOTALL)
+    if m is None or _matching(m.group(2), 0) != len(m.group(2)) - 1:
+        return None
+    name, inner = m.group(1), m.group(2)[1:-1]
+    if not _top_level_positions(inner, "|"):
+        return None
+    if name.lower() not in G_STRUCTURES:
+        raise FormulaError(f"random term {piece!r}: covariance structure {name!r} is unknown; use one of "
+                           f"{', '.join(G_STRUCTURES)}")
+    name = name.lower()
+    commas = _top_level_positions(inner, ",")
+    rank = 0
+    if name in ("fa", "rr"):
+        if len(commas) != 1:
+            raise FormulaError(f"random term {piece!r}: {name} needs the number of factors, as "
+                               f"{name}(0 + env | genotype, 1)")
+        text = inner[commas[0] + 1:].strip()
+        if not re.fullmatch(r"[0-9]+", text) or int(text) < 1:
+            raise FormulaError(f"random term {piece!r}: the number of factors must be a positive "
+                               f"integer, got {text!r}")
+        rank, inner = int(text), inner[:commas[0]]
+    elif commas:
+        raise FormulaError(f"random term {piece!r}: {name}(...) takes no extra argument")
+    split = _bar_split(inner)
+    if split is None:
+        return None
+    lhs, group, correlated = split
+    if not correlated:
+        raise FormulaError(f"random term {piece!r}: '||' cannot be combined with a covariance "
+                           f"structure; use diag({lhs} | {group}) for independent effects")
+    cov = None if name == "us" else name
+    return [RandomTerm(expr=lhs, group=g, name=nm, cov=cov, rank=rank)
+            for g, nm in expand_groups(group, piece)]
+
+
 def _rewrite_names(expr: str, columns: Collection[str], numeric: Collection[str]) -> str:
     """Backtick-quote dotted column names; ``x^k`` on a numeric column → ``I(x ** k)``;
     R's ``^`` inside ``I(...)`` → ``**``."""
@@ -249,13 +299,16 @@ def parse_formula(text: str, columns: Collection[str] = (), numeric: Collection[
     for sign, piece in split_terms(rhs):
         terms = _random_terms(piece)
         if terms is None:
+            terms = _structured_terms(piece)
+        if terms is None:
             if "|" in piece and _top_level_positions(piece, "|"):
                 raise FormulaError(f"random term {piece!r} must be enclosed in parentheses: ({piece})")
             fixed.append((sign, _rewrite_names(piece, columns, numeric)))
         elif sign == "-":
             raise FormulaError(f"cannot subtract a random term: -{piece}")
         else:
-            random.extend(RandomTerm(_rewrite_names(t.expr, columns, numeric), t.group, t.name) for t in terms)
+            random.extend(RandomTerm(_rewrite_names(t.expr, columns, numeric), t.group, t.name, t.cov, t.rank)
+                          for t in terms)
     fixed_text = " ".join(f"{s} {p}" for s, p in fixed).strip().removeprefix("+ ")
     if not fixed or all(s == "-" for s, _ in fixed):
         fixed_text = ("1 " + fixed_text).strip()

@@ -23,14 +23,25 @@ class RandomTerm:
         Names of the columns whose interaction forms the grouping factor, e.g. ``("cask", "batch")``.
     name : str
         The grouping factor's name as lme4 writes it, e.g. ``"cask:batch"``.
+    cov : str or None
+        Covariance structure prefix of the term's k × k matrix G (``diag``, ``cs``, ``csh``,
+        ``ar1``, ``fa``, ``rr`` …, :mod:`mixedpy.covariance`); None: lme4's unstructured G
+        (also what ``us(...)`` gives).
+    rank : int
+        Number of factors k of ``fa(expr | g, k)`` and ``rr(expr | g, k)`` (0 otherwise).
     """
 
     expr: str
     group: tuple[str, ...]
     name: str
+    cov: str | None = None
+    rank: int = 0
 
     def __str__(self) -> str:
-        return f"({self.expr} | {self.name})"
+        if self.cov is None:
+            return f"({self.expr} | {self.name})"
+        extra = f", {self.rank}" if self.cov in ("fa", "rr") else ""
+        return f"{self.cov}({self.expr} | {self.name}{extra})"
 
 
 @dataclass(frozen=True)

@@ -56,11 +56,13 @@ def pseudo_inverse(H: np.ndarray, tol: float = EIGEN_TOL) -> np.ndarray:
 
 
 def _theta_pieces(result):
-    """θ ↦ [a(θ), pwrss(θ), vec(RXtRX(θ)⁻¹)] for the fit's criterion."""
+    """θ ↦ [a(θ), pwrss(θ), vec(RXtRX(θ)⁻¹)] for the fit's criterion (of the model's parameters
+    ψ ↦ θ(ψ) when random terms have covariance structures: :mod:`mixedpy.model.parameters`)."""
     ws, reml = result.workspace, result.reml
+    to_theta = result.spec.parameters.theta if result.estimates.params is not None else (lambda x: x)
 
     def f(theta: np.ndarray) -> np.ndarray:
-        parts = ws.parts(theta)
+        parts = ws.parts(to_theta(theta))
         a = parts.ldL2 + (parts.ldRX2 if reml else 0.0)
         return np.concatenate([[a, parts.pwrss], np.linalg.inv(parts.RXtRX).ravel()])
 
@@ -117,7 +119,7 @@ def _derivatives(result, theta: np.ndarray):
     """Hessians of a(θ) and pwrss(θ) by central differences of their analytic gradients (accurate
     to ~1e-8, where second differences of the deviance lose half the digits), first derivatives
     of RXtRX⁻¹ by central differences; Richardson on the deviance where no analytic gradient."""
-    base = _analytic_pieces(result, theta)
+    base = None if result.estimates.params is not None else _analytic_pieces(result, theta)
     if base is None:
         return gen_d(_theta_pieces(result), theta)
     f0, g0 = base
@@ -159,13 +161,14 @@ def varpar_info(result) -> VarparInfo:
 def compute_varpar_info(result) -> VarparInfo:
     """The computation behind :func:`varpar_info`."""
     ws = result.workspace
-    theta = np.asarray(result.theta, dtype=float)
+    params = result.estimates.params  # the model's parameters (ψ) of structured random terms
+    theta = np.asarray(result.theta if params is None else params, dtype=float)
     sigma = float(result.sigma)
     p = ws.p
     c = ws.n - p if result.reml else ws.n
     with workspace_limit(ws):
         D = _derivatives(result, theta)
-        ws.parts(theta)  # leave the workspace at the estimates
+        ws.parts(np.asarray(result.theta, dtype=float))  # leave the workspace at the estimates
     pwrss = D.f0[1]
     Vu = D.f0[2:].reshape(p, p)
     k = len(theta)

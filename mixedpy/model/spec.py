@@ -102,20 +102,27 @@ class ModelSpec:
         return 0 if self.residual is None else self.residual.nphi
 
     @property
+    def parameters(self):
+        """The map between the model's parameters (ψ of structured random terms, θ of the others,
+        φ) and the engines' (θ, φ) (:class:`~mixedpy.model.parameters.ParameterMap`)."""
+        from .parameters import ParameterMap
+        return ParameterMap.build(self.random, self.nphi)
+
+    @property
     def par_start(self) -> np.ndarray:
-        """Starting (θ, φ)."""
+        """Starting (θ or ψ, φ)."""
         phi0 = self.residual.start() if self.residual is not None else np.zeros(0)
-        return np.concatenate([self.random.theta0, phi0])
+        return np.concatenate([self.parameters.start(), phi0])
 
     @property
     def par_lower(self) -> np.ndarray:
-        """Lower bounds of (θ, φ): lme4's for θ, none for φ (unconstrained parameters)."""
-        return np.concatenate([self.random.lower, np.full(self.nphi, -np.inf)])
+        """Lower bounds of (θ or ψ, φ): lme4's for θ, none for ψ and φ (unconstrained parameters)."""
+        return np.concatenate([self.parameters.lower(), np.full(self.nphi, -np.inf)])
 
     @property
     def par_scale(self) -> np.ndarray:
-        """Natural scale of (θ, φ) (θ's from the covariates, 1 for φ)."""
-        return np.concatenate([self.random.theta_scale(), np.ones(self.nphi)])
+        """Natural scale of (θ or ψ, φ) (θ's from the covariates, 1 for ψ and φ)."""
+        return np.concatenate([self.parameters.scale(), np.ones(self.nphi)])
 
     @property
     def uses_mme(self) -> bool:
@@ -236,6 +243,9 @@ def model_spec(formula: str, data, *, reml: bool = True, method: str | None = No
     else:
         frame = make_frame(formula, data)
     fixed = fixed_design(frame.formula.response, frame.formula.fixed, frame.data)
+    if any(t.cov is not None for t in frame.formula.random) and how in ("anova", "bayes"):
+        raise ModelSpecError(f"covariance structures on random terms are estimated by REML or ML, not "
+                             f"method={how!r}")
     if relmat:
         random, structures = relmat_design(frame.formula.random, frame.data, relmat)
         structures = tuple(structures)
@@ -246,6 +256,8 @@ def model_spec(formula: str, data, *, reml: bool = True, method: str | None = No
     check_sizes(len(fixed.y), fixed.X.shape[1], random, lme4_rule=structures is None and how in ("reml", "ml"))
     check_not_exact(fixed)
     warn_same_grouping(random)
+    from .parameters import ParameterMap
+    ParameterMap.build(random)  # a structure that does not fit its term fails here
     name = data_name if data_name is not None else str(getattr(data, "attrs", {}).get("name", "data"))
     text = formula if isinstance(formula, str) else frame.formula.text
     return ModelSpec(formula=text, frame=frame, fixed=fixed, random=random, structures=structures,
