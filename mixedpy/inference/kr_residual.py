@@ -166,7 +166,7 @@ def kr_pieces(result, linear: bool = False) -> KRResidual:
 
 def kr_df(kr: KRResidual, L: np.ndarray) -> tuple[float, float]:
     """Kenward-Roger denominator df and F scale of the hypothesis L β = 0 (mmrm's ``h_kr_df``)."""
-    from .kenward_roger import kr_ddf
+    from .kr_ddf import kr_ddf
     return kr_ddf(L, kr.Phi, kr.P, kr.W)
 
 
