@@ -17,25 +17,19 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
-from conftest import REF, coding_names, expected_names, load_case, reference_cases
+from conftest import REF, coding_names, expected_names, fit_case, load_case, reference_cases, rescaled_reference
 
 import mixedpy
 from mixedpy.errors import ModelSpecError
 
 CASES = reference_cases()
 NAMES = expected_names()
-_FITS: dict = {}
 
 
 def fitted(name: str):
-    """(fit, case, reference, data) of a reference case, fitted once per session."""
-    if name not in _FITS:
-        case, ref, df = load_case(name)
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            m = mixedpy.fit(case["formula"], df, reml=bool(case["reml"]))
-        _FITS[name] = (m, case, ref, df)
-    return _FITS[name]
+    """(fit, case, reference, data) of a reference case: the session's shared fit (conftest.fit_case)."""
+    case, ref, df = load_case(name)
+    return fit_case(name), case, ref, df
 
 
 def aslist(x):
@@ -62,25 +56,61 @@ def close(a, b, rtol, atol=0.0) -> bool:
     return abs(a - b) <= atol + rtol * abs(b)
 
 
+# (rtol, atol) of each compared quantity: a little above the largest deviation from lmerTest /
+# pbkrtest measured over all reference and coding cases (MIXEDPY_MEASURE_TOLERANCES=<file> writes
+# the measured maxima at the end of a run: for each kind the largest |ours - R| / |R| beyond atol).
+TOL = {  # measured maximum (at c1b5204) in the comment
+    "coef_df": (6e-3, 1e-3),  # 4.5e-3 orange_slope (Intercept)
+    "coef_p": (1.2e-2, 1e-6),  # 9.0e-3 orange_slope (Intercept)
+    "anova_F": (1.2e-3, 0.0),  # 9.3e-4 orange_slope anova1 age
+    "anova_den_df": (1.2e-3, 1e-3),  # 8.0e-4 orange_slope anova1 age
+    "anova_p": (7e-3, 1e-6),  # 5.3e-3 orange_slope anova1 age
+    "kr_F": (1.2e-3, 0.0),  # 9.3e-4 orange_slope age
+    "kr_den_df": (1e-4, 1e-3),  # 0 beyond the 1e-3 floor
+    "kr_p": (5e-4, 1e-6),  # 3.6e-4 orange_slope age
+    "lrt_chisq": (1e-6, 0.0),  # 7.6e-9 dialyzer_poly
+    "lrt_p": (1e-6, 0.0),  # 1.4e-9 numnum_reml
+}
+DEVIATIONS: dict = {}
+
+
+def check(kind: str, ours, theirs, where=None) -> bool:
+    """close(ours, theirs, *TOL[kind]), recording the largest deviation of each kind."""
+    rtol, atol = TOL[kind]
+    a, b = float(ours), float(theirs)
+    if not (math.isnan(a) or math.isnan(b)):
+        need = max(0.0, abs(a - b) - atol) / abs(b) if b else (0.0 if abs(a - b) <= atol else math.inf)
+        if need > DEVIATIONS.get(kind, (-1.0,))[0]:
+            DEVIATIONS[kind] = (need, where)
+    return close(a, b, rtol, atol)
+
+
 def skip_if_objective_only(m, ref):
-    """refcheck compares only the objective when mixedpy's optimum is better than lme4's."""
+    """The reference to compare with: lme4's, or where mixedpy's optimum is better than lme4's (lme4
+    stopped short on a badly scaled covariate) lmerTest's on the rescaled covariate mapped back
+    (expected_rescaled/, make_ref_rescaled.R: df, t, p and F do not depend on the unit); skipped
+    when there is none."""
     ours = m.reml_criterion if ref["reml"] else m.deviance
     theirs = ref["reml_criterion"] if ref["reml"] else ref["deviance"]
     if ours < theirs - 1e-3:
-        pytest.skip("mixedpy's optimum is better than lme4's: reference inference not comparable")
+        rescaled = rescaled_reference(ref["name"])
+        if rescaled is None:
+            pytest.skip("mixedpy's optimum is better than lme4's: reference inference not comparable")
+        return rescaled
+    return ref
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_satterthwaite_coefficients(name):
     m, _, ref, _ = fitted(name)
-    skip_if_objective_only(m, ref)
+    ref = skip_if_objective_only(m, ref)
     ct = m.coef_table
     idx = {norm(n): n for n in ct.index}
     fx = ref["fixef"]
     for k, n in enumerate(aslist(fx["names"])):
         row = ct.loc[idx[norm(n)]]
-        assert close(row["df"], aslist(fx["df"])[k], 1e-2, 1e-3), (n, row["df"], aslist(fx["df"])[k])
-        assert close(row["p"], aslist(fx["p"])[k], 2e-2, 1e-6), (n, row["p"], aslist(fx["p"])[k])
+        assert check("coef_df", row["df"], aslist(fx["df"])[k], (name, n)), (n, row["df"], aslist(fx["df"])[k])
+        assert check("coef_p", row["p"], aslist(fx["p"])[k], (name, n)), (n, row["p"], aslist(fx["p"])[k])
 
 
 ANOVA_PARTS = [(n, key) for n in NAMES for key in ("anova1", "anova2", "anova3", "anova3_kr")]
@@ -89,12 +119,12 @@ ANOVA_PARTS = [(n, key) for n in NAMES for key in ("anova1", "anova2", "anova3",
 @pytest.mark.parametrize("name,key", ANOVA_PARTS)
 def test_anova(name, key):
     m, _, ref, _ = fitted(name)
+    ref = skip_if_objective_only(m, ref)
     a = ref.get(key)
     if not a:
         pytest.skip(f"no {key} in the reference")
     if key == "anova3_kr" and name == "insteval_crossed":
         pytest.skip("Kenward-Roger is not computed for InstEval (n = 73421)")
-    skip_if_objective_only(m, ref)
     kw = {"anova1": {"type": 1}, "anova2": {"type": 2}, "anova3": {"type": 3},
           "anova3_kr": {"type": 3, "ddf": "kenward-roger"}}[key]
     tab = m.anova(**kw)
@@ -104,10 +134,12 @@ def test_anova(name, key):
     assert len(tab) == len(terms)
     for k, term in enumerate(terms):
         row = tab.loc[tidx[norm(term)]]
-        assert close(row["F"], aslist(a["F"])[k], 2e-3), (term, row["F"], aslist(a["F"])[k])
+        kind = "kr" if key == "anova3_kr" else "anova"
+        where = (name, key, term)
+        assert check(f"{kind}_F", row["F"], aslist(a["F"])[k], where), (term, row["F"], aslist(a["F"])[k])
         assert row["num_df"] == aslist(a["NumDF"])[k]
-        assert close(row["den_df"], aslist(a["DenDF"])[k], 1e-2, 1e-3), (term, row["den_df"])
-        assert close(row["p"], aslist(a["p"])[k], 2e-2, 1e-6), (term, row["p"], aslist(a["p"])[k])
+        assert check(f"{kind}_den_df", row["den_df"], aslist(a["DenDF"])[k], where), (term, row["den_df"])
+        assert check(f"{kind}_p", row["p"], aslist(a["p"])[k], where), (term, row["p"], aslist(a["p"])[k])
 
 
 def _check_ci(tab, c, ref, rtol, key):
@@ -145,7 +177,7 @@ def _check_ci(tab, c, ref, rtol, key):
 @pytest.mark.parametrize("name", NAMES)
 def test_confint_wald(name):
     m, _, ref, _ = fitted(name)
-    skip_if_objective_only(m, ref)
+    ref = skip_if_objective_only(m, ref)
     tab = m.confint(method="wald")
     assert list(tab.columns) == ["lower", "upper"]
     _check_ci(tab, ref["confint_wald"], ref, 1e-3, "wald")
@@ -167,10 +199,10 @@ PROFILE_XFAIL = {
 @pytest.mark.parametrize("name", NAMES)
 def test_confint_profile(name):
     m, _, ref, _ = fitted(name)
+    ref = skip_if_objective_only(m, ref)
     c = ref.get("confint_profile")
     if not c:
-        pytest.skip("lme4 gave no profile intervals for this case")
-    skip_if_objective_only(m, ref)
+        pytest.skip("lme4 gave no profile intervals for this case (none from the rescaled fit either)")
     if name in PROFILE_XFAIL:
         pytest.xfail(PROFILE_XFAIL[name])
     _check_ci(m.confint(method="profile"), c, ref, 5e-3, "profile")
@@ -202,19 +234,19 @@ def test_profile_matches_exact_r_profile(name):
 @pytest.mark.parametrize("name", NAMES)
 def test_lrt_drop(name):
     m, case, ref, df = fitted(name)
+    ref = skip_if_objective_only(m, ref)
     lr = ref.get("lrt_drop")
     if not lr:
-        pytest.skip("no likelihood-ratio reference")
-    skip_if_objective_only(m, ref)
+        pytest.skip("no likelihood-ratio reference (none from the rescaled fit either)")
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         m0 = mixedpy.fit(lr["formula0"], df, reml=bool(case["reml"]))
     tab = mixedpy.compare(m0, m)
     assert list(tab.columns) == ["npar", "aic", "bic", "loglik", "deviance", "chisq", "df", "p"]
     row = tab.iloc[-1]
-    assert close(row["chisq"], lr["chisq"], 1e-3)
+    assert check("lrt_chisq", row["chisq"], lr["chisq"], name), (row["chisq"], lr["chisq"])
     assert row["df"] == lr["df"]
-    assert close(row["p"], lr["p"], 2e-2)
+    assert check("lrt_p", row["p"], lr["p"], name), (row["p"], lr["p"])
     assert close(tab["loglik"].iloc[0], lr["loglik0"], 0, 1e-3)
     assert close(tab["loglik"].iloc[-1], lr["loglik1"], 0, 1e-3)
     # the method form gives the same table
@@ -373,8 +405,8 @@ def test_coding_coefficients(name):
         row = ct.iloc[k]
         assert close(row["estimate"], aslist(fx["estimate"])[k], 1e-4, 1e-6 * scale), ct.index[k]
         assert close(row["se"], aslist(fx["se"])[k], 2e-3), ct.index[k]
-        assert close(row["df"], aslist(fx["df"])[k], 1e-2, 1e-3), ct.index[k]
-        assert close(row["p"], aslist(fx["p"])[k], 2e-2, 1e-6), ct.index[k]
+        assert check("coef_df", row["df"], aslist(fx["df"])[k], (name, ct.index[k])), ct.index[k]
+        assert check("coef_p", row["p"], aslist(fx["p"])[k], (name, ct.index[k])), ct.index[k]
 
 
 CODING_ANOVA = [(n, key) for n in CODING for key in ("anova1", "anova2", "anova3", "anova3_kr")]
@@ -391,10 +423,12 @@ def test_coding_anova(name, key):
     assert [r_spelling(t) for t in tab.index] == aslist(a["terms"])
     for k in range(len(tab)):
         row = tab.iloc[k]
-        assert close(row["F"], aslist(a["F"])[k], 2e-3), (tab.index[k], row["F"], aslist(a["F"])[k])
+        kind = "kr" if key == "anova3_kr" else "anova"
+        where = (name, key, tab.index[k])
+        assert check(f"{kind}_F", row["F"], aslist(a["F"])[k], where), (tab.index[k], row["F"], aslist(a["F"])[k])
         assert row["num_df"] == aslist(a["NumDF"])[k]
-        assert close(row["den_df"], aslist(a["DenDF"])[k], 1e-2, 1e-3), (tab.index[k], row["den_df"])
-        assert close(row["p"], aslist(a["p"])[k], 2e-2, 1e-6), (tab.index[k], row["p"], aslist(a["p"])[k])
+        assert check(f"{kind}_den_df", row["den_df"], aslist(a["DenDF"])[k], where), (tab.index[k], row["den_df"])
+        assert check(f"{kind}_p", row["p"], aslist(a["p"])[k], where), (tab.index[k], row["p"], aslist(a["p"])[k])
 
 
 # the two others take 20-30 s to profile; their treatment-coded twins are profiled above
@@ -464,9 +498,9 @@ def test_contrast_under_sum_coding_matches_lmertest(chick):
     k = aslist(fx["names"]).index("Diet2")
     m = _fit_quiet("weight ~ Time * C(Diet, contr.sum()) + (Time || Chick)", chick)
     tab = m.contrast({"C(Diet, contr.sum())[S.2]": 1.0, "C(Diet, contr.sum())[S.1]": -1.0})
-    assert close(tab["F"].iloc[0], aslist(fx["t"])[k] ** 2, 2e-3)
-    assert close(tab["den_df"].iloc[0], aslist(fx["df"])[k], 1e-2)
-    assert close(tab["p"].iloc[0], aslist(fx["p"])[k], 2e-2)
+    assert check("anova_F", tab["F"].iloc[0], aslist(fx["t"])[k] ** 2, "sum coding contrast")
+    assert check("coef_df", tab["den_df"].iloc[0], aslist(fx["df"])[k], "sum coding contrast")
+    assert check("coef_p", tab["p"].iloc[0], aslist(fx["p"])[k], "sum coding contrast")
     row = np.zeros((1, len(m.fixef)))
     row[0, [2, 3]] = [-1.0, 1.0]
     pd.testing.assert_frame_equal(m.test(row), tab)

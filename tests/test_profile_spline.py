@@ -11,7 +11,7 @@ import warnings
 
 import numpy as np
 import pytest
-from conftest import REF, load_case
+from conftest import REF, fit_case, load_case
 from test_inference import norm
 
 import mixedpy
@@ -63,11 +63,7 @@ def test_grid_steps_like_lme4_on_a_known_profile():
 
 
 def _ours(name):
-    case, _, df = load_case(name)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        m = mixedpy.fit(case["formula"], df, reml=bool(case["reml"]))
-    return m
+    return fit_case(name)  # the session's shared fit of the reference case
 
 
 def _flagged(name) -> set:

@@ -2,11 +2,13 @@
 from __future__ import annotations
 
 import functools
+import re
 import warnings
 
 import numpy as np
 import pandas as pd
-from hypothesis import HealthCheck, Phase, example, given, settings
+import pytest
+from hypothesis import HealthCheck, Phase, event, example, given, settings
 from hypothesis import strategies as st
 
 import mixedpy
@@ -161,6 +163,66 @@ def _df(**cols):
     return pd.DataFrame(cols)
 
 
+def _dense_objective(X, Z, Lam, y, reml):
+    """−2 log (restricted) likelihood with σ² profiled out, from dense V/σ² = ZΛΛᵀZᵀ + I (the
+    textbook GLS formulas; nothing of mixedpy's solver), and the GLS fitted values Xβ̂ + Zb̂."""
+    n, p = X.shape
+    ZL = Z @ Lam
+    V0 = ZL @ ZL.T + np.eye(n)
+    L = np.linalg.cholesky(V0)
+    Xs, ys = np.linalg.solve(L, X), np.linalg.solve(L, y)
+    beta, *_ = np.linalg.lstsq(Xs, ys, rcond=None)
+    r = y - X @ beta
+    rs = ys - Xs @ beta
+    rss = float(rs @ rs)
+    ld = 2.0 * np.sum(np.log(np.diag(L)))
+    b = ZL.T @ np.linalg.solve(V0, r) if Z.shape[1] else np.zeros(0)
+    fitted = X @ beta + ZL @ b
+    dof = n - p if reml else n
+    if rss <= 0.0:
+        return -np.inf, fitted, rss
+    dev = ld + dof * (np.log(2 * np.pi * rss / dof) + 1)
+    if reml:
+        dev += np.linalg.slogdet(Xs.T @ Xs)[1]
+    return dev, fitted, rss
+
+
+def _check_against_dense(m, df, formula, reml):
+    # the rows used are those with none of the model's variables missing
+    # (NaN / None), counted here from the data
+    cols = _formula_variables(formula)
+    used = df[df[cols].notna().all(axis=1)]
+    assert sorted(m.dropped_rows) == sorted(set(df.index) - set(used.index))
+    assert m.nobs == len(used)
+    y = used["y"].to_numpy(float)
+    np.testing.assert_array_equal(np.asarray(m.workspace.y, float), y)
+    # its objective is the dense textbook criterion at its θ, and no worse than at θ = 0 (the
+    # linear model, always feasible); its fitted values are the dense GLS / BLUP ones at its θ
+    X = np.asarray(m.workspace.X, float)
+    Z = np.asarray(m.random.Z.toarray() if hasattr(m.random.Z, "toarray") else m.random.Z, float)
+    theta = np.asarray(m.theta, float)
+    Lam = np.asarray(m.random.Lambda(theta).toarray(), float) if len(theta) else np.zeros((0, 0))
+    dev, fitted, rss = _dense_objective(X, Z, Lam, y, reml)
+    scale = max(1.0, float(np.abs(y).max()))
+    ZL = Z @ Lam if Lam.size else np.zeros((len(y), 0))
+    # cond(V/σ²) <= 1 + ‖ZΛ‖²_F; beyond 1e8 (or an X that badly conditioned) doubles do not settle it
+    if 1.0 + float(np.sum(ZL ** 2)) > 1e8 or (X.shape[1] and np.linalg.cond(X) > 1e8):
+        event("too ill-conditioned for the dense oracle")
+        return
+    event("compared with the dense oracle")
+    if np.isfinite(dev):
+        assert m.objective == pytest.approx(dev, rel=1e-6, abs=1e-5), (m.objective, dev)
+        dev0, *_ = _dense_objective(X, Z, np.zeros_like(Lam), y, reml)
+        assert m.objective <= dev0 + 1e-6 * max(1.0, abs(dev0))
+    else:  # y is in the span of the fixed effects: a perfect fit
+        assert m.objective < -1e3 or m.objective == -np.inf, m.objective
+    np.testing.assert_allclose(m.fitted().to_numpy(), fitted, rtol=1e-5, atol=1e-6 * scale)
+
+
+def _formula_variables(formula):
+    return [v for v in ("y", "x", "g", "h") if re.search(rf"\b{v}\b", formula)]
+
+
 @settings(max_examples=80, **SETTINGS)
 @given(df=frames(), formula=st.sampled_from(FORMULAS), reml=st.booleans())
 # degenerate cases found by this test, kept as explicit examples:
@@ -176,10 +238,32 @@ def test_random_frames_raise_only_mixedpy_errors(df, formula, reml):
     try:
         m = _fit(formula, df, reml=reml)
     except MixedpyError:
+        event("refused with a MixedpyError")
         return
-    # when a fit is returned it is a consistent one
-    used = df.drop(index=m.dropped_rows)
-    np.testing.assert_allclose((m.fitted() + m.residuals()).to_numpy(), used["y"].to_numpy(), rtol=1e-6,
-                               atol=1e-6 * max(1.0, float(np.abs(used["y"]).max())))
-    assert m.nobs == len(used)
-    assert np.isfinite(m.objective) or np.isnan(m.objective) or m.objective == -np.inf
+    event("fitted")
+    _check_against_dense(m, df, formula, reml)
+
+
+@st.composite
+def clean_frames(draw):
+    """Finite data, enough rows and levels: most of these fit, so the dense checks run."""
+    n = draw(st.integers(8, 30))
+    num = st.one_of(st.floats(-100.0, 100.0), st.integers(-5, 5).map(float))
+    return pd.DataFrame({"y": draw(st.lists(num, min_size=n, max_size=n)),
+                         "x": draw(st.lists(num, min_size=n, max_size=n)),
+                         "g": draw(st.lists(st.sampled_from(list("abcd")), min_size=n, max_size=n)),
+                         "h": draw(st.lists(st.sampled_from(["u", "v", "w"]), min_size=n, max_size=n))})
+
+
+@settings(max_examples=40, **SETTINGS)
+@given(df=clean_frames(), formula=st.sampled_from(FORMULAS), reml=st.booleans())
+def test_random_clean_frames_against_dense(df, formula, reml):
+    """The objective at the returned θ is the dense textbook criterion, no worse than θ = 0, and
+    the fitted values are the dense GLS + BLUP ones."""
+    try:
+        m = _fit(formula, df, reml=reml)
+    except MixedpyError:
+        event("refused with a MixedpyError")
+        return
+    event("fitted")
+    _check_against_dense(m, df, formula, reml)
