@@ -153,8 +153,65 @@ def _second_opinion(fun, opt: OptSummary, lower: np.ndarray, scale: np.ndarray) 
 
 
 # --- known variance components ------------------------------------------------------------------
+def _known_matrix(value, k: int, what: str, names: list[str]) -> np.ndarray:
+    """A known k × k covariance (scalar when k = 1; a DataFrame labelled by the columns or by
+    their factor levels is reordered to them), checked symmetric positive semidefinite."""
+    import pandas as pd
+    if isinstance(value, pd.DataFrame):
+        short = [n.split("[")[-1].rstrip("]").removeprefix("T.") for n in names]
+        labels = [str(x) for x in value.index]
+        order = names if set(names) <= set(labels) else short if set(short) <= set(labels) else None
+        value = value.loc[[value.index[labels.index(x)] for x in order],
+                          [value.columns[[str(c) for c in value.columns].index(x)] for x in order]] \
+            if order is not None and set(map(str, value.columns)) >= set(order) else value
+    try:
+        M = np.atleast_2d(np.asarray(value, dtype=float))
+    except (TypeError, ValueError):
+        raise ModelSpecError(f"variance of {what} must be a number or a {k} × {k} matrix, got "
+                             f"{type(value).__name__}") from None
+    if M.shape != (k, k):
+        raise ModelSpecError(f"variance of {what} must be {'a number' if k == 1 else f'a {k} × {k} matrix'} "
+                             f"({', '.join(names)}), got shape {M.shape}")
+    if not np.all(np.isfinite(M)) or np.max(np.abs(M - M.T)) > 1e-10 * max(1.0, np.max(np.abs(M))):
+        raise ModelSpecError(f"variance of {what} must be finite and symmetric, got {M.tolist()}")
+    if np.min(np.linalg.eigvalsh(M)) < -1e-10 * max(1.0, np.max(np.abs(M))):
+        raise ModelSpecError(f"variance of {what} must be non-negative (positive semidefinite), got {M.tolist()}")
+    return (M + M.T) / 2
+
+
+def _factor_of(M: np.ndarray, what: str) -> np.ndarray:
+    """Lower-triangular T with T Tᵀ = M (zero variances allowed on a diagonal M)."""
+    if np.count_nonzero(M - np.diag(np.diag(M))) == 0:
+        return np.diag(np.sqrt(np.diag(M)))
+    try:
+        return np.linalg.cholesky(M)
+    except np.linalg.LinAlgError:
+        raise ModelSpecError(f"the covariance matrix of {what} is singular; known-variance BLUP needs it "
+                             "positive definite") from None
+
+
+def _known_residual(spec: ModelSpec, R0) -> tuple[np.ndarray, float]:
+    """σ² and φ of a residual structure from its known d × d matrix (us or diag)."""
+    st = spec.residual.structure
+    if st is None or spec.residual.ngroups != 1 or st.name not in ("us", "diag"):
+        raise ModelSpecError("a known residual matrix needs residual='us(trait | id)' or 'diag(...)' "
+                             "without groups; give 'Residual' as a number otherwise")
+    M = _known_matrix(R0, st.dim, "'Residual'", st.labels)
+    s2 = float(M[0, 0])
+    if s2 <= 0:
+        raise ModelSpecError(f"the first residual variance must be positive, got {s2!r}")
+    L = _factor_of(M / s2, "'Residual'")
+    if st.name == "diag":
+        par = np.log(np.diag(L))
+    else:
+        r, c = np.tril_indices(st.dim, -1)
+        par = np.concatenate([np.log(np.diag(L)), L[r, c]])
+    return par[1:], s2
+
+
 def theta_from_variances(spec: ModelSpec) -> tuple[np.ndarray, float]:
-    """θ and σ² from known variance components {group label: variance, "Residual": σ²}."""
+    """(θ, φ) and σ² from known variance components {group label: variance or k × k matrix,
+    "Residual": σ² or, with a ``us``/``diag`` residual structure, its d × d matrix}."""
     random, variances = spec.random, dict(spec.variances)
     labels = random.term_labels()
     if "Residual" not in variances:
@@ -165,19 +222,25 @@ def theta_from_variances(spec: ModelSpec) -> tuple[np.ndarray, float]:
     if extra or missing:
         raise ModelSpecError(f"variances must give exactly the components {sorted(expected)}; "
                              f"missing {missing}, unknown {extra}")
-    s2 = float(variances["Residual"])
+    phi = np.zeros(spec.nphi)
+    if spec.residual is not None and spec.residual.structure is not None and np.ndim(variances["Residual"]) == 2:
+        phi, s2 = _known_residual(spec, variances["Residual"])
+    else:
+        try:
+            s2 = float(variances["Residual"])
+        except (TypeError, ValueError):
+            raise ModelSpecError("the residual variance must be a number (a matrix needs residual='us(...)')") from None
+        if spec.nphi:
+            raise ModelSpecError("this model has a residual structure: give 'Residual' as its matrix")
     if not np.isfinite(s2) or s2 <= 0:
         raise ModelSpecError(f"the residual variance must be positive, got {variances['Residual']!r}")
     theta = np.zeros(random.ntheta)
     for label, t in zip(labels, random.terms):
-        if t.k != 1:
-            raise ModelSpecError(f"known variances are supported for random intercept (scalar) terms; "
-                                 f"{label!r} has {t.k} columns")
-        v = float(variances[label])
-        if not np.isfinite(v) or v < 0:
-            raise ModelSpecError(f"variance of {label!r} must be non-negative, got {variances[label]!r}")
-        theta[t.theta_offset] = np.sqrt(v / s2)
-    return theta, s2
+        G = _known_matrix(variances[label], t.k, repr(label), t.columns)
+        T = _factor_of(G / s2, repr(label))
+        r, c = t.tril()
+        theta[t.theta_offset:t.theta_offset + t.ntheta] = T[r, c]
+    return np.concatenate([theta, phi]), s2
 
 
 def known_variances(spec: ModelSpec, ws) -> Estimates:

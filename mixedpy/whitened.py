@@ -70,8 +70,11 @@ class WhitenedWorkspace:
     has_gradient = True
 
     def __init__(self, X: np.ndarray, y: np.ndarray, random: RandomDesign, residual: ResidualDesign,
-                 engine: str = "auto"):
+                 engine: str = "auto", structures: list | None = None):
         self.X, self.y, self.random, self.residual = X, y, random, residual
+        # relmat terms (multi-trait animal models): the whitened data go to Henderson's MME with K⁻¹
+        self.structures = list(structures) if structures is not None else None
+        self.has_gradient = self.structures is None
         self.n, self.p = X.shape
         self.ntheta, self.nphi = random.ntheta, residual.nphi
         self.engine = engine if nested_in_subjects(random, residual) else "sparse"
@@ -103,7 +106,11 @@ class WhitenedWorkspace:
             Zw = sp.csc_matrix(W.T @ self.random.Z)
             terms = tuple(dataclasses.replace(t, X=np.asarray(W.T @ t.X)) for t in self.random.terms)
             rw = dataclasses.replace(self.random, Z=Zw, terms=terms)
-            inner = Workspace(Xw, yw, rw, self.engine)
+            if self.structures is not None:
+                from .genetics.mme import MMEWorkspace
+                inner = MMEWorkspace(Xw, yw, rw, self.structures)
+            else:
+                inner = Workspace(Xw, yw, rw, self.engine)
         return {"W": W, "X": Xw, "y": yw, "inner": inner}
 
     # --- the deviance --------------------------------------------------------------------------------
@@ -204,8 +211,10 @@ class WhitenedWorkspace:
 
     # --- the solution's pieces ----------------------------------------------------------------------
     def blups(self, parts: DevianceParts) -> np.ndarray:
-        theta, _ = self.split(parts.theta)
-        return self.random.Lambda(theta) @ parts.u if self.random.q else np.zeros(0)
+        if not self.random.q:
+            return np.zeros(0)
+        _, phi = self.split(parts.theta)
+        return self.at(phi)["inner"].blups(parts)  # Λu (Λ form) or the MME's b
 
     def conditional_variances(self, params: np.ndarray, sigma: float) -> list[np.ndarray]:
         theta, phi = self.split(params)

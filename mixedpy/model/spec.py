@@ -234,10 +234,8 @@ def model_spec(formula: str, data, *, reml: bool = True, method: str | None = No
                              "relationship matrices")
     rdesign = None
     if residual is not None or weights is not None:
-        if how not in ("reml", "ml"):
+        if how not in ("reml", "ml", "known"):
             raise ModelSpecError(f"residual= and weights= are estimated by REML or ML, not method={how!r}")
-        if relmat:
-            raise ModelSpecError("residual= and weights= cannot be combined with relmat yet")
         from .residual_spec import residual_frame
         frame, rdesign = residual_frame(formula, data, residual, weights)
     else:

@@ -30,7 +30,8 @@ def workspace_for(spec: ModelSpec):
     X, y, random = spec.fixed.X, spec.fixed.y, spec.random
     if spec.residual is not None:
         from ..whitened import WhitenedWorkspace
-        return WhitenedWorkspace(X, y, random, spec.residual, spec.engine)
+        return WhitenedWorkspace(X, y, random, spec.residual, spec.engine,
+                                 list(spec.structures) if spec.structures is not None else None)
     if not spec.uses_mme and spec.engine != "mme":
         return Workspace(X, y, random, spec.engine)
     structures = list(spec.structures) if spec.structures is not None else None
