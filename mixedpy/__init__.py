@@ -11,6 +11,7 @@ from . import (
 )
 from .api import fit, fit_bayes
 from .genetics import Pedigree, grm
+from .genetics.single_step import Hinv
 from .inference.emmeans import emmeans
 from .inference.joint_tests import joint_tests
 from .inference.lrt import compare
@@ -18,5 +19,5 @@ from .results import LmmResult
 from .scale import fit_many, scan
 from .variance.bayes import GibbsOptions
 
-__all__ = ["fit", "emmeans", "joint_tests", "fit_bayes", "GibbsOptions", "compare", "LmmResult", "datasets", "errors", "plot", "Pedigree", "grm", "fit_many", "scan"]
+__all__ = ["fit", "emmeans", "joint_tests", "fit_bayes", "GibbsOptions", "compare", "LmmResult", "datasets", "errors", "plot", "Pedigree", "grm", "Hinv", "fit_many", "scan"]
 __version__ = "0.1.0"
