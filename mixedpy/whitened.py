@@ -122,6 +122,10 @@ class WhitenedWorkspace:
         if w["inner"] is not None:
             pt = w["inner"].parts(theta)
             return dataclasses.replace(pt, theta=params.copy(), ldL2=pt.ldL2 + w["W"].logdet)
+        return self._gls_parts(w, params)
+
+    def _gls_parts(self, w: dict, params: np.ndarray) -> DevianceParts:
+        """GLS on the whitened data ``w`` (no random terms)."""
         Xw, yw = w["X"], w["y"]
         M = Xw.T @ Xw
         if self.p:
@@ -142,16 +146,19 @@ class WhitenedWorkspace:
             return np.inf
 
     def deviance_and_gradient(self, params: np.ndarray, reml: bool = True) -> tuple[float, np.ndarray]:
-        """The deviance and its gradient in (θ, φ): analytic for GLS; with random terms analytic in
-        θ (the whitened workspace's) and central differences in φ."""
+        """The deviance and its gradient in (θ, φ): analytic for GLS; with random terms (or sparse
+        Kronecker whitening) analytic in θ (the whitened workspace's) and central differences in φ."""
         params = np.asarray(params, dtype=float)
         try:
-            if not self.random.terms:
+            if not self.random.terms and not self.residual.kron:
                 return self._gls_gradient(params, reml)
             theta, phi = self.split(params)
             w = self.at(phi)
-            f, g_theta = w["inner"].deviance_and_gradient(theta, reml)
-            f = f + w["W"].logdet
+            if w["inner"] is None:
+                f, g_theta = self.parts(params).deviance(reml), np.zeros(0)
+            else:
+                f, g_theta = w["inner"].deviance_and_gradient(theta, reml)
+                f = f + w["W"].logdet
             g_phi = np.zeros(self.nphi)
             for k in range(self.nphi):
                 h = FD_STEP * max(1.0, abs(phi[k]))
@@ -166,6 +173,8 @@ class WhitenedWorkspace:
     def _fresh_deviance(self, params: np.ndarray, reml: bool) -> float:
         theta, phi = self.split(params)
         w = self._build(phi)
+        if w["inner"] is None:
+            return float(self._gls_parts(w, params).deviance(reml))
         return float(w["inner"].deviance(theta, reml) + w["W"].logdet)
 
     def _gls_gradient(self, params: np.ndarray, reml: bool) -> tuple[float, np.ndarray]:
@@ -202,7 +211,7 @@ class WhitenedWorkspace:
     def varpar_pieces(self, params: np.ndarray, reml: bool):
         """(a, pwrss, vec (RXᵀRX)⁻¹) and the analytic gradients of a and pwrss (GLS; None with
         random terms), for :mod:`mixedpy.inference.varpar`'s Hessian."""
-        if self.random.terms or not self.nphi:
+        if self.random.terms or not self.nphi or self.residual.kron:
             return None
         pt = self.parts(params)
         g_a, g_pw = self._gls_piece_gradients(params, pt, reml)

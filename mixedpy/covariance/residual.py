@@ -15,6 +15,10 @@ batch      subjects with the same number m of observations: ``rows`` (n_b × m, 
            order), ``group`` (n_b), ``geometry`` (time-level codes n_b × m, or distances / lags)
 L_s        lower Cholesky factor of R_s;  T_s = L_s⁻¹ diag(√w) the whitening of subject s
 logdetR    log |W^(-1/2) R W^(-1/2)| = Σ_s 2 Σ log diag L_s − Σ log w
+grid       ar1xar1 blocks that are complete nr × nc grids with uniform spacing: the batch keeps the
+           shape and per subject the spacings (``grid``) and coordinates, never the m × m lags; the
+           whitening is the sparse Kronecker product of bidiagonal factors
+           (:func:`mixedpy.covariance.spatial.kron_whitening`), O(m) per block
 """
 from __future__ import annotations
 
@@ -28,6 +32,7 @@ from ..errors import DataError
 from .base import CovStructure, matrix_jacobian
 from .general import Scalar
 from .parse import ResidualTerm
+from .spatial import kron_whitening
 
 COMPLEX_STEP = 1e-30
 
@@ -38,8 +43,11 @@ class Batch:
 
     rows: np.ndarray
     group: np.ndarray
-    geometry: np.ndarray
+    geometry: np.ndarray | None
     subjects: np.ndarray
+    shape: tuple | None = None        # (nr, nc) of grid batches
+    grid: np.ndarray | None = None    # (n_b, 2) row and column spacings of grid batches
+    coords: np.ndarray | None = None  # (n_b, m, 2) coordinates of grid batches
 
 
 @dataclass(frozen=True)
@@ -97,6 +105,16 @@ class ResidualDesign:
     def geometric(self) -> bool:
         return bool(getattr(self.structure, "geometric", False))
 
+    @property
+    def kron(self) -> bool:
+        """Whether the blocks are complete grids whitened by sparse Kronecker factors (no dense
+        block factor and no analytic φ-gradient: the engine differentiates numerically)."""
+        return any(b.shape is not None for b in self.batches)
+
+    def geometry_of(self, b: Batch) -> np.ndarray:
+        """A batch's geometry (lags of grid batches are formed on demand: m × m × 2 each)."""
+        return b.geometry if b.geometry is not None else self.structure.geometry(b.coords)
+
     def start(self) -> np.ndarray:
         if self.structure is None:
             return np.zeros(0)
@@ -128,23 +146,46 @@ class ResidualDesign:
                 out.append(Ms[b.group[:, None, None], v[:, :, None], v[:, None, :]])
             return out
         for b in self.batches:
+            geo = self.geometry_of(b)
             if self.ngroups == 1:
-                out.append(self.structure.blocks(par[0], b.geometry))
+                out.append(self.structure.blocks(par[0], geo))
             else:
-                blocks = np.stack([self.structure.blocks(par[g], b.geometry) for g in range(self.ngroups)])
+                blocks = np.stack([self.structure.blocks(par[g], geo) for g in range(self.ngroups)])
                 out.append(blocks[b.group, np.arange(len(b.group))])
         return out
 
-    def whitening(self, phi) -> Whitening:
+    def _kron_batch(self, b: Batch, par: np.ndarray):
+        """Triplets (data rows) of σ⁻¹(B_r ⊗ B_c) for a grid batch, and its log-determinant."""
+        from .base import bounded
+        p = par[b.group]
+        rho_r = bounded(p[:, 1]) ** b.grid[:, 0]
+        rho_c = bounded(p[:, 2]) ** b.grid[:, 1]
+        (lr, lc, vals), logdet = kron_whitening(np.exp(p[:, 0]), rho_r, rho_c, *b.shape)
+        return b.rows[:, lr], b.rows[:, lc], vals, float(np.sum(logdet))
+
+    def whitening(self, phi, dense: bool = False) -> Whitening:
         """T = blockdiag(L_s⁻¹ diag(√w_s)) and log|R| at φ; raises LinAlgError if some R_s is not
-        positive definite."""
+        positive definite.  Grid batches use the sparse Kronecker factor (``Linv`` None) unless
+        ``dense`` (a check of the sparse path)."""
         if self.structure is None:
             w = self.weights
             return Whitening(sp.diags(np.sqrt(w), format="csr"), float(-np.sum(np.log(w))), [])
         rows_all, cols_all, vals_all, Linvs = [], [], [], []
         logdet = 0.0
         sw = None if self.weights is None else np.sqrt(self.weights)
-        for b, R in zip(self.batches, self.batch_blocks(phi)):
+        # grid designs are grids throughout (residual_design): then no dense block at all
+        par = self.full(np.asarray(phi, dtype=float)) if self.kron and not dense else None
+        blocks = self.batch_blocks(phi) if par is None else None
+        for k, b in enumerate(self.batches):
+            if par is not None:
+                r, c, v, ld = self._kron_batch(b, par)
+                logdet += ld
+                Linvs.append(None)
+                rows_all.append(r.ravel())
+                cols_all.append(c.ravel())
+                vals_all.append((v if sw is None else v * sw[c]).ravel())
+                continue
+            R = blocks[k]
             L = np.linalg.cholesky(R)
             m = R.shape[1]
             logdet += 2.0 * float(np.sum(np.log(np.diagonal(L, axis1=1, axis2=2))))
@@ -267,9 +308,17 @@ def residual_design(term: ResidualTerm | None, aux: pd.DataFrame, weights: np.nd
             who = slevels[scodes[i]] if slevels is not None else i
             raise DataError(f"residual={spec!r}: subject {who!r} has more than one observation at "
                             f"{term.coords[0]} = {tlevels[tcodes[i]]!r}")
-    order = np.lexsort((tcodes if tcodes is not None else np.arange(n), scodes))
     sizes = np.bincount(scodes, minlength=nsub)
     starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    if term.name == "ar1xar1":
+        order = np.lexsort((coords[:, 1], coords[:, 0], scodes))
+        _check_plots(order, scodes, coords, slevels, term)
+        grids = _grid_layout(coords[order], sizes, starts)
+        if grids is not None:
+            batches = _grid_batches(order, grids, coords, sub_group)
+            return ResidualDesign(term, structure, glevels, slevels, batches, weights, n, scodes)
+    else:
+        order = np.lexsort((tcodes if tcodes is not None else np.arange(n), scodes))
     batches = []
     for m in np.unique(sizes[sizes > 0]):
         subs = np.flatnonzero(sizes == m)
@@ -280,3 +329,48 @@ def residual_design(term: ResidualTerm | None, aux: pd.DataFrame, weights: np.nd
             geometry = structure.geometry(coords[rows])
         batches.append(Batch(rows=rows, group=sub_group[subs], geometry=geometry, subjects=subs))
     return ResidualDesign(term, structure, glevels, slevels, tuple(batches), weights, n, scodes)
+
+
+# --- ar1xar1 on complete grids --------------------------------------------------------------------
+def _check_plots(order: np.ndarray, scodes: np.ndarray, coords: np.ndarray, slevels, term: ResidualTerm) -> None:
+    """Two observations at one (row, column) of a block make R singular: name the first."""
+    s, c = scodes[order], coords[order]
+    same = (s[1:] == s[:-1]) & np.all(c[1:] == c[:-1], axis=1)
+    if same.any():
+        i = order[int(np.flatnonzero(same)[0]) + 1]
+        who = f"block {slevels[scodes[i]]!r}: " if term.subject is not None else ""
+        raise DataError(f"residual={term.text!r}: {who}more than one observation at {term.coords[0]} = "
+                        f"{coords[i, 0]:g}, {term.coords[1]} = {coords[i, 1]:g}")
+
+
+def _grid_layout(sorted_coords: np.ndarray, sizes: np.ndarray, starts: np.ndarray) -> np.ndarray | None:
+    """Per block (nr, nc, row spacing, column spacing) when every block is a complete grid with
+    uniform spacings (rows sorted by row, then column), else None."""
+    out = np.zeros((len(sizes), 4))
+    for s in np.flatnonzero(sizes):  # once per block, at design time
+        c = sorted_coords[starts[s]:starts[s] + sizes[s]]
+        ur, uc = np.unique(c[:, 0]), np.unique(c[:, 1])
+        if len(ur) * len(uc) != sizes[s]:
+            return None
+        steps = []
+        for u in (ur, uc):
+            d = np.diff(u)
+            if len(d) and not np.allclose(d, d[0], rtol=1e-9, atol=0):
+                return None
+            steps.append(d[0] if len(d) else 1.0)
+        out[s] = (len(ur), len(uc), *steps)
+    return out
+
+
+def _grid_batches(order: np.ndarray, grids: np.ndarray, coords: np.ndarray, sub_group: np.ndarray) -> tuple:
+    """Batches of the blocks of one grid shape, rows in row-major order (no m × m lags)."""
+    sizes = (grids[:, 0] * grids[:, 1]).astype(np.int64)
+    starts = np.concatenate([[0], np.cumsum(sizes)[:-1]])
+    batches = []
+    for shape in np.unique(grids[sizes > 0, :2], axis=0):
+        subs = np.flatnonzero((grids[:, 0] == shape[0]) & (grids[:, 1] == shape[1]) & (sizes > 0))
+        m = int(shape[0] * shape[1])
+        rows = order[starts[subs][:, None] + np.arange(m)[None, :]]
+        batches.append(Batch(rows=rows, group=sub_group[subs], geometry=None, subjects=subs,
+                             shape=(int(shape[0]), int(shape[1])), grid=grids[subs, 2:], coords=coords[rows]))
+    return tuple(batches)

@@ -11,6 +11,12 @@ ar1xar1       AR(1)⊗AR(1)         σ² ρ_r^|Δrow| ρ_c^|Δcol|  (separable f
 The ``geometry`` of a batch of subjects with m observations each is computed once (distances, or
 row and column lags) and ``blocks(par, geometry)`` gives the batch's m × m matrices at ``par``.
 
+A block of ar1xar1 that is a complete nr × nc grid (uniform spacing; rows ordered row by row) is
+never formed: the AR(1) precision is tridiagonal, R_r⁻¹ = B_rᵀB_r with B_r lower bidiagonal
+(:func:`ar1_inverse_factor`), so R^(-1/2) = σ⁻¹ B_r ⊗ B_c has four non-zeros a row and
+log|R| = m log σ² + nc (nr − 1) log(1 − ρ_r²) + nr (nc − 1) log(1 − ρ_c²)
+(:func:`kron_whitening`).
+
 Examples
 --------
 >>> import numpy as np
@@ -24,6 +30,69 @@ from __future__ import annotations
 import numpy as np
 
 from .base import CovStructure, bounded
+
+
+def ar1_inverse_factor(rho: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """The lower bidiagonal B with B R Bᵀ = I for the n × n AR(1) correlation R = ρ^|i−j|, for
+    each ρ of a vector: (diagonal (k, n), sub-diagonal (k, n), entry 0 unused).
+
+    Examples
+    --------
+    >>> d, e = ar1_inverse_factor(np.array([0.5]), 3)
+    >>> B = np.diag(d[0]) + np.diag(e[0, 1:], -1)
+    >>> R = 0.5 ** np.abs(np.subtract.outer(np.arange(3), np.arange(3)))
+    >>> np.allclose(B @ R @ B.T, np.eye(3))
+    True
+    """
+    rho = np.asarray(rho, dtype=float)[:, None]
+    c = 1.0 / np.sqrt(1.0 - rho * rho)
+    diag = np.broadcast_to(c, (len(rho), n)).copy()
+    diag[:, 0] = 1.0
+    sub = np.broadcast_to(-rho * c, (len(rho), n)).copy()
+    sub[:, 0] = 0.0
+    return diag, sub
+
+
+def kron_whitening(scale: np.ndarray, rho_r: np.ndarray, rho_c: np.ndarray, nr: int, nc: int):
+    """σ⁻¹ (B_r ⊗ B_c) for k grids of one shape nr × nc at once, in triplet form over the local
+    positions p = i·nc + j, and each grid's log|σ² R_r ⊗ R_c|.
+
+    Parameters
+    ----------
+    scale : ndarray (k,)
+        σ of each grid.
+    rho_r, rho_c : ndarray (k,)
+        Correlations of neighbouring rows and columns (ρ^spacing).
+
+    Returns
+    -------
+    (local_row, local_col, values (k, nnz)), logdet (k,)
+
+    Examples
+    --------
+    >>> (r, c, v), ld = kron_whitening(np.ones(1), np.array([0.4]), np.array([0.3]), 2, 3)
+    >>> T = np.zeros((6, 6)); T[r, c] = v[0]
+    >>> R = np.kron(0.4 ** np.abs(np.subtract.outer(np.arange(2), np.arange(2))),
+    ...             0.3 ** np.abs(np.subtract.outer(np.arange(3), np.arange(3))))
+    >>> np.allclose(T @ R @ T.T, np.eye(6)), bool(np.isclose(ld[0], np.linalg.slogdet(R)[1]))
+    (True, True)
+    """
+    dr, er = ar1_inverse_factor(rho_r, nr)
+    dc, ec = ar1_inverse_factor(rho_c, nc)
+    i, j = np.divmod(np.arange(nr * nc), nc)
+    p = np.arange(nr * nc)
+    parts = [(p, p, dr[:, i] * dc[:, j])]
+    up, left = i >= 1, j >= 1
+    parts.append((p[up], p[up] - nc, er[:, i[up]] * dc[:, j[up]]))
+    parts.append((p[left], p[left] - 1, dr[:, i[left]] * ec[:, j[left]]))
+    both = up & left
+    parts.append((p[both], p[both] - nc - 1, er[:, i[both]] * ec[:, j[both]]))
+    rows = np.concatenate([q[0] for q in parts])
+    cols = np.concatenate([q[1] for q in parts])
+    vals = np.concatenate([q[2] for q in parts], axis=1) / np.asarray(scale, dtype=float)[:, None]
+    logdet = (nr * nc * np.log(np.asarray(scale, dtype=float) ** 2)
+              + nc * (nr - 1) * np.log1p(-np.asarray(rho_r) ** 2) + nr * (nc - 1) * np.log1p(-np.asarray(rho_c) ** 2))
+    return (rows, cols, vals), logdet
 
 
 class SpExp(CovStructure):

@@ -68,12 +68,12 @@ def _blocks(rd, psi, group_of):
     out = []
     if getattr(st, "geometric", False):
         for b in rd.batches:
-            blocks = np.stack([st.sas_blocks(per[g], b.geometry) for g in range(rd.ngroups)])
+            blocks = np.stack([st.sas_blocks(per[g], rd.geometry_of(b)) for g in range(rd.ngroups)])
             out.append(blocks[b.group, np.arange(len(b.group))])
     else:
         Ms = np.stack([st.sas_matrix(per[g]) for g in range(rd.ngroups)])
         for b in rd.batches:
-            v = b.geometry
+            v = rd.geometry_of(b)
             out.append(Ms[b.group[:, None, None], v[:, :, None], v[:, None, :]])
     if rd.weights is not None:
         for k, b in enumerate(rd.batches):
