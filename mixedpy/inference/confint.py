@@ -1,6 +1,7 @@
 """Confidence intervals: Wald (fixed effects), profile likelihood (all parameters), bootstrap.
 
-``wald``       estimate ∓ z_{1−α/2} SE for the fixed effects (normal quantiles, as lme4).
+``wald``       estimate ∓ z_{1−α/2} SE for the fixed effects (normal quantiles, as lme4), and for the
+               residual covariance parameters of ``residual=`` fits (:mod:`.residual_intervals`).
 ``profile``    lme4's ``confint(m, method = "profile", oldNames = FALSE)`` (see :mod:`.profile`).
 ``bootstrap``  parametric bootstrap percentile intervals (see :mod:`.bootstrap`).
 """
@@ -21,6 +22,11 @@ def wald_intervals(result, level: float = 0.95) -> pd.DataFrame:
     est = np.asarray(result.solution.beta)
     se = np.sqrt(np.diag(np.asarray(result.solution.vcov)))
     out = pd.DataFrame({"lower": est - z * se, "upper": est + z * se}, index=list(result.fixed.names))
+    rd = result.spec.residual
+    if rd is not None and rd.structure is not None and result.estimates.params is None:
+        # the residual covariance parameters, named as in residual_parameters (delta method)
+        from .residual_intervals import residual_wald
+        out = pd.concat([residual_wald(result, level)[["lower", "upper"]], out])
     out.index.name = "parameter"
     return out
 
