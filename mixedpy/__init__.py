@@ -15,9 +15,10 @@ from .genetics.single_step import Hinv
 from .inference.emmeans import emmeans
 from .inference.joint_tests import joint_tests
 from .inference.lrt import compare
+from .multitrait import fit_multitrait
 from .results import LmmResult
 from .scale import fit_many, scan
 from .variance.bayes import GibbsOptions
 
-__all__ = ["fit", "emmeans", "joint_tests", "fit_bayes", "GibbsOptions", "compare", "LmmResult", "datasets", "errors", "plot", "Pedigree", "grm", "Hinv", "fit_many", "scan"]
+__all__ = ["fit", "emmeans", "joint_tests", "fit_bayes", "fit_multitrait", "GibbsOptions", "compare", "LmmResult", "datasets", "errors", "plot", "Pedigree", "grm", "Hinv", "fit_many", "scan"]
 __version__ = "0.1.0"

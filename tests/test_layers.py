@@ -16,7 +16,7 @@ LAYERS = [
     ["mixedpy.__main__"],
     ["mixedpy.plot"],
     ["mixedpy.scale"],
-    ["mixedpy.api"],
+    ["mixedpy.api", "mixedpy.multitrait"],
     ["mixedpy.fitting"],
     ["mixedpy.results"],
     ["mixedpy.present", "mixedpy.predict"],

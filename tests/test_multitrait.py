@@ -178,3 +178,51 @@ def test_reliabilities_pedigree():
     F = ped.inbreeding.to_numpy()
     pev = breeding.prediction_error_variances(m, "animal")
     np.testing.assert_allclose(r["reliability"].to_numpy()[:8], 1 - pev[:, 0, 0] / (20.0 * (1 + F)))
+
+
+# --- the wide-format entry point (mixedpy.fit_multitrait) ----------------------------------------
+def test_wide_entry_mrode_5_1():
+    ped = mixedpy.Pedigree.from_frame(mixedpy.datasets.load("mrode_pedigree"))
+    m = mixedpy.fit_multitrait(mixedpy.datasets.load("mrode_calves"), traits=["wwg", "pwg"], fixed="sex",
+                               random="animal", relmat={"animal": ped},
+                               variances={"animal": G0, "Residual": R0})
+    fe = m.fixef
+    male = [fe["trait[wwg]"] + fe["trait[wwg]:sex[T.M]"], fe["trait[pwg]"] + fe["trait[pwg]:sex[T.M]"]]
+    np.testing.assert_allclose(male + [fe["trait[wwg]"], fe["trait[pwg]"]], [4.3609, 6.7999, 3.3973, 5.8803],
+                               atol=6e-5)
+    np.testing.assert_allclose(m.ranef["animal"].iloc[0].to_numpy(), [0.1509, 0.2796], atol=6e-5)
+    pev = breeding.prediction_error_variances(m, "animal")
+    np.testing.assert_allclose(np.sqrt(pev[0].diagonal()), [4.313321, 5.991810], atol=2e-6)
+
+
+def test_wide_entry_equals_long_fit_and_dense_reml():
+    ped, A, wide = _herd()
+    m = mixedpy.fit_multitrait(wide, traits=["y1", "y2"], fixed="sex", random="animal", relmat={"animal": ped})
+    long = wide.melt(id_vars=["animal", "sex"], value_vars=["y1", "y2"], var_name="trait", value_name="y").dropna()
+    long["trait"] = pd.Categorical(long["trait"], categories=["y1", "y2"])
+    ref = mixedpy.fit("y ~ 0 + trait + trait:sex + (0 + trait | animal)", long, relmat={"animal": ped},
+                      residual="us(trait | animal)")
+    assert m.nobs == len(long) == ref.nobs
+    assert m.reml_criterion == pytest.approx(ref.reml_criterion, abs=1e-7)
+    G, R = m.term_covariance(m.random.terms[0]), m.residual_cov().to_numpy()
+    np.testing.assert_allclose(G, ref.term_covariance(ref.random.terms[0]), rtol=1e-4)
+    np.testing.assert_allclose(R, ref.residual_cov().to_numpy(), rtol=1e-4)
+    crit = _dense_reml(long, A, list(ped.ids.astype(int)))
+    assert m.reml_criterion == pytest.approx(crit(G, R), abs=1e-6)
+
+
+def test_wide_entry_bad_inputs():
+    cal = mixedpy.datasets.load("mrode_calves")
+    from mixedpy.errors import ColumnNotFoundError, DataError
+    with pytest.raises(ModelSpecError, match="at least two"):
+        mixedpy.fit_multitrait(cal, traits=["wwg"], random="animal")
+    with pytest.raises(ColumnNotFoundError, match="'bw'"):
+        mixedpy.fit_multitrait(cal, traits=["wwg", "bw"], random="animal")
+    with pytest.raises(DataError, match="'sex' must be numeric"):
+        mixedpy.fit_multitrait(cal, traits=["wwg", "sex"], random="animal")
+    with pytest.raises(ModelSpecError, match="residual"):
+        mixedpy.fit_multitrait(cal, traits=["wwg", "pwg"], random="animal", residual="ar1")
+    with pytest.raises(ModelSpecError, match="'dam'"):
+        mixedpy.fit_multitrait(cal, traits=["wwg", "pwg"], random="animal", relmat={"dam": None})
+    with pytest.raises(ModelSpecError, match="'trait'"):
+        mixedpy.fit_multitrait(cal.assign(trait=1), traits=["wwg", "pwg"], random="animal")
