@@ -11,6 +11,7 @@ from . import (
 )
 from .api import fit, fit_bayes
 from .genetics import Pedigree, grm
+from .genetics.relmat import RelInverse
 from .genetics.single_step import Hinv
 from .inference.emmeans import emmeans
 from .inference.joint_tests import joint_tests
@@ -20,5 +21,5 @@ from .results import LmmResult
 from .scale import fit_many, scan
 from .variance.bayes import GibbsOptions
 
-__all__ = ["fit", "emmeans", "joint_tests", "fit_bayes", "fit_multitrait", "GibbsOptions", "compare", "LmmResult", "datasets", "errors", "plot", "Pedigree", "grm", "Hinv", "fit_many", "scan"]
+__all__ = ["GibbsOptions", "Hinv", "LmmResult", "Pedigree", "RelInverse", "compare", "datasets", "emmeans", "errors", "fit", "fit_bayes", "fit_many", "fit_multitrait", "grm", "joint_tests", "plot", "scan"]
 __version__ = "0.1.0"

@@ -37,6 +37,8 @@ class Estimates:
         Kept draws (Gibbs).
     prior : mapping, optional
         Priors used (Gibbs).
+    solver : SolverInfo, optional
+        The iterative solver's report (PCG: iterations, relative residual, criterion).
     params : ndarray, optional
         The model's parameter vector when random terms have covariance structures (their ψ,
         :mod:`mixedpy.model.parameters`); None when it is θ itself.
@@ -49,4 +51,5 @@ class Estimates:
     anova_table: pd.DataFrame | None = None
     posterior: pd.DataFrame | None = None
     prior: Mapping | None = None
+    solver: object | None = None
     params: object | None = None

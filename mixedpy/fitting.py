@@ -19,7 +19,7 @@ from .errors import ConvergenceWarning, ModelSpecError, SingularFitWarning
 from .estimates import Estimates
 from .model.spec import ModelSpec
 from .model.workspace import workspace_for
-from .optimize import OptSummary, minimize_deviance
+from .optimize import OptSummary, minimize_deviance, minimize_information
 from .results import LmmResult
 from .solution import solve_at
 from .threads import workspace_limit
@@ -85,7 +85,12 @@ def optimize_theta(spec: ModelSpec, ws, *, start: np.ndarray | None = None,
         method = spec.optimizer
         if fg is None and method in ("lbfgs", "lbfgsb"):
             method = "bobyqa"
-        opt = minimize_deviance(fun, x0, lower, method, fun_and_grad=fg, scale=sc)
+        # --- engines with an information matrix (AI-REML Newton steps; issue #19) ---
+        if getattr(ws, "has_information", False) and not fixed and spec.optimizer in ("lbfgs", "lbfgsb"):
+            opt = minimize_information(lambda th: ws.deviance_gradient_information(th, reml), fun, x0, lower)
+        # --- end issue #19 ---
+        else:
+            opt = minimize_deviance(fun, x0, lower, method, fun_and_grad=fg, scale=sc)
         if not opt.converged and len(x0):
             opt = _second_opinion(fun, opt, lower, sc)
         params = expand(opt.theta)
@@ -251,4 +256,4 @@ def known_variances(spec: ModelSpec, ws) -> Estimates:
         sol = solve_at(ws, theta, sigma2=s2)
     opt = OptSummary("known", theta, theta, float(sol.parts.deviance_at(s2, spec.reml)), 1, True,
                      "variance components given", np.zeros(len(theta)), time.perf_counter() - t0)
-    return Estimates(opt=opt, solution=sol)
+    return Estimates(opt=opt, solution=sol, solver=getattr(ws, "solver_info", None))  # solver: issue #19

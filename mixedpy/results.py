@@ -123,6 +123,17 @@ class LmmResult:
     structures = property(lambda self: self.spec.structures, doc="Relationship structure per term.")
     dropped_rows = property(lambda self: self.spec.frame.dropped_rows, doc="Rows dropped for NAs.")
     raw_variances = property(lambda self: self.estimates.raw_variances)
+
+    # --- animal models at scale (issue #19) ---------------------------------------------------------
+    solver_info = property(lambda self: self.estimates.solver,
+                           doc="The iterative solver's report (PCG: iterations, relative residual), or None.")
+
+    def reliability(self, group: str) -> pd.Series:
+        """Reliabilities 1 − PEV/(σ²_a(1 + F)) of a pedigree term's breeding values: exact PEV from
+        direct engines, the approximation :func:`mixedpy.genetics.pcg.approximate_pev` with PCG."""
+        from .genetics.pcg import reliabilities
+        return reliabilities(self, group)
+    # --- end issue #19 ---------------------------------------------------------------------------------
     vcov_variances = property(lambda self: self.estimates.vcov_variances)
     posterior = property(lambda self: None if self.estimates.posterior is None
                          else self.estimates.posterior.copy())

@@ -26,6 +26,22 @@ DENSE_MIN = 1500
 DENSE_FRACTION = 0.08
 
 
+def core_inverse(Lc: np.ndarray) -> np.ndarray:
+    """The inverse from a lower Cholesky factor (LAPACK potri, 2/3 n³ flops); lower triangle only."""
+    inv, info = la.lapack.dpotri(Lc, lower=1)
+    if info:
+        raise la.LinAlgError(f"potri failed (info {info})")
+    return inv
+
+
+def trace_product(M: sp.spmatrix, inv_lower: np.ndarray) -> float:
+    """tr(Σ M) = Σ_ij Σ_ij M_ij for symmetric M (sparse) and Σ given by its lower triangle."""
+    M = sp.coo_matrix(M)
+    low = M.row >= M.col
+    r, c, v = M.row[low], M.col[low], M.data[low]
+    return float(np.sum(np.where(r > c, 2.0, 1.0) * v * inv_lower[r, c]))
+
+
 class EliminationFactor:
     """Independent-set block elimination of an SPD matrix given by its upper triangle (CSC pattern
     ``indices``/``indptr``); :meth:`refactor` takes new values on that pattern.
@@ -93,13 +109,21 @@ class EliminationFactor:
         P.sort_indices()
         return I, R, P
 
-    def refactor(self, data: np.ndarray) -> None:
+    def refactor(self, data: np.ndarray, directions: list | None = None) -> None:
         """Factor at new values.  By default entries that cancel (below 1e-13 of the largest
         diagonal; e.g. the mates' entries after eliminating their offspring without records) are
         dropped, which keeps the dense core small; the ``structural`` mode keeps the full structural
-        pattern, as the selected inverse needs."""
+        pattern, as the selected inverse needs.
+
+        ``directions`` (value arrays M_k on the same pattern) also gives ``self.traces`` =
+        tr(C⁻¹ M_k) = d/dε log|C + ε M_k|, carried forward through the levels: with G = [−B D⁻¹, I],
+        the Schur complement's derivative is Ṡ = G M Gᵀ and tr(C⁻¹M) = Σ_I ṁ_ii/d_i + tr(S⁻¹Ṡ),
+        ending with the dense core's inverse (LAPACK potri).  No second factorization or selected
+        inverse is needed; the cost is one core inverse plus a sparse product per level."""
         self._data = np.array(data, dtype=float, copy=True)
         C = self._full(data)
+        dirs = [self._full(v) for v in directions] if directions is not None else []
+        traces = np.zeros(len(dirs))
         glob = np.arange(self.shape[0])
         self.levels = []
         logdet = 0.0
@@ -128,6 +152,8 @@ class EliminationFactor:
                 if S.nnz:
                     S.data[np.abs(S.data) < 1e-13 * np.max(np.abs(S.diagonal()))] = 0.0
                     S.eliminate_zeros()
+            if dirs:
+                dirs = self._carry(dirs, traces, I, R, d, B, S)
             logdet += float(np.sum(np.log(d)))
             self.levels.append((glob[I], glob[R], d, B))
             glob, C = glob[R], S
@@ -139,9 +165,40 @@ class EliminationFactor:
         self.cf = la.cho_factor(C.toarray(), lower=True, check_finite=False)
         self._logdet = logdet + 2.0 * float(np.sum(np.log(np.diag(self.cf[0])))) if len(self.core) else logdet
         self._sigma = None
+        if dirs and len(self.core):
+            inv = core_inverse(self.cf[0])
+            traces += [trace_product(M, inv) for M in dirs]
+        self.traces = traces
+
+    @staticmethod
+    def _carry(dirs: list, traces: np.ndarray, I, R, d, B, S) -> list:
+        """One level of the trace recursion (see :meth:`refactor`): adds Σ_I ṁ_ii/d_i to ``traces``
+        and returns Ṡ = M_RR − M_RI D⁻¹Bᵀ − B D⁻¹M_IR + B D⁻¹M_II D⁻¹Bᵀ per direction, kept on S's
+        pattern (entries S dropped as cancelled are identically zero in θ, so are their derivatives)."""
+        mask = S.copy()
+        mask.data[:] = 1.0
+        DinvBt = sp.csr_matrix(sp.diags(1.0 / d) @ B.T)
+        out = []
+        for k, M in enumerate(dirs):
+            md = M.diagonal()[I]
+            traces[k] += float(np.sum(md / d))
+            MR = M[R]
+            X = sp.csr_matrix(MR[:, I]) @ DinvBt
+            Sd = MR[:, R] - X - X.T + B @ sp.diags(md / d ** 2) @ B.T
+            out.append(sp.csr_matrix(Sd.multiply(mask)))
+        return out
 
     def logdet(self) -> float:
         return self._logdet
+
+    @property
+    def nnz(self) -> int:
+        """Non-zeros of the factor: the eliminated diagonals and off-diagonal blocks of every level
+        and the lower triangle of the dense core."""
+        if not hasattr(self, "core"):
+            return 0                      # not factored yet
+        m = len(self.core)
+        return int(sum(len(I) + B.nnz for I, _, _, B in self.levels) + m * (m + 1) // 2)
 
     def solve(self, B: np.ndarray) -> np.ndarray:
         x = np.array(B, dtype=float, copy=True)

@@ -171,7 +171,7 @@ class MMEWorkspace:
     kind = "mme"
 
     def __init__(self, X: np.ndarray, y: np.ndarray, random: RandomDesign, structures: list,
-                 dense: bool | None = None, spectral: bool | None = None):
+                 dense: bool | None = None, spectral: bool | None = None, information: bool | None = None):
         self.X, self.y, self.random = np.asarray(X, dtype=float), np.asarray(y, dtype=float), random
         self.n, self.p = self.X.shape
         self.structures = list(structures) if structures else [TermStructure() for _ in random.terms]
@@ -212,6 +212,11 @@ class MMEWorkspace:
                 self._build_pattern(ZtZ)
             self.spectral = False
             self.factor = EliminationFactor(self._rows, self._indptr, (self.q, self.q))
+        scalar = all(t.k == 1 for t in random.terms) and not has_factor and not self.spectral
+        if information and not scalar:
+            raise ValueError("the information (AI-REML) steps need one-column random terms without a dense K")
+        self.has_information = scalar and bool(not self.dense if information is None else information)
+        self._traces = None
 
     # --- working coefficients --------------------------------------------------------------------
     def _mt(self, A) -> np.ndarray:
@@ -310,6 +315,7 @@ class MMEWorkspace:
         if not self.q or (self._last_theta is not None and np.array_equal(theta, self._last_theta)):
             return
         self._last_theta = None
+        self._traces = None
         if self.spectral:
             self.factor.set_shift(float(self._pinv(theta)[0][0, 0]))
         elif self.dense:
@@ -372,6 +378,106 @@ class MMEWorkspace:
         return out
 
     has_gradient = False
+
+    @property
+    def factor_nnz(self) -> int:
+        """Non-zeros of the factor of C (the lower triangle when dense)."""
+        return int(self.factor.nnz) if not self.dense else self.q * (self.q + 1) // 2
+
+    # --- gradient and average information (AI-REML) -------------------------------------------------
+    def traces(self, theta: np.ndarray) -> np.ndarray:
+        """t_j = tr(C(θ)⁻¹ M_j), M_j = K_j⁻¹ (or I) on term j's block: the derivative of log|C| along
+        each term's penalty, from the factorization at θ (elimination: carried through its levels;
+        dense: from C⁻¹)."""
+        theta = np.asarray(theta, dtype=float)
+        if self._traces is not None and np.array_equal(theta, self._last_theta):
+            return self._traces
+        if self.dense:
+            self.update(theta)
+            inv = self.factor.inverse()
+            t = [float(np.sum(b.data * inv[w + b.row, w + b.col])) for b, w in zip(self._bases, self.woff)]
+        else:
+            dirs = []
+            for j in range(len(self.random.terms)):
+                v = np.zeros(self._nnz)
+                for jj, _, _, pos, vals in self._pieces:
+                    if jj == j:
+                        v[pos] += vals
+                dirs.append(v)
+            self._last_theta = None
+            self.factor.refactor(self.values(theta), directions=dirs)
+            self._last_theta = theta.copy()
+            t = self.factor.traces
+        self._traces = np.asarray(t, dtype=float)
+        return self._traces
+
+    def deviance_gradient_information(self, theta: np.ndarray, reml: bool = True):
+        """(deviance, gradient, information) of the profiled deviance at θ (one-column terms).
+
+        Gradient (exact): with Γ_j = θ_j² K_j, t_j = tr(C⁻¹M_j), W = C⁻¹ZᵀX, b̂ the BLUPs and
+        m = n − p (REML) or n (ML),
+
+            ∂d/∂θ_j = 2 q_j/θ_j − 2θ_j⁻³ [t_j + tr(RXᵀRX⁻¹ W_jᵀK_j⁻¹W_j) (REML) + m b̂_jᵀK_j⁻¹b̂_j / pwrss]
+
+        Information: the average information of Gilmour, Thompson & Cullis (1995) in the variances
+        φ = (σ²θ_1², …, σ²θ_m², σ²), AI = vᵀ P v with working variates v_j = Z_j b̂_j/φ_j,
+        v_e = ê/σ² (P v by one more solve with the same factor), taken to θ with σ² profiled out
+        (J = ∂φ/∂θ, J_s = ∂φ/∂σ²: H = JᵀAI J − JᵀAI J_s J_sᵀAI J / J_sᵀAI J_s).
+        """
+        theta = np.asarray(theta, dtype=float)
+        self.traces(theta)
+        parts = self.parts(theta)
+        t = self._traces
+        m = self.n - self.p if reml else self.n
+        sigma2 = parts.pwrss / m
+        RXinv = np.linalg.inv(parts.RXtRX) if self.p else np.zeros((0, 0))
+        nt = len(self.random.terms)
+        g = np.zeros(nt)
+        V = np.zeros((self.n, nt + 1))
+        th = np.array([self.T(j, theta)[0, 0] for j in range(nt)])
+        for j, (st, base) in enumerate(zip(self.structures, self._bases)):
+            sl = slice(self.woff[j], self.woff[j] + self.nlat[j])
+            b = parts.u[sl]
+            Kb = st.Kinv @ b if st.kind == "inverse" else b
+            quad = float(b @ Kb)
+            trx = 0.0
+            if reml and self.p:
+                Wj = parts.AinvW[sl]
+                KW = st.Kinv @ Wj if st.kind == "inverse" else Wj
+                trx = float(np.sum(RXinv * (Wj.T @ KW)))
+            g[j] = 2.0 * self.nlat[j] / th[j] - 2.0 / th[j] ** 3 * (t[j] + trx + m * quad / parts.pwrss)
+            zb = np.zeros(self.random.q)
+            zb[sl] = b
+            V[:, j] = self.Z @ zb / (sigma2 * th[j] ** 2)
+        V[:, nt] = parts.resid / sigma2
+        PV = self._project(V, parts, reml) / sigma2
+        AI = V.T @ PV
+        AI = (AI + AI.T) / 2
+        J = np.zeros((nt + 1, nt))
+        J[np.arange(nt), np.arange(nt)] = 2.0 * sigma2 * th
+        Js = np.append(th ** 2, 1.0)
+        Hs = float(Js @ AI @ Js)
+        cross = J.T @ AI @ Js
+        H = J.T @ AI @ J - np.outer(cross, cross) / Hs
+        return parts.deviance(reml), g, H
+
+    def _project(self, V: np.ndarray, parts: DevianceParts, reml: bool) -> np.ndarray:
+        """σ² P V (REML: residuals of the MME solved with V as the data) or σ² V⁻¹V (ML)."""
+        ZtV = self._mt(np.asarray(self.Z.T @ V))
+        CinvZtV = self.factor.solve(ZtV)
+        if reml and self.p:
+            beta = np.linalg.solve(parts.RXtRX, self.X.T @ V - self.ZtX.T @ CinvZtV)
+            a = CinvZtV - parts.AinvW @ beta
+            fitted = self.X @ beta
+        else:
+            a, fitted = CinvZtV, 0.0
+        Zb = self.Z @ np.column_stack([self.effects(a[:, k]) for k in range(V.shape[1])])
+        return V - fitted - Zb
+
+    def deviance_and_gradient(self, theta: np.ndarray, reml: bool = True) -> tuple[float, np.ndarray]:
+        """The profiled deviance and its exact gradient (see :meth:`deviance_gradient_information`)."""
+        f, g, _ = self.deviance_gradient_information(theta, reml)
+        return f, g
 
     def blups(self, parts: DevianceParts) -> np.ndarray:
         """b from the working coefficients of :meth:`parts`."""

@@ -250,32 +250,10 @@ class Pedigree:
     # --- inbreeding ----------------------------------------------------------------------------------
     @cached_property
     def _inbreeding_and_d(self) -> tuple[np.ndarray, np.ndarray]:
-        n = len(self)
-        F = np.zeros(n)
-        dvar = np.ones(n)
-        blocks: list[sp.csr_matrix] = []
-        prev = sp.csr_matrix((0, n))
-        for sl in self._slices:
-            lo, hi = sl.start, sl.stop
-            s, d = self.sire[sl], self.dam[sl]
-            Fs = np.where(s >= 0, F[np.maximum(s, 0)], -1.0)
-            Fd = np.where(d >= 0, F[np.maximum(d, 0)], -1.0)
-            dv = np.ones(hi - lo)
-            dv -= np.where(s >= 0, 0.25 * (1 + Fs), 0.0)
-            dv -= np.where(d >= 0, 0.25 * (1 + Fd), 0.0)
-            dvar[sl] = dv
-            own = sp.csr_matrix((np.sqrt(dv), (np.arange(hi - lo), np.arange(lo, hi))), shape=(hi - lo, n))
-            if lo == 0:
-                block = own
-            else:
-                r = np.concatenate([np.flatnonzero(s >= 0), np.flatnonzero(d >= 0)])
-                c = np.concatenate([s[s >= 0], d[d >= 0]])
-                Psel = sp.csr_matrix((np.full(len(r), 0.5), (r, c)), shape=(hi - lo, lo))
-                anc = sp.csr_matrix(Psel @ prev[:lo]) if len(r) else sp.csr_matrix((hi - lo, n))
-                F[sl] = np.asarray(anc.multiply(anc).sum(axis=1)).ravel() + dv - 1.0
-                block = sp.csr_matrix(anc + own)
-            blocks.append(block)
-            prev = sp.vstack(blocks, format="csr")
+        """(F, d) by Meuwissen & Luo (:mod:`mixedpy.genetics.inbreeding`): O(n) memory."""
+        from .inbreeding import meuwissen_luo
+        F, dvar = meuwissen_luo(np.ascontiguousarray(self.sire, dtype=np.int64),
+                                np.ascontiguousarray(self.dam, dtype=np.int64))
         F[np.abs(F) < 1e-14] = 0.0
         return F, dvar
 

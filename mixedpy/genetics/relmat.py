@@ -18,7 +18,7 @@ where it is first factored: by :func:`dense_factor`, or by the tridiagonal works
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 
 import numpy as np
@@ -60,6 +60,7 @@ class TermStructure:
     K: np.ndarray | None = None
     labels: pd.Index | None = None
     name: str | None = None
+    pedigree: Pedigree | None = field(default=None, repr=False, compare=False)  # "inverse" from a Pedigree
 
     @cached_property
     def F(self) -> np.ndarray | None:
@@ -153,7 +154,7 @@ def relmat_structure(K, name: str | None = None) -> TermStructure:
     ('factor', (2, 2), (2, 2))
     """
     if isinstance(K, Pedigree):
-        return TermStructure("inverse", Kinv=K.Ainv, logdetK=K.logdet_A, labels=K.ids, name=name)
+        return TermStructure("inverse", Kinv=K.Ainv, logdetK=K.logdet_A, labels=K.ids, name=name, pedigree=K)
     if not isinstance(K, pd.DataFrame):
         raise DataTypeError(f"a relmat entry must be a mixedpy.Pedigree or a square pandas DataFrame "
                             f"labelled by level, got {type(K).__name__}")

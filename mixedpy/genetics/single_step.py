@@ -8,7 +8,9 @@ relationship matrix (:func:`mixedpy.grm`).  τ and ω are BLUPF90's TauOmega tun
 original single-step).  With τ = ω = 1, H⁻¹ is the inverse of Legarra's H =
 A + [[A₁₂A₂₂⁻¹(G_w − A₂₂)A₂₂⁻¹A₂₁, A₁₂A₂₂⁻¹(G_w − A₂₂)], [(G_w − A₂₂)A₂₂⁻¹A₂₁, G_w − A₂₂]].
 
-A₂₂ is formed densely for the genotyped animals only (m × m, m = number genotyped).
+A₂₂ is formed densely for the genotyped animals only (m × m, m = number genotyped); H⁻¹ is returned
+sparse as a :class:`~mixedpy.genetics.relmat.RelInverse`, which ``relmat=`` takes as it takes a
+pedigree's A⁻¹.
 """
 from __future__ import annotations
 
@@ -18,10 +20,11 @@ import scipy.sparse as sp
 
 from ..errors import DataError, ModelSpecError
 from .pedigree import Pedigree, key_string
+from .relmat import RelInverse
 
 
 def Hinv(pedigree: Pedigree, grm: pd.DataFrame, *, alpha: float = 0.95, beta: float = 0.05,
-         tau: float = 1.0, omega: float = 1.0) -> pd.DataFrame:
+         tau: float = 1.0, omega: float = 1.0) -> RelInverse:
     """H⁻¹ for single-step GBLUP (see the module docstring), labelled by the pedigree's ids.
 
     Parameters
@@ -37,8 +40,9 @@ def Hinv(pedigree: Pedigree, grm: pd.DataFrame, *, alpha: float = 0.95, beta: fl
 
     Returns
     -------
-    DataFrame
-        H⁻¹ (dense frame over the pedigree's ids; sparse outside the genotyped block).
+    RelInverse
+        H⁻¹ over the pedigree's ids (sparse: A⁻¹ plus the dense block of the genotyped animals),
+        ready for ``relmat={"animal": Hinv(...)}``; ``.to_frame()`` gives it as a DataFrame.
 
     Examples
     --------
@@ -47,6 +51,11 @@ def Hinv(pedigree: Pedigree, grm: pd.DataFrame, *, alpha: float = 0.95, beta: fl
     >>> G = pd.DataFrame(np.eye(2) * 1.1 + 0.1, index=[7, 8], columns=[7, 8])
     >>> Hinv(ped, G).shape
     (8, 8)
+    >>> cal = mixedpy.datasets.load("mrode_calves")
+    >>> m = mixedpy.fit("wwg ~ sex + (1 | animal)", cal, relmat={"animal": Hinv(ped, G)},
+    ...                 variances={"animal": 20.0, "Residual": 40.0})
+    >>> m.ranef["animal"].shape
+    (8, 1)
     """
     if not isinstance(pedigree, Pedigree):
         raise ModelSpecError(f"Hinv needs a mixedpy.Pedigree, got {type(pedigree).__name__}")
@@ -75,11 +84,11 @@ def Hinv(pedigree: Pedigree, grm: pd.DataFrame, *, alpha: float = 0.95, beta: fl
         block = tau * np.linalg.inv(Gw) - omega * np.linalg.inv(A22)
     except np.linalg.LinAlgError:
         raise DataError("the blended G (alpha G + beta A22) or A22 is singular; blend with beta > 0") from None
-    H = sp.lil_matrix(pedigree.Ainv, dtype=float).toarray() if len(keys) <= 5000 else None
-    if H is None:
-        raise ModelSpecError("Hinv returns a dense frame up to 5,000 animals for now")
-    H[np.ix_(pos, pos)] += block
-    return pd.DataFrame(H, index=pedigree.ids, columns=pedigree.ids)
+    m = len(pos)
+    rows, cols_ = np.repeat(pos, m), np.tile(pos, m)
+    Hi = sp.csc_matrix(pedigree.Ainv, dtype=float) + sp.csc_matrix((block.ravel(), (rows, cols_)),
+                                                                   shape=pedigree.Ainv.shape)
+    return RelInverse(Hi, labels=pedigree.ids)
 
 
 def _a22(pedigree: Pedigree, pos: np.ndarray) -> np.ndarray:

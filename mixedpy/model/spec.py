@@ -36,7 +36,7 @@ from ..genetics.relmat import relmat_design
 Method = Literal["reml", "ml", "anova", "bayes", "known"]
 METHODS = ("reml", "ml", "anova", "bayes")
 OPTIMIZERS = ("bobyqa", "lbfgs", "cobyqa", "lbfgsb", "nelder-mead")
-ENGINES = ("auto", "blocked", "sparse", "mme")
+ENGINES = ("auto", "blocked", "sparse", "mme", "pcg")  # pcg: issue #19
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,9 @@ a residual structure or prior weights whiten by R(φ)^(-1/2) and delegate to the
 """
 from __future__ import annotations
 
+from ..errors import ModelSpecError
 from ..genetics.mme import MMEWorkspace
+from ..genetics.pcg import PCG_MIN_Q, PCGWorkspace, pcg_capable
 from ..genetics.tridiagonal import TridiagonalWorkspace, single_dense_term
 from ..objective import Workspace
 from ..threads import blas_limit
@@ -38,4 +40,12 @@ def workspace_for(spec: ModelSpec):
     with blas_limit(n_threads=spec.n_threads):
         if spec.method != "bayes" and structures is not None and single_dense_term(random, structures):
             return TridiagonalWorkspace(X, y, random, structures)
+        # --- PCG for known-variance BLUP at national scale (issue #19) ---
+        if spec.engine == "pcg" and spec.method != "known":
+            raise ModelSpecError(f"engine='pcg' solves at known variances only (variances=...); method is "
+                                 f"{spec.method!r}")
+        big = spec.method == "known" and random.q > PCG_MIN_Q and pcg_capable(random, structures)
+        if spec.engine == "pcg" or big:
+            return PCGWorkspace(X, y, random, structures or [])
+        # --- end issue #19 ---
         return MMEWorkspace(X, y, random, structures or [])
