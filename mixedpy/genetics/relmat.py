@@ -155,9 +155,11 @@ def relmat_structure(K, name: str | None = None) -> TermStructure:
     """
     if isinstance(K, Pedigree):
         return TermStructure("inverse", Kinv=K.Ainv, logdetK=K.logdet_A, labels=K.ids, name=name, pedigree=K)
+    if isinstance(K, RelInverse):  # a given K⁻¹ (single-step H⁻¹ …): like a pedigree's A⁻¹
+        return TermStructure("inverse", Kinv=K.Kinv, logdetK=K.logdetK, labels=K.labels, name=name)
     if not isinstance(K, pd.DataFrame):
-        raise DataTypeError(f"a relmat entry must be a mixedpy.Pedigree or a square pandas DataFrame "
-                            f"labelled by level, got {type(K).__name__}")
+        raise DataTypeError(f"a relmat entry must be a mixedpy.Pedigree, a mixedpy.RelInverse or a square "
+                            f"pandas DataFrame labelled by level, got {type(K).__name__}")
     if K.shape[0] != K.shape[1]:
         raise ModelSpecError(f"the relationship matrix must be square, got shape {K.shape}")
     if K.index.has_duplicates:
@@ -218,3 +220,83 @@ def relmat_design(random_terms: tuple, data: pd.DataFrame, relmat: dict | None
     design = assemble(terms, len(data))
     return design, [structures.get(t.group, TermStructure()) if t.group in relmat else TermStructure()
                     for t in design.terms]
+
+
+class RelInverse:
+    """A relationship matrix given by its inverse K⁻¹ (e.g. single-step H⁻¹, or an A⁻¹ from
+    elsewhere), for ``relmat=``: used as a :class:`Pedigree` is, through its sparse inverse, with
+    log|K| = −log|K⁻¹| from a sparse LDLᵀ (checked positive definite here).
+
+    Parameters
+    ----------
+    matrix : DataFrame, ndarray or scipy.sparse matrix
+        K⁻¹, symmetric positive definite; a DataFrame gives the labels itself.
+    labels : sequence, optional
+        The level of each row (required unless ``matrix`` is a DataFrame).
+
+    Attributes
+    ----------
+    Kinv : scipy.sparse.csc_matrix
+    labels : pandas.Index
+    logdetK : float
+        log |K|.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> Ki = RelInverse(np.array([[2.0, -1.0], [-1.0, 2.0]]), labels=["a", "b"])
+    >>> Ki.shape, bool(abs(Ki.logdetK + np.log(3.0)) < 1e-12)
+    ((2, 2), True)
+    """
+
+    def __init__(self, matrix, labels=None):
+        if isinstance(matrix, pd.DataFrame):
+            if labels is None:
+                labels = matrix.index
+            if [key_string(c) for c in matrix.columns] != [key_string(i) for i in matrix.index]:
+                raise ModelSpecError("RelInverse: the DataFrame must have the same labels, in the same "
+                                     "order, on its rows and columns")
+            matrix = matrix.to_numpy(dtype=float)
+        if labels is None:
+            raise ModelSpecError("RelInverse needs labels (the level of each row) unless given a DataFrame")
+        try:
+            M = sp.csc_matrix(matrix, dtype=float)
+        except (TypeError, ValueError):
+            raise DataTypeError(f"RelInverse: the inverse relationship matrix must be a numeric matrix, "
+                                f"got {type(matrix).__name__}") from None
+        labels = pd.Index(list(labels))
+        if M.shape[0] != M.shape[1] or M.shape[0] != len(labels):
+            raise ModelSpecError(f"RelInverse: a square matrix with one label per row is needed, got shape "
+                                 f"{M.shape} and {len(labels)} labels")
+        if labels.has_duplicates:
+            raise ModelSpecError(f"RelInverse: duplicated label {labels[labels.duplicated()][0]!r}")
+        if not np.isfinite(M.data).all():
+            raise DataError("RelInverse: the matrix has non-finite entries")
+        scale = max(float(abs(M).max()), 1e-300) if M.nnz else 1.0
+        if M.nnz and abs(M - M.T).max() > 1e-8 * scale:
+            raise ModelSpecError("RelInverse: the matrix is not symmetric")
+        M = sp.csc_matrix((M + M.T) / 2)
+        M.eliminate_zeros()
+        from ..linalg.sparse_ldl import SparseLDL
+        try:
+            d = SparseLDL(sp.triu(M, format="csc")).factors()[1]
+        except (ValueError, RuntimeError, ArithmeticError):  # qdldl raises on a zero pivot
+            d = np.zeros(1)
+        if not np.all(d > 0):
+            raise DataError("RelInverse: the inverse relationship matrix is not positive definite")
+        self.Kinv, self.labels, self.logdetK = M, labels, -float(np.sum(np.log(d)))
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return self.Kinv.shape
+
+    def to_numpy(self) -> np.ndarray:
+        """K⁻¹ as a dense array."""
+        return self.Kinv.toarray()
+
+    def to_frame(self) -> pd.DataFrame:
+        """K⁻¹ as a dense DataFrame labelled by level."""
+        return pd.DataFrame(self.to_numpy(), index=self.labels, columns=self.labels)
+
+    def __repr__(self) -> str:
+        return f"RelInverse({self.shape[0]} levels, {self.Kinv.nnz} non-zeros)"
