@@ -261,11 +261,14 @@ class LmmResult:
     def _varcorr(self) -> pd.DataFrame:
         rows = []
         with np.errstate(invalid="ignore", divide="ignore"):  # a negative ANOVA estimate has no SD
-            for label, term in zip(self.random.varcorr_labels(), self.random.terms):
+            for label, term, st in zip(self.random.varcorr_labels(), self.random.terms,
+                                       self.spec.parameters.structures):
                 S = self.term_covariance(term)
                 sd = np.sqrt(np.diag(S))
                 for a, name in enumerate(term.columns):
                     rows.append((label, name, np.nan, S[a, a], sd[a]))
+                if getattr(st, "name", None) == "diag":  # no covariances in the model: no rows (lme4's ||)
+                    continue
                 for a in range(term.k):
                     for b in range(a + 1, term.k):
                         cor = S[a, b] / (sd[a] * sd[b]) if sd[a] > 0 and sd[b] > 0 else np.nan
@@ -278,7 +281,9 @@ class LmmResult:
 
     @property
     def varcorr(self) -> pd.DataFrame:
-        """Variance components in the layout of lme4's ``as.data.frame(VarCorr(m))`` (a copy)."""
+        """Variance components in the layout of lme4's ``as.data.frame(VarCorr(m))`` (a copy); a
+        ``diag(...)`` term has variance rows only (as lme4's ``||`` terms), other structured terms
+        (cs, ar1, fa …) their covariance/correlation rows of G(ψ̂)."""
         return self._varcorr.copy()
 
     @property

@@ -151,3 +151,26 @@ def test_no_structure_map_is_identity():
     pm = ParameterMap.build(spec.random)
     assert not pm.structured
     np.testing.assert_array_equal(pm.theta(spec.random.theta0), spec.random.theta0)
+
+
+def test_varcorr_layout_of_structured_terms():
+    """lme4's as.data.frame(VarCorr) layout: a diag term has variance rows only (as the separate
+    lme4 terms (0 + dummy(Machine, 'A') | Worker) + …), cs/fa terms their covariances; values
+    from nlme / glmmTMB's G."""
+    d = mixedpy.fit("score ~ Machine + diag(0 + Machine | Worker)", MACH)
+    vc = d.varcorr
+    assert vc["term2"].isna().all() and list(vc["group"]) == ["Worker"] * 3 + ["Residual"]
+    np.testing.assert_allclose(vc["variance"].to_numpy()[:3], np.diag(R["machines_diag_nlme"]["G"]), rtol=2e-4)
+    text = str(d.summary())
+    header = text.splitlines()[text.splitlines().index("Random effects:") + 1]
+    assert "Corr" not in header and "Covariance of Worker: diag(" in text
+    f = mixedpy.fit("score ~ Machine + fa(0 + Machine | Worker, 1)", MACH)
+    vc = f.varcorr
+    G = np.array(R["machines_fa1_tmb"]["G"])
+    cov = vc[vc["term2"].notna()]
+    assert len(cov) == 3
+    np.testing.assert_allclose(cov["variance"].to_numpy(), G[np.tril_indices(3, -1)[::-1]], rtol=2e-3)
+    text = str(f.summary())
+    assert "Covariance of Worker: fa(" in text and "% of tr(G): FA1" in text and "specific" in text
+    c = mixedpy.fit("score ~ Machine + cs(0 + Machine | Worker)", MACH)
+    assert c.varcorr["term2"].notna().sum() == 3

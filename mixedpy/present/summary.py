@@ -197,9 +197,40 @@ class Summary:
     def random_cells(self) -> tuple[list[str], list[list[str]]]:
         """lme4's ``formatVC``: column names and rows of the random-effects table."""
         m = self.result
-        blocks = [(label, list(t.columns), m.term_covariance(t))
-                  for label, t in zip(m.random.varcorr_labels(), m.random.terms)]
+        blocks = []
+        for label, t, st in zip(m.random.varcorr_labels(), m.random.terms, self._structures()):
+            S = m.term_covariance(t)
+            if getattr(st, "name", None) == "diag":  # uncorrelated: one row each, no Corr (lme4's ||)
+                blocks += [(label, [c], S[a:a + 1, a:a + 1]) for a, c in enumerate(t.columns)]
+            else:
+                blocks.append((label, list(t.columns), S))
         return varcorr_cells(blocks, m.sigma)
+
+    def _structures(self) -> list:
+        """Per random term its covariance structure of G (None: lme4's unstructured term)."""
+        spec = getattr(self.result, "spec", None)
+        return list(spec.parameters.structures) if spec is not None else [None] * len(self.result.random.terms)
+
+    def structure_lines(self) -> list[str]:
+        """One line per structured random term (its G structure), and for fa/rr terms the rotated
+        loadings, specific variances and % of tr(G) per factor."""
+        m, out = self.result, []
+        for label, t, st in zip(m.random.varcorr_labels(), m.random.terms, self._structures()):
+            if st is None:
+                continue
+            rank = f", {st.rank}" if getattr(st, "rank", None) is not None else ""
+            out.append(f"Covariance of {label}: {st.name}({' + '.join(t.columns)}{rank}) ({st.npar} parameters)")
+            if st.name in ("fa", "rr"):
+                fl = m.loadings(t.group)
+                tab = fl.loadings.copy()
+                if st.name == "fa":
+                    tab["specific"] = fl.specific
+                cells = [r_format(tab[c].to_numpy(), DIGITS) for c in tab.columns]
+                rows = [[cells[j][i] for j in range(len(tab.columns))] for i in range(len(tab))]
+                out += print_matrix(rows, [str(i) for i in tab.index], list(tab.columns), right=True)
+                pct = ", ".join(f"{k} {v:.1f}%" for k, v in fl.percent.items())
+                out.append(f"  % of tr(G): {pct}")
+        return out
 
     def _coef_numeric(self) -> tuple[pd.DataFrame, list[int], list[int], bool]:
         ct = self.result.coef_table
@@ -260,7 +291,7 @@ class Summary:
         if self._mixed:
             cols, rows = self.random_cells()
             out += ["Random effects:"] + print_matrix(rows, [""] * len(rows), cols, right=False)
-            out += [self._groups_line()]
+            out += [self._groups_line()] + self.structure_lines()
         rows, cols, cells, stars = self.fixed_cells()
         if self._mixed:
             out += [""]
