@@ -321,6 +321,9 @@ def minimize_information(fgh: Callable, fun: Callable[[np.ndarray], float], thet
             msg = "no decrease along the Newton direction"
             break
         theta, (f, g, H) = trial, out
+        if np.any(np.isfinite(lower) & (theta - lower < 1e-4) & (g > 0)):
+            msg = "a parameter is heading for its bound"   # Newton steps would only creep there
+            break
     if converged and np.any(np.isfinite(lower) & (theta - lower < 1e-4)):
         converged, msg = False, msg + "; a parameter is at its bound"
     return OptSummary("ai-newton", np.asarray(theta0, dtype=float), theta, float(f), nfev, converged, msg,

@@ -175,6 +175,11 @@ def test_block_pcg_and_bad_inputs(animal_data):
     spec = model_spec("y ~ sex + (1 | animal)", data, relmat={"animal": ped})
     with pytest.raises(ModelSpecError, match="0.0"):
         PCGWorkspace(spec.fixed.X, spec.fixed.y, spec.random, list(spec.structures), tol=0.0)
+    with pytest.raises(ModelSpecError, match="-3"):
+        PCGWorkspace(spec.fixed.X, spec.fixed.y, spec.random, list(spec.structures), max_iter=-3)
+    spec2 = model_spec("y ~ sex + (1 + sex | herd)", data)
+    with pytest.raises(ModelSpecError, match="'herd'"):
+        MMEWorkspace(spec2.fixed.X, spec2.fixed.y, spec2.random, [], information=True)
     with pytest.raises(ModelSpecError, match="'nope'"):
         mixedpy.fit("y ~ sex + (1 | animal)", data, relmat={"animal": ped},
                     variances={"animal": 0.4, "Residual": 0.6}).reliability("nope")
@@ -183,3 +188,17 @@ def test_block_pcg_and_bad_inputs(animal_data):
     X, _it, res = block_pcg(A, np.arange(30.0), tol=1e-12)
     assert res < 1e-12 and np.allclose(A @ X, np.arange(30.0))
     assert isinstance(pd.Series(dtype=float), pd.Series)
+
+
+def test_fit_takes_ai_newton_path_and_agrees_with_bobyqa():
+    ped_df = simulate_pedigree(n_gen=4, per=800, n_sires=40, n_dams=300, overlap=1, unknown_sire=0.05,
+                               unknown_dam=0.05)
+    ped = mixedpy.Pedigree.from_frame(ped_df[["animal", "sire", "dam"]])
+    data, _ = simulate_records(ped, ped_df, 1500)
+    ai = mixedpy.fit("y ~ sex + (1 | animal)", data, relmat={"animal": ped})   # 3,200 animals: sparse engine
+    bq = mixedpy.fit("y ~ sex + (1 | animal)", data, relmat={"animal": ped}, optimizer="bobyqa")
+    assert ai.optinfo.method == "ai-newton" and ai.optinfo.converged and ai.optinfo.nfev < bq.optinfo.nfev
+    assert ai.reml_criterion == pytest.approx(bq.reml_criterion, abs=1e-6)
+    assert ai.theta[0] == pytest.approx(bq.theta[0], rel=1e-3)
+    rel = ai.reliability("animal")
+    assert len(rel) == len(ped) and rel.between(0, 1).all()

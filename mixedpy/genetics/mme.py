@@ -47,6 +47,7 @@ import scipy.sparse as sp
 
 from ..design.random import RandomDesign
 from ..deviance import DevianceParts
+from ..errors import ModelSpecError
 from .elimination import EliminationFactor
 from .relmat import TermStructure
 
@@ -214,7 +215,9 @@ class MMEWorkspace:
             self.factor = EliminationFactor(self._rows, self._indptr, (self.q, self.q))
         scalar = all(t.k == 1 for t in random.terms) and not has_factor and not self.spectral
         if information and not scalar:
-            raise ValueError("the information (AI-REML) steps need one-column random terms without a dense K")
+            bad = [t.group for t, st in zip(random.terms, self.structures) if t.k != 1 or st.kind == "factor"]
+            raise ModelSpecError(f"the information (AI-REML) steps need one-column random terms with a sparse "
+                                 f"or no K; not {', '.join(map(repr, bad)) or 'the spectral factor'}")
         self.has_information = scalar and bool(not self.dense if information is None else information)
         self._traces = None
 

@@ -182,6 +182,8 @@ class PCGWorkspace:
                                      f"{t.group!r} has {t.k} columns and structure {st.kind!r}")
         if not (np.isfinite(tol) and 0 < tol < 1):
             raise ModelSpecError(f"tol must be in (0, 1), got {tol!r}")
+        if not (isinstance(max_iter, (int, np.integer)) and max_iter >= 1):
+            raise ModelSpecError(f"max_iter must be a positive integer, got {max_iter!r}")
         self.tol, self.max_iter = float(tol), int(max_iter)
         self.Z = sp.csc_matrix(random.Z)
         self.ZtZ = sp.csr_matrix(self.Z.T @ self.Z)
@@ -278,5 +280,5 @@ def reliabilities(result, group: str) -> pd.Series:
     pev = result.workspace.conditional_variances(result.theta, result.sigma)[j][:, 0, 0]
     var_a = (result.sigma * float(result.theta[t.theta_offset])) ** 2
     F = st.pedigree.inbreeding.to_numpy()
-    rel = 1.0 - pev / (var_a * (1.0 + F)) if var_a > 0 else np.zeros(len(pev))
+    rel = np.clip(1.0 - pev / (var_a * (1.0 + F)), 0.0, 1.0) if var_a > 0 else np.zeros(len(pev))
     return pd.Series(rel, index=st.labels, name="reliability")
