@@ -55,9 +55,9 @@ def _pop(heap, size):
     return top, size
 
 
-@njit(cache=True)
 def meuwissen_luo(sire: np.ndarray, dam: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(F, d) for a pedigree sorted parents-first.
+    """(F, d) for a pedigree sorted parents-first; full sibs (same sire and dam, anywhere in the
+    pedigree) are traced once.
 
     Examples
     --------
@@ -66,6 +66,16 @@ def meuwissen_luo(sire: np.ndarray, dam: np.ndarray) -> tuple[np.ndarray, np.nda
     >>> F.tolist(), d.tolist()
     ([0.0, 0.0, 0.0, 0.25], [1.0, 1.0, 0.5, 0.5])
     """
+    sire = np.ascontiguousarray(sire, dtype=np.int64)
+    dam = np.ascontiguousarray(dam, dtype=np.int64)
+    n = len(sire)
+    key = (sire + 1) * (n + 1) + (dam + 1)
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    return _meuwissen_luo(sire, dam, first[inverse].astype(np.int64))
+
+
+@njit(cache=True)
+def _meuwissen_luo(sire: np.ndarray, dam: np.ndarray, first: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     n = len(sire)
     F = np.zeros(n)
     d = np.ones(n)
@@ -79,8 +89,8 @@ def meuwissen_luo(sire: np.ndarray, dam: np.ndarray) -> tuple[np.ndarray, np.nda
         d[i] = 0.5 - 0.25 * (fs + fm)
         if s < 0 or m < 0:
             continue                                   # one parent unknown: not inbred
-        if i > 0 and sire[i - 1] == s and dam[i - 1] == m:
-            F[i] = F[i - 1]                             # full sib of the previous animal
+        if first[i] < i:
+            F[i] = F[first[i]]                          # a full sib was traced already
             continue
         acc = 0.0
         size = 0
