@@ -65,8 +65,9 @@ def test_block_traces_equal_dense(name):
     X, Z = np.asarray(m.workspace.X), sp.csc_matrix(m.random.Z)
     pr = kr._products_woodbury(X, Z, m.random.Lambda(m.theta), float(m.sigma) ** 2)
     blocks = kr._term_blocks(m.random.terms)
-    K = kr._trace_pairs(pr.M, blocks, kr._params(blocks))
-    DM = [np.asarray(D @ pr.M) for D in kr._patterns(m.random)]
+    derivs = kr._derivatives(m, m.random.terms)
+    K = kr._trace_pairs(pr.M, blocks, kr._params(derivs))
+    DM = [np.asarray(D @ pr.M) for D in kr._patterns(m.random, derivs)]
     dense = np.array([[np.sum(a * b.T) for b in DM] for a in DM])
     assert np.allclose(K, dense, rtol=1e-10, atol=1e-12 * np.abs(dense).max())
 

@@ -174,3 +174,30 @@ def test_varcorr_layout_of_structured_terms():
     assert "Covariance of Worker: fa(" in text and "% of tr(G): FA1" in text and "specific" in text
     c = mixedpy.fit("score ~ Machine + cs(0 + Machine | Worker)", MACH)
     assert c.varcorr["term2"].notna().sum() == 3
+
+
+KR = json.loads((REF / "structured_kr.json").read_text())
+
+
+@pytest.mark.parametrize("key,formula", [("machines_diag", "score ~ Machine + diag(0 + Machine | Worker)"),
+                                         ("machines_cs", "score ~ Machine + cs(0 + Machine | Worker)")])
+def test_kenward_roger_structured_equals_pbkrtest(key, formula):
+    """KR with the structure's derivative matrices = pbkrtest on the equivalent lme4 model
+    (diag: one (0 + dummy(Machine, 'A') | Worker) term per machine; cs: (1 | Worker) + (1 | Worker:Machine));
+    tests/reference/structured_g/make_structured_kr.R."""
+    from mixedpy.inference.kenward_roger import vcov_adjusted
+    ref = KR[key]
+    m = mixedpy.fit(formula, MACH)
+    assert m.reml_criterion == pytest.approx(ref["reml"], abs=2e-6)
+    a = m.anova(ddf="kenward-roger").iloc[0]
+    assert a["F"] == pytest.approx(ref["F"], rel=2e-6)
+    assert a["den_df"] == pytest.approx(ref["den_df"], rel=2e-5)
+    assert a["p"] == pytest.approx(ref["p"], rel=2e-5)
+    np.testing.assert_allclose(vcov_adjusted(m).PhiA, np.array(ref["PhiA"]), rtol=2e-5, atol=1e-6)
+
+
+def test_profile_intervals_of_structured_terms_say_not_supported():
+    from mixedpy.errors import ModelSpecError
+    m = mixedpy.fit("score ~ Machine + diag(0 + Machine | Worker)", MACH)
+    with pytest.raises(ModelSpecError, match="diag.*'Worker'"):
+        m.confint(method="profile")

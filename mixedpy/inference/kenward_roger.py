@@ -1,8 +1,8 @@
 """Kenward-Roger's adjusted covariance of β̂ and scaled F test, as pbkrtest implements them.
 
 The marginal covariance is Σ = Σ_r γ_r G_r with one γ per variance/covariance of each random term
-(G_r = Z_t (I ⊗ E_r) Z_tᵀ, E_r the indicator of entry r of the term's covariance) plus the
-residual variance (G = I).  With Φ = Var(β̂) (REML), P_r = −Xᵀ Σ⁻¹ G_r Σ⁻¹ X,
+(G_r = Z_t (I ⊗ E_r) Z_tᵀ, E_r the indicator of entry r of the term's covariance; for a term with
+a covariance structure E_r = ∂G(ψ)/∂ψ_r, see :func:`_derivatives`) plus the residual variance (G = I).  With Φ = Var(β̂) (REML), P_r = −Xᵀ Σ⁻¹ G_r Σ⁻¹ X,
 Q_rs = Xᵀ Σ⁻¹ G_r Σ⁻¹ G_s Σ⁻¹ X and the expected information
 I_rs = tr(Σ⁻¹G_rΣ⁻¹G_s) − 2 tr(Φ Q_rs) + tr(Φ P_r Φ P_s), W = 2 I⁻¹ and
 Φ_A = Φ + 2 Φ [Σ_rs W_rs (Q_rs − P_r Φ P_s)] Φ.  The R_rs terms are ignored (as pbkrtest).
@@ -114,18 +114,44 @@ def _latent_design(result):
     return _LatentDesign(Z=sp.csc_matrix(sp.hstack(blocks)), terms=tuple(terms))
 
 
-def _patterns(random) -> list:
-    """q × q sparse D_r for each variance/covariance parameter (pbkrtest's order)."""
+def _derivatives(fit, terms) -> list:
+    """Per random term, the k × k derivative matrices of its covariance, one per variance
+    parameter: the indicators E_ab of its entries for lme4's unstructured term (pbkrtest's
+    parameters), ∂G(ψ)/∂ψ_r (complex step) for a term with a structure (diag: the E_aa only; cs:
+    I and J's span; fa: the tangent of the loadings and specific variances).  pbkrtest's Φ_A and
+    df depend on the derivatives only through their span (W transforms with the Jacobian), so
+    any parameterization of the same structure gives the same test."""
+    from ..model.parameters import COMPLEX_STEP
+    pmap = fit.spec.parameters
     out = []
-    for t in random.terms:
-        for a in range(t.k):
-            for b in range(a, t.k):
-                E = np.zeros((t.k, t.k))
-                E[a, b] = E[b, a] = 1.0
-                block = sp.kron(sp.eye(t.nlev), sp.csr_matrix(E), format="csr")
-                D = sp.block_diag([sp.csr_matrix((t.offset, t.offset)), block,
-                                   sp.csr_matrix((random.q - t.offset - t.q,) * 2)], format="csr")
-                out.append(D)
+    for j, t in enumerate(terms):
+        st, k = pmap.structures[j], t.k
+        if st is None:
+            mats = []
+            for a in range(k):
+                for b in range(a, k):
+                    E = np.zeros((k, k))
+                    E[a, b] = E[b, a] = 1.0
+                    mats.append(E)
+        else:
+            par = np.asarray(pmap.term_params(fit.params, j), dtype=float)
+            mats = []
+            for i in range(st.npar):
+                z = par.astype(complex)
+                z[i] += 1j * COMPLEX_STEP
+                mats.append(np.asarray(st.matrix(z)).imag / COMPLEX_STEP)
+        out.append(mats)
+    return out
+
+
+def _patterns(random, derivs) -> list:
+    """q × q sparse D_r = I ⊗ E_r on its term's columns for each variance parameter."""
+    out = []
+    for t, mats in zip(random.terms, derivs):
+        for E in mats:
+            block = sp.kron(sp.eye(t.nlev), sp.csr_matrix(E), format="csr")
+            out.append(sp.block_diag([sp.csr_matrix((t.offset, t.offset)), block,
+                                      sp.csr_matrix((random.q - t.offset - t.q,) * 2)], format="csr"))
     return out
 
 
@@ -271,16 +297,9 @@ def _products_sparse(X: np.ndarray, Z: sp.csc_matrix, Lam: sp.spmatrix, s2: floa
                        trace_S2=trace_S2, XtS3X=XtS3X)
 
 
-def _params(blocks) -> list:
-    """(term, E_r) for each variance/covariance parameter, pbkrtest's order."""
-    out = []
-    for t, (_, _, k) in enumerate(blocks):
-        for a in range(k):
-            for b in range(a, k):
-                E = np.zeros((k, k))
-                E[a, b] = E[b, a] = 1.0
-                out.append((t, E))
-    return out
+def _params(derivs) -> list:
+    """(term, E_r) for each variance parameter (pbkrtest's order for unstructured terms)."""
+    return [(t, E) for t, mats in enumerate(derivs) for E in mats]
 
 
 def _trace_pairs(M: np.ndarray, blocks, params) -> np.ndarray:
@@ -345,10 +364,11 @@ def compute_vcov_adjusted(result) -> KRAdjusted:
         else:
             pr = _products_sparse(X, Z, Lam, s2, blocks)
             UtU_blocks = pr.UtU_blocks
-        params = _params(blocks)
+        derivs = _derivatives(fit, rd.terms)
+        params = _params(derivs)
         Phi = np.asarray(fit.solution.vcov)
         TT, V, M, UtTT = pr.TT, pr.V, pr.M, pr.UtTT
-        Ds = _patterns(rd)
+        Ds = _patterns(rd, derivs)
         m = len(Ds) + 1
         DV = [D @ V for D in Ds]
         MDV = np.split(M @ np.hstack(DV), m - 1, axis=1) if DV else []

@@ -62,6 +62,12 @@ def profile_intervals(result, level: float = 0.95, which: str = "all", exact: bo
 
     if which not in ("all", "theta_", "beta_"):
         raise ModelSpecError(f"which must be 'all', 'theta_' or 'beta_', got {which!r}")
+    structured = [f"{st.name}(...) on {t.group!r}" for t, st in
+                  zip(result.random.terms, result.spec.parameters.structures) if st is not None]
+    if structured:  # the profiles below are over lme4's θ (sd/cor), not the structure's ψ
+        raise ModelSpecError(f"profile intervals are not available for random terms with a covariance "
+                             f"structure ({', '.join(structured)}): the profiles are over lme4's "
+                             "unstructured θ; use method='wald' or 'bootstrap'")
     fit = ml_fit(result)
     ws = fit.workspace
     dev0 = float(ws.deviance(np.asarray(fit.theta, dtype=float), reml=False))
