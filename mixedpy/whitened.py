@@ -147,7 +147,9 @@ class WhitenedWorkspace:
 
     def deviance_and_gradient(self, params: np.ndarray, reml: bool = True) -> tuple[float, np.ndarray]:
         """The deviance and its gradient in (θ, φ): analytic for GLS; with random terms (or sparse
-        Kronecker whitening) analytic in θ (the whitened workspace's) and central differences in φ."""
+        Kronecker whitening) analytic in θ (the whitened workspace's) and in φ
+        (:mod:`mixedpy.whitened_gradient`); central differences in φ only for GLS on grids and
+        engines without entries of A⁻¹."""
         params = np.asarray(params, dtype=float)
         try:
             if not self.random.terms and not self.residual.kron:
@@ -159,6 +161,11 @@ class WhitenedWorkspace:
             else:
                 f, g_theta = w["inner"].deviance_and_gradient(theta, reml)
                 f = f + w["W"].logdet
+            if w["inner"] is not None:
+                from .whitened_gradient import phi_gradient
+                g_phi = phi_gradient(self, params, reml)
+                if g_phi is not None:
+                    return float(f), np.concatenate([g_theta, g_phi])
             g_phi = np.zeros(self.nphi)
             for k in range(self.nphi):
                 h = FD_STEP * max(1.0, abs(phi[k]))
@@ -209,14 +216,30 @@ class WhitenedWorkspace:
         return self.residual.gradient(phi, Ga), self.residual.gradient(phi, Gp)
 
     def varpar_pieces(self, params: np.ndarray, reml: bool):
-        """(a, pwrss, vec (RXᵀRX)⁻¹) and the analytic gradients of a and pwrss (GLS; None with
-        random terms), for :mod:`mixedpy.inference.varpar`'s Hessian."""
-        if self.random.terms or not self.nphi or self.residual.kron:
+        """(a, pwrss, vec (RXᵀRX)⁻¹) and the analytic gradients of a and pwrss in (θ, φ), for
+        :mod:`mixedpy.inference.varpar`'s Hessian (None where some piece has no analytic gradient)."""
+        if not self.nphi or self.structures is not None or (self.residual.kron and not self.random.terms):
             return None
+        if self.random.terms:
+            return self._random_varpar_pieces(params, reml)
         pt = self.parts(params)
         g_a, g_pw = self._gls_piece_gradients(params, pt, reml)
         a = pt.ldL2 + (pt.ldRX2 if reml else 0.0)
         return np.concatenate([[a, pt.pwrss], np.linalg.inv(pt.RXtRX).ravel()]), np.vstack([g_a, g_pw])
+
+    def _random_varpar_pieces(self, params: np.ndarray, reml: bool):
+        from .gradient import gradient_pieces
+        from .whitened_gradient import phi_pieces
+        theta, phi = self.split(params)
+        inner = self.at(phi)["inner"]
+        pt = inner.parts(theta)
+        th = gradient_pieces(inner, pt, want_ldrx2=reml)
+        ph = phi_pieces(self, params, reml)
+        if th is None or ph is None:
+            return None
+        a = pt.ldL2 + self.at(phi)["W"].logdet + (pt.ldRX2 if reml else 0.0)
+        f = np.concatenate([[a, pt.pwrss], np.linalg.inv(pt.RXtRX).ravel()])
+        return f, np.vstack([np.concatenate([th[0] + th[1], ph[0]]), np.concatenate([th[2], ph[1]])])
 
     # --- the solution's pieces ----------------------------------------------------------------------
     def blups(self, parts: DevianceParts) -> np.ndarray:

@@ -29,7 +29,7 @@ LAYERS = [
     ["mixedpy.solution", "mixedpy.model.protocol", "mixedpy.model"],
     ["mixedpy.whitened"],
     ["mixedpy.genetics.mme", "mixedpy.genetics.tridiagonal", "mixedpy.objective"],
-    ["mixedpy.gradient", "mixedpy.objective_dense", "mixedpy.genetics.elimination"],
+    ["mixedpy.gradient", "mixedpy.whitened_gradient", "mixedpy.objective_dense", "mixedpy.genetics.elimination"],
     ["mixedpy.optimize"],
     ["mixedpy.genetics"],
     ["mixedpy.covariance"],

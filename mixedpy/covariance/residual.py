@@ -161,7 +161,7 @@ class ResidualDesign:
         rho_r = bounded(p[:, 1]) ** b.grid[:, 0]
         rho_c = bounded(p[:, 2]) ** b.grid[:, 1]
         (lr, lc, vals), logdet = kron_whitening(np.exp(p[:, 0]), rho_r, rho_c, *b.shape)
-        return b.rows[:, lr], b.rows[:, lc], vals, float(np.sum(logdet))
+        return b.rows[:, lr], b.rows[:, lc], vals, np.sum(logdet)
 
     def whitening(self, phi, dense: bool = False) -> Whitening:
         """T = blockdiag(L_s⁻¹ diag(√w_s)) and log|R| at φ; raises LinAlgError if some R_s is not
@@ -179,7 +179,7 @@ class ResidualDesign:
         for k, b in enumerate(self.batches):
             if par is not None:
                 r, c, v, ld = self._kron_batch(b, par)
-                logdet += ld
+                logdet += float(ld)
                 Linvs.append(None)
                 rows_all.append(r.ravel())
                 cols_all.append(c.ravel())
@@ -201,6 +201,42 @@ class ResidualDesign:
         T = sp.csr_matrix((np.concatenate(vals_all), (np.concatenate(rows_all), np.concatenate(cols_all))),
                           shape=(self.n, self.n))
         return Whitening(T, logdet, Linvs)
+
+    def whitening_derivatives(self, phi, Linvs: list) -> list[tuple[sp.csr_matrix, float]]:
+        """(∂T/∂φ_k, ∂log|R|/∂φ_k) for every free φ_k, exact: dense blocks through
+        ∂L⁻¹ = −Φ(L⁻¹ ∂R L⁻ᵀ) L⁻¹ (Φ: lower triangle, half diagonal) with ∂R by the complex step,
+        grid batches by the complex step through the Kronecker factors.  ``Linvs`` are the
+        :class:`Whitening`'s unweighted L_s⁻¹ at φ."""
+        phi = np.asarray(phi, dtype=float)
+        sw = None if self.weights is None else np.sqrt(self.weights)
+        out = []
+        for k in range(self.nphi):
+            z = phi.astype(complex)
+            z[k] += 1j * COMPLEX_STEP
+            blocks = None if self.kron else self.batch_blocks(z)
+            par = self.full(z) if self.kron else None
+            rows_all, cols_all, vals_all, dlog = [], [], [], 0.0
+            for j, b in enumerate(self.batches):
+                if par is not None:
+                    r, c, v, ld = self._kron_batch(b, par)
+                    v, dlog = v.imag / COMPLEX_STEP, dlog + float(ld.imag) / COMPLEX_STEP
+                else:
+                    Linv = Linvs[j]
+                    S = Linv @ (blocks[j].imag / COMPLEX_STEP) @ np.swapaxes(Linv, 1, 2)
+                    m = S.shape[1]
+                    dlog += float(np.einsum("sii->", S))
+                    S = np.tril(S)
+                    S[:, np.arange(m), np.arange(m)] *= 0.5
+                    dT = -S @ Linv
+                    rr, cc = np.tril_indices(m)
+                    r, c, v = b.rows[:, rr], b.rows[:, cc], dT[:, rr, cc]
+                rows_all.append(r.ravel())
+                cols_all.append(c.ravel())
+                vals_all.append((v if sw is None else v * sw[c]).ravel())
+            dT = sp.csr_matrix((np.concatenate(vals_all), (np.concatenate(rows_all), np.concatenate(cols_all))),
+                               shape=(self.n, self.n))
+            out.append((dT, dlog))
+        return out
 
     def gradient(self, phi, G_blocks: list) -> np.ndarray:
         """Σ_s ⟨G_s, ∂R_s/∂φ_k⟩ for every free φ_k, given per-batch G_s (n_b × m × m)."""

@@ -44,7 +44,8 @@ def ar1_inverse_factor(rho: np.ndarray, n: int) -> tuple[np.ndarray, np.ndarray]
     >>> np.allclose(B @ R @ B.T, np.eye(3))
     True
     """
-    rho = np.asarray(rho, dtype=float)[:, None]
+    rho = np.asarray(rho)[:, None]  # complex-safe (the φ-gradient takes complex steps)
+    rho = rho.astype(np.result_type(rho.dtype, float))
     c = 1.0 / np.sqrt(1.0 - rho * rho)
     diag = np.broadcast_to(c, (len(rho), n)).copy()
     diag[:, 0] = 1.0
@@ -89,8 +90,9 @@ def kron_whitening(scale: np.ndarray, rho_r: np.ndarray, rho_c: np.ndarray, nr: 
     parts.append((p[both], p[both] - nc - 1, er[:, i[both]] * ec[:, j[both]]))
     rows = np.concatenate([q[0] for q in parts])
     cols = np.concatenate([q[1] for q in parts])
-    vals = np.concatenate([q[2] for q in parts], axis=1) / np.asarray(scale, dtype=float)[:, None]
-    logdet = (nr * nc * np.log(np.asarray(scale, dtype=float) ** 2)
+    scale = np.asarray(scale)
+    vals = np.concatenate([q[2] for q in parts], axis=1) / scale[:, None]
+    logdet = (nr * nc * np.log(scale ** 2)
               + nc * (nr - 1) * np.log1p(-np.asarray(rho_r) ** 2) + nr * (nc - 1) * np.log1p(-np.asarray(rho_c) ** 2))
     return (rows, cols, vals), logdet
 

@@ -81,3 +81,33 @@ def inverse_blocks(L: sp.csc_matrix, d: np.ndarray, perm: np.ndarray, blocks: np
                 vals = np.where(found, lowc.data[np.minimum(idx, len(keys) - 1)], 0.0)
                 out[:, a, b] = out[:, b, a] = vals
     return out
+
+
+def inverse_entries(L: sp.csc_matrix, d: np.ndarray, perm: np.ndarray, rows: np.ndarray,
+                    cols: np.ndarray) -> np.ndarray:
+    """Entries (rows[i], cols[i]) of A⁻¹, each a pair adjacent in the graph of A (or on the
+    diagonal), given A[perm][:, perm] = (I + L) diag(d) (I + L)ᵀ.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> L = sp.csc_matrix(np.array([[0, 0, 0], [0.5, 0, 0], [0.25, 0.1, 0]]))
+    >>> d = np.array([2.0, 1.0, 3.0]); Lu = np.eye(3) + L.toarray()
+    >>> Ainv = np.linalg.inv(Lu @ np.diag(d) @ Lu.T)
+    >>> bool(np.allclose(inverse_entries(L, d, np.arange(3), np.array([0, 2]), np.array([2, 2])),
+    ...                  Ainv[[0, 2], [2, 2]]))
+    True
+    """
+    sig_diag, sig_low = selected_inverse(L, d)
+    q = L.shape[0]
+    where = np.empty(q, dtype=np.int64)
+    where[perm] = np.arange(q)
+    pr, pc = where[rows], where[cols]
+    hi, lo = np.maximum(pr, pc), np.minimum(pr, pc)
+    lowc = sig_low.tocsc()
+    lowc.sort_indices()
+    keys = np.repeat(np.arange(q, dtype=np.int64), np.diff(lowc.indptr)) * q + lowc.indices
+    idx = np.minimum(np.searchsorted(keys, lo * q + hi), max(len(keys) - 1, 0))
+    found = (len(keys) > 0) & (keys[idx] == lo * q + hi) if len(keys) else np.zeros(len(rows), bool)
+    off = np.where(found, lowc.data[idx] if len(keys) else 0.0, 0.0)
+    return np.where(pr == pc, sig_diag[pr], off)

@@ -8,10 +8,13 @@ ordering and elimination tree — is done once).
 from __future__ import annotations
 
 import numpy as np
+import scipy.linalg as la
 import scipy.sparse as sp
 
 from .selinv import inverse_blocks
 from .sparse_ldl import SparseLDL
+
+DENSE_INVERSE_Q = 1500  # up to this q, A⁻¹'s blocks come from the dense inverse (faster than selinv)
 
 
 class SparseSystem:
@@ -74,7 +77,21 @@ class SparseSystem:
     def solve(self, B: np.ndarray) -> np.ndarray:
         return self.ldl.solve(B)
 
+    def dense_inverse(self) -> np.ndarray:
+        """A⁻¹ (q × q) from the current factor by two dense triangular solves (small q only)."""
+        L, d, perm = self.ldl.factors()
+        Ui = la.solve_triangular(L.toarray() + np.eye(self.q), np.eye(self.q), lower=True,
+                                 unit_diagonal=True, check_finite=False)  # (I + L)⁻¹
+        inv_p = (Ui.T / d) @ Ui
+        out = np.empty_like(inv_p)
+        out[np.ix_(perm, perm)] = inv_p
+        return out
+
     def inverse_blocks(self, blocks: np.ndarray) -> np.ndarray:
-        """Diagonal blocks of A⁻¹ for the index blocks (nblock × k) of the current factor."""
+        """Diagonal blocks of A⁻¹ for the index blocks (nblock × k) of the current factor (from the
+        dense inverse up to DENSE_INVERSE_Q, else by selected inversion)."""
+        if self.q <= DENSE_INVERSE_Q:
+            Ainv = self.dense_inverse()
+            return Ainv[blocks[:, :, None], blocks[:, None, :]]
         L, d, perm = self.ldl.factors()
         return inverse_blocks(L, d, perm, blocks)
