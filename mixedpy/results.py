@@ -475,10 +475,11 @@ class LmmResult:
         from .inference.confint import confint
         return confint(self, method=method, level=level, **kwargs)
 
-    def compare(self, *others, names: list | None = None) -> pd.DataFrame:
-        """Likelihood-ratio tests against nested fits (lme4's ``anova(m0, m1)``); see :func:`mixedpy.compare`."""
+    def compare(self, *others, names: list | None = None, refit: bool | None = None) -> pd.DataFrame:
+        """Likelihood-ratio tests against nested fits (lme4's ``anova(m0, m1)``; REML for residual
+        structures with the same fixed part, as nlme's); see :func:`mixedpy.compare`."""
         from .inference.lrt import compare
-        return compare(self, *others, names=names)
+        return compare(self, *others, names=names, refit=refit)
 
     def emmeans(self, specs, by=None, ddf: str = "kenward-roger", level: float = 0.95, at=None):
         """Estimated marginal means (emmeans / SAS LSMEANS); see :func:`mixedpy.inference.emmeans.emmeans`.

@@ -1,7 +1,9 @@
 """Likelihood-ratio tests between nested fits, as lme4's ``anova(m0, m1, ...)``.
 
 REML fits are refitted with ML first (their likelihoods are not comparable across fixed effects),
-and the table says so, as lme4's "refitting model(s) with ML (instead of REML)". Models are sorted
+and the table says so, as lme4's "refitting model(s) with ML (instead of REML)".  Fits that differ
+in their residual structure (``residual=``) but share the fixed part (the same X) are compared on
+the REML criterion itself, as nlme's ``anova(gls1, gls2)``: no refit, BIC with log(n − p). Models are sorted
 by their number of parameters; each row's χ² compares it with the row above. Rows are labelled by
 the models' formulas unless ``names`` are given.
 """
@@ -30,7 +32,33 @@ def ml_fit(result):
     return result.ml_fit
 
 
-def compare(*models, names: list | None = None) -> pd.DataFrame:
+def _reml_comparable(models) -> bool:
+    """All REML fits with the same fixed-effects matrix X."""
+    if not all(getattr(m, "reml", False) and m.method == "reml" for m in models):
+        return False
+    X0 = np.asarray(models[0].spec.fixed.X)
+    return all(np.asarray(m.spec.fixed.X).shape == X0.shape and np.array_equal(np.asarray(m.spec.fixed.X), X0)
+               for m in models[1:])
+
+
+def _use_reml(models, refit: bool | None) -> bool:
+    """Whether to compare REML criteria (see the module docstring); refit=False demands it."""
+    if refit is True:
+        return False
+    comparable = _reml_comparable(models)
+    if refit is False:
+        if not comparable:
+            methods = sorted({str(m.method) for m in models})
+            raise ModelSpecError(f"refit=False compares REML criteria, which needs REML fits (methods: "
+                                 f"{methods}) with identical fixed parts; the fixed parts differ or some fit "
+                                 f"is not REML: use refit=True (ML refit)")
+        return True
+    if refit is not None:
+        raise ModelSpecError(f"refit must be None, True or False, not {refit!r}")
+    return comparable and any(m.spec.residual is not None for m in models)
+
+
+def compare(*models, names: list | None = None, refit: bool | None = None) -> pd.DataFrame:
     """Likelihood-ratio tests of nested models (lme4's ``anova(m0, m1)``).
 
     Parameters
@@ -40,6 +68,11 @@ def compare(*models, names: list | None = None) -> pd.DataFrame:
     names : list of str, optional
         Row labels, in the order of ``models`` (default: each model's formula; a formula that
         appears twice gets `` #2`` …).
+    refit : bool, optional
+        None (default): REML fits with identical fixed parts that differ in their residual
+        structure are compared on the REML criterion (nlme's anova), any other REML fit is refitted
+        with ML (lme4's anova).  True: always refit with ML.  False: compare REML criteria (raises
+        :class:`~mixedpy.errors.ModelSpecError` unless all fits are REML with the same X).
 
     Returns
     -------
@@ -72,14 +105,16 @@ def compare(*models, names: list | None = None) -> pd.DataFrame:
     labels = [str(n) for n in names] if names is not None else _formula_labels(models)
     if len(labels) != len(models):
         raise ModelSpecError(f"names has {len(labels)} labels for {len(models)} models")
-    fits = [ml_fit(m) for m in models]
+    reml = _use_reml(models, refit)
+    fits = list(models) if reml else [ml_fit(m) for m in models]
     order = sorted(range(len(fits)), key=lambda i: fits[i].npar)
     rows = []
     prev = None
     for i in order:
         f = fits[i]
         dev = -2 * f.loglik
-        row = {"npar": f.npar, "aic": f.aic, "bic": f.bic, "loglik": f.loglik, "deviance": dev,
+        bic = dev + np.log(f.nobs - len(f.coef_names)) * f.npar if reml else f.bic
+        row = {"npar": f.npar, "aic": f.aic, "bic": bic, "loglik": f.loglik, "deviance": dev,
                "chisq": np.nan, "df": np.nan, "p": np.nan}
         if prev is not None:
             chisq = max(prev["deviance"] - dev, 0.0)
@@ -89,6 +124,10 @@ def compare(*models, names: list | None = None) -> pd.DataFrame:
         prev = row
     out = CompareTable(rows, index=[labels[i] for i in order])
     out.index.name = "model"
+    if reml:
+        out.note = ("REML criteria compared without refitting (same fixed part; as nlme's anova): "
+                    "loglik is the REML log-likelihood, BIC uses log(n - p)")
+        return out
     refitted = [labels[i] for i, m in enumerate(models) if getattr(m, "reml", False) and m.method != "ml"]
     if refitted:
         which = "both models" if len(refitted) == len(models) == 2 else (
