@@ -307,6 +307,10 @@ def minimize_information(fgh: Callable, fun: Callable[[np.ndarray], float], thet
         room = np.where(step < 0, (theta - lower) / np.maximum(-step, 1e-300), np.inf)
         alpha = min(1.0, 0.9 * float(np.min(room)))
         trial = theta + alpha * step
+        if len(theta) == 1 and trial[0] - lower[0] > 1e-4:
+            # one parameter: successive parabolic steps on the deviance alone (a third of the cost
+            # of a gradient-and-information evaluation: no traces, no inverse of the dense core)
+            return _parabolic(fun, theta0, (theta, f, g), trial, lower, nfev, tol, t0)
         out = fgh(trial)
         nfev += 1
         while not out[0] <= f - 1e-4 * alpha * 2 * decrement and alpha > 1e-6:
@@ -328,3 +332,46 @@ def minimize_information(fgh: Callable, fun: Callable[[np.ndarray], float], thet
         converged, msg = False, msg + "; a parameter is at its bound"
     return OptSummary("ai-newton", np.asarray(theta0, dtype=float), theta, float(f), nfev, converged, msg,
                       np.asarray(g, dtype=float), time.perf_counter() - t0)
+
+
+def _parabolic(fun: Callable, theta0: np.ndarray, first: tuple, trial: np.ndarray, lower: np.ndarray,
+               nfev: int, tol: float, t0: float, max_iter: int = 12) -> OptSummary:
+    """One-parameter finish of :func:`minimize_information`: the parabola through the point with
+    the exact gradient and the deviance at its Newton step, then through the three best points,
+    until its predicted decrease is below the tolerance (Brent-style successive interpolation)."""
+    x0, f0, g0 = float(first[0][0]), float(first[1]), float(first[2][0])
+    x1 = float(trial[0])
+    f1 = float(fun(np.array([x1])))
+    nfev += 1
+    pts = [(x0, f0), (x1, f1)]
+    c = 2.0 * (f1 - f0 - g0 * (x1 - x0)) / (x1 - x0) ** 2
+    xb, fb, gb = x0, f0, g0
+    if f1 <= f0:
+        xb, fb, gb = x1, f1, g0 + c * (x1 - x0)
+    ftol = tol * max(1.0, abs(fb) / 1e4)
+    converged, msg = False, "iteration limit"
+    for _ in range(max_iter):
+        if c <= 0:
+            msg = "the deviance is not convex here"
+            break
+        xn = max(xb - gb / c, float(lower[0]) + 0.5 * (xb - float(lower[0])))
+        predicted = gb * (xn - xb) + 0.5 * c * (xn - xb) ** 2
+        if -predicted < ftol or abs(xn - xb) < 1e-9 * max(1.0, abs(xb)):
+            converged, msg = True, f"parabolic step's predicted decrease {-predicted:.2e}"
+            break
+        fn = fun(np.array([xn]))
+        nfev += 1
+        pts.append((xn, float(fn)))
+        (a, fa), (b, fbb), (d, fd) = sorted(pts, key=lambda p: p[1])[:3] if len(pts) > 2 else \
+            [(x0, f0), (x1, f1), (x0, f0)]
+        denom = (a - b) * (a - d) * (b - d)
+        if denom == 0:
+            converged, msg = True, "parabola points coincide"
+            break
+        # the parabola through the three best points: its curvature and its slope at the best one
+        c = 2.0 * (fa * (b - d) - fbb * (a - d) + fd * (a - b)) / denom
+        gb = (fa - fbb) / (a - b) + 0.5 * c * (a - b)
+        xb, fb = a, fa
+    at_bound = xb - float(lower[0]) < 1e-4
+    return OptSummary("ai-newton", np.asarray(theta0, dtype=float), np.array([xb]), float(fb), nfev,
+                      converged and not at_bound, msg, np.array([gb]), time.perf_counter() - t0)
