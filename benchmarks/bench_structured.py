@@ -77,8 +77,9 @@ def pedigree_data(n: int, seed: int = 2):
     u = np.zeros((n, 2))
     for i in range(n):  # Mendelian sampling, simulation only
         s, d = sire[i], dam[i]
-        par = (u[int(s) - 1] if s == s else 0) * 0.5 + (u[int(d) - 1] if d == d else 0) * 0.5
-        var = 1.0 if s != s and d != d else 0.5
+        known_s, known_d = not np.isnan(s), not np.isnan(d)
+        par = (u[int(s) - 1] if known_s else 0) * 0.5 + (u[int(d) - 1] if known_d else 0) * 0.5
+        var = 0.5 if known_s or known_d else 1.0
         u[i] = par + np.sqrt(var) * (LG @ rng.standard_normal(2))
     e = rng.standard_normal((n, 2)) @ np.linalg.cholesky(R0).T
     sex = rng.choice(["F", "M"], n)
