@@ -103,17 +103,19 @@ class TridiagonalWorkspace:
     Examples
     --------
     >>> import numpy as np, pandas as pd, mixedpy
-    >>> from mixedpy.genetics.fitting import setup
     >>> from mixedpy.genetics.mme import MMEWorkspace
+    >>> from mixedpy.model.spec import model_spec
+    >>> from mixedpy.model.workspace import workspace_for
     >>> rng = np.random.default_rng(0)
     >>> W = rng.normal(size=(30, 60)); K = W @ W.T / 60
     >>> ids = [f"i{k}" for k in range(30)]
     >>> d = pd.DataFrame({"y": rng.normal(size=50), "id": rng.choice(ids, 50)})
-    >>> s = setup("y ~ 1 + (1 | id)", d, {"id": pd.DataFrame(K, index=ids, columns=ids)})
-    >>> type(s.workspace).__name__
+    >>> s = model_spec("y ~ 1 + (1 | id)", d, relmat={"id": pd.DataFrame(K, index=ids, columns=ids)})
+    >>> ws = workspace_for(s)
+    >>> type(ws).__name__
     'TridiagonalWorkspace'
     >>> general = MMEWorkspace(s.fixed.X, s.fixed.y, s.random, s.structures)
-    >>> bool(np.isclose(s.workspace.deviance([0.7]), general.deviance([0.7]), rtol=1e-10))
+    >>> bool(np.isclose(ws.deviance([0.7]), general.deviance([0.7]), rtol=1e-10))
     True
     """
 
