@@ -282,7 +282,10 @@ def minimize_information(fgh: Callable, fun: Callable[[np.ndarray], float], thet
     with ``fun`` only, until the deviance decreases (Armijo); H is shifted to positive definite.
     Converged when the Newton decrement gᵀH⁻¹g/2 is below ``tol`` · max(1, |deviance|/10⁴) or
     the step is below 10⁻⁸; θ on a bound reports not converged, so the orchestrator's
-    derivative-free second opinion decides there.
+    derivative-free second opinion decides there.  With one parameter only the first evaluation
+    uses ``fgh``: the Newton step from it is refined by successive parabolas through deviance
+    values (``fun`` costs one factorization; ``fgh`` adds the traces and the dense core's inverse,
+    about twice as much again), until the parabola predicts a decrease below the same tolerance.
 
     Examples
     --------
