@@ -123,24 +123,15 @@ def contrast_family(method, labels: list, ref=1, reverse: bool = False, exclude=
     excl = set(_ref_positions(labels, list(exclude), raw)) if exclude else set()
     if m in ("pairwise", "revpairwise"):
         cols, names = [], []
-        if m == "pairwise":
-            for i in range(k - 1):
-                for j in range(i + 1, k):
-                    if i in excl or j in excl:
-                        continue
-                    c = np.zeros(k)
-                    c[i], c[j] = 1, -1
-                    cols.append(c)
-                    names.append(f"{lv[i]} - {lv[j]}")
-        else:
-            for i in range(1, k):
-                for j in range(i):
-                    if i in excl or j in excl:
-                        continue
-                    c = np.zeros(k)
-                    c[i], c[j] = 1, -1
-                    cols.append(c)
-                    names.append(f"{lv[i]} - {lv[j]}")
+        pairs = ([(i, j) for i in range(k - 1) for j in range(i + 1, k)] if m == "pairwise"
+                 else [(i, j) for i in range(1, k) for j in range(i)])     # revpairwise
+        for i, j in pairs:
+            if i in excl or j in excl:
+                continue
+            c = np.zeros(k)
+            c[i], c[j] = 1, -1
+            cols.append(c)
+            names.append(f"{lv[i]} - {lv[j]}")
         coef = np.column_stack(cols) if cols else np.zeros((k, 0))
         if reverse:
             coef = -coef
