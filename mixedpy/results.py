@@ -130,7 +130,17 @@ class LmmResult:
 
     def reliability(self, group: str) -> pd.Series:
         """Reliabilities 1 − PEV/(σ²_a(1 + F)) of a pedigree term's breeding values: exact PEV from
-        direct engines, the approximation :func:`mixedpy.genetics.pcg.approximate_pev` with PCG."""
+        direct engines, the approximation :func:`mixedpy.genetics.pcg.approximate_pev` with PCG.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> ped = mixedpy.Pedigree.from_frame(mixedpy.datasets.load("mrode_pedigree"))
+        >>> m = mixedpy.fit("wwg ~ sex + (1 | animal)", mixedpy.datasets.load("mrode_calves"),
+        ...                 relmat={"animal": ped}, variances={"animal": 20.0, "Residual": 40.0})
+        >>> m.reliability("animal").round(3).tolist()
+        [0.169, 0.166, 0.16, 0.38, 0.395, 0.389, 0.42, 0.394]
+        """
         from .genetics.pcg import reliabilities
         return reliabilities(self, group)
     # --- end issue #19 ---------------------------------------------------------------------------------
@@ -141,7 +151,17 @@ class LmmResult:
 
     @property
     def anova_table(self) -> pd.DataFrame | None:
-        """Sums of squares and expected mean squares (``method="anova"``; None otherwise)."""
+        """Sums of squares and expected mean squares (``method="anova"``; None otherwise).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"), method="anova")
+        >>> m.anova_table["mean_sq"].round(2).tolist()
+        [11271.5, 2451.25]
+        >>> mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff")).anova_table is None
+        True
+        """
         t = self.estimates.anova_table
         return None if t is None else t.copy()
 
@@ -168,12 +188,28 @@ class LmmResult:
 
     @property
     def fitter(self):
-        """The orchestrator that made this result (``fitter(spec)`` fits a spec; used by workers)."""
+        """The orchestrator that made this result (``fitter(spec)`` fits a spec; used by workers).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+        >>> callable(m.fitter)
+        True
+        """
         return self._refitter
 
     @cached_property
     def ml_fit(self) -> LmmResult:
-        """This fit if it is ML, else the same model refitted by maximum likelihood (for LRTs)."""
+        """This fit if it is ML, else the same model refitted by maximum likelihood (for LRTs).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+        >>> m.ml_fit.reml, round(m.ml_fit.deviance, 4)
+        (False, 327.3271)
+        """
         if not self.reml:
             return self
         import warnings
@@ -183,7 +219,15 @@ class LmmResult:
 
     @cached_property
     def reml_fit(self) -> LmmResult:
-        """This fit if it is REML, else the same model refitted by REML (for Kenward-Roger)."""
+        """This fit if it is REML, else the same model refitted by REML (for Kenward-Roger).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+        >>> m.reml_fit is m
+        True
+        """
         if self.reml:
             return self
         import warnings
@@ -194,6 +238,15 @@ class LmmResult:
     # --- fixed effects --------------------------------------------------------------------------
     @property
     def coef_names(self) -> list[str]:
+        """The fixed-effect coefficient names (columns of X).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+        >>> m.coef_names
+        ['(Intercept)', 'Days']
+        """
         return list(self.fixed.names)
 
     @cached_property
@@ -202,12 +255,28 @@ class LmmResult:
 
     @property
     def fixef(self) -> pd.Series:
-        """Fixed-effect estimates (BLUE), a copy."""
+        """Fixed-effect estimates (BLUE), a copy.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+        >>> round(float(m.fixef["(Intercept)"]), 4)
+        1527.5
+        """
         return self._fixef.copy()
 
     @property
     def vcov(self) -> pd.DataFrame:
-        """Var(β̂) = σ² (RXᵀRX)⁻¹, as lme4's ``vcov`` (a copy)."""
+        """Var(β̂) = σ² (RXᵀRX)⁻¹, as lme4's ``vcov`` (a copy).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+        >>> m.vcov.round(4).to_numpy().tolist()
+        [[46.5746, -1.4511], [-1.4511, 2.3895]]
+        """
         return pd.DataFrame(np.array(self.solution.vcov), index=self.coef_names, columns=self.coef_names)
 
     @cached_property
@@ -224,7 +293,15 @@ class LmmResult:
 
     @property
     def coef_df(self) -> np.ndarray:
-        """Denominator degrees of freedom per coefficient (Satterthwaite when available)."""
+        """Denominator degrees of freedom per coefficient (Satterthwaite when available).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+        >>> m.coef_df.round(4).tolist()
+        [17.0, 17.0]
+        """
         return self._coef_df
 
     @cached_property
@@ -238,7 +315,15 @@ class LmmResult:
 
     @property
     def coef_table(self) -> pd.DataFrame:
-        """Estimates, standard errors, Satterthwaite df, t values and two-sided p values (a copy)."""
+        """Estimates, standard errors, Satterthwaite df, t values and two-sided p values (a copy).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+        >>> m.coef_table.round(4).loc["(Intercept)"].tolist()
+        [1527.5, 19.3834, 5.0, 78.8045, 0.0]
+        """
         return self._coef_table.copy()
 
     # --- variance components ----------------------------------------------------------------------
@@ -248,7 +333,15 @@ class LmmResult:
 
     def term_covariance(self, term: ReTerm) -> np.ndarray:
         """The term's k×k covariance matrix of random effects: σ² T Tᵀ, or as the estimator gives it
-        directly (ANOVA moments, posterior means)."""
+        directly (ANOVA moments, posterior means).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+        >>> m.term_covariance(m.random.terms[0]).round(2).tolist()
+        [[612.09, 9.6], [9.6, 35.07]]
+        """
         raw = self.raw_variances
         if raw is not None:
             label = self._term_labels()[list(self.random.terms).index(term)]
@@ -283,16 +376,41 @@ class LmmResult:
     def varcorr(self) -> pd.DataFrame:
         """Variance components in the layout of lme4's ``as.data.frame(VarCorr(m))`` (a copy); a
         ``diag(...)`` term has variance rows only (as lme4's ``||`` terms), other structured terms
-        (cs, ar1, fa …) their covariance/correlation rows of G(ψ̂)."""
+        (cs, ar1, fa …) their covariance/correlation rows of G(ψ̂).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+        >>> m.varcorr[["group", "variance"]].round(2).values.tolist()
+        [['Batch', 1764.05], ['Residual', 2451.25]]
+        """
         return self._varcorr.copy()
 
     @property
     def ngroups(self) -> dict:
+        """Number of levels of each grouping factor.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+        >>> m.ngroups
+        {'Subject': 18}
+        """
         return {g: terms[0].nlev for g, terms in self.random.groups().items()}
 
     @property
     def is_singular(self) -> bool:
-        """lme4's ``isSingular``: a bounded θ element (a relative SD) below 1e-4."""
+        """lme4's ``isSingular``: a bounded θ element (a relative SD) below 1e-4.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+        >>> m.is_singular
+        False
+        """
         bounded = self.random.lower == 0
         for t, st in zip(self.random.terms, self.spec.parameters.structures):
             if getattr(st, "name", None) == "rr":  # rank k < columns: zero pivots are the model
@@ -303,36 +421,106 @@ class LmmResult:
     # --- likelihood -------------------------------------------------------------------------------
     @property
     def npar(self) -> int:
+        """Number of parameters: fixed effects, θ and σ.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+        >>> m.npar
+        3
+        """
         return len(self.coef_names) + len(self.theta) + 1
 
     @property
     def objective(self) -> float:
+        """The optimised criterion (−2 REML or ML log-likelihood).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+        >>> round(float(m.objective), 4)
+        319.6543
+        """
         return float(self.optinfo.fun)
 
     @property
     def reml_criterion(self) -> float:
-        """−2 × restricted log-likelihood at the optimum (REML fits; NaN for ML fits)."""
+        """−2 × restricted log-likelihood at the optimum (REML fits; NaN for ML fits).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+        >>> round(float(m.reml_criterion), 4)
+        319.6543
+        """
         return self.objective if self.reml and self.method in ("reml", "known") else np.nan
 
     @property
     def deviance(self) -> float:
-        """−2 × log-likelihood at the optimum (ML fits; NaN for REML fits, see ``reml_criterion``)."""
+        """−2 × log-likelihood at the optimum (ML fits; NaN for REML fits, see ``reml_criterion``).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+        >>> round(float(m.refit(reml=False).deviance), 4)
+        327.3271
+        """
         return self.objective if not self.reml and self.method in ("ml", "known") else np.nan
 
     @property
     def loglik(self) -> float:
+        """The (restricted, for REML fits) log-likelihood at the optimum.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+        >>> round(float(m.loglik), 4)
+        -159.8271
+        """
         return -0.5 * self.objective
 
     @property
     def aic(self) -> float:
+        """Akaike's information criterion, −2 log L + 2 npar.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+        >>> round(float(m.aic), 4)
+        325.6543
+        """
         return -2 * self.loglik + 2 * self.npar
 
     @property
     def bic(self) -> float:
+        """Schwarz's Bayesian information criterion, −2 log L + log(n) npar.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+        >>> round(float(m.bic), 4)
+        329.8579
+        """
         return -2 * self.loglik + np.log(self.nobs) * self.npar
 
     @property
     def df_resid(self) -> int:
+        """Residual degrees of freedom, nobs − npar.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+        >>> m.df_resid
+        27
+        """
         return self.nobs - self.npar
 
     # --- random effects ---------------------------------------------------------------------------
@@ -351,7 +539,17 @@ class LmmResult:
 
     @property
     def ranef(self) -> dict:
-        """Group name → DataFrame of BLUPs (levels × terms), as lme4's ``ranef`` (copies)."""
+        """Group name → DataFrame of BLUPs (levels × terms), as lme4's ``ranef`` (copies).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+        >>> m.ranef["Batch"].shape
+        (6, 1)
+        >>> round(float(m.ranef["Batch"].loc["A", "(Intercept)"]), 4)
+        -17.6069
+        """
         return _frames_copy(self._ranef)
 
     @cached_property
@@ -400,27 +598,72 @@ class LmmResult:
 
     @property
     def ranef_se(self) -> dict:
-        """Conditional SDs of the BLUPs (lme4's ``condVar``), same shape as ``ranef`` (copies)."""
+        """Conditional SDs of the BLUPs (lme4's ``condVar``), same shape as ``ranef`` (copies).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+        >>> round(float(m.ranef_se["Batch"].iloc[0, 0]), 4)
+        19.5866
+        """
         return _frames_copy(self._ranef_se)
 
     def condvar(self, group: str) -> list:
-        """Conditional covariance blocks (nlev × k × k) of each term of ``group``."""
+        """Conditional covariance blocks (nlev × k × k) of each term of ``group``.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+        >>> [c.shape for c in m.condvar("Subject")]
+        [(18, 2, 2)]
+        """
         return [cv.copy() for t, cv in zip(self.random.terms, self._condvar) if t.group == group]
 
     # --- fitted values, residuals, prediction -----------------------------------------------------
     def fitted(self) -> pd.Series:
-        """Conditional fitted values Xβ̂ + Zb̂ (indexed like the rows used)."""
+        """Conditional fitted values Xβ̂ + Zb̂ (indexed like the rows used).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+        >>> m.fitted().round(3).head(2).tolist()
+        [1509.893, 1509.893]
+        """
         f = self.fixed.X @ self.solution.beta + self.random.Z @ self.solution.b
         return pd.Series(f, index=self.frame.data.index, name="fitted")
 
     def residuals(self, scaled: bool = False) -> pd.Series:
-        """Response minus conditional fitted values (divided by σ̂ when ``scaled``)."""
+        """Response minus conditional fitted values (divided by σ̂ when ``scaled``).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+        >>> m.residuals().round(3).head(2).tolist()
+        [35.107, -69.893]
+        >>> m.residuals(scaled=True).round(3).head(2).tolist()
+        [0.709, -1.412]
+        """
         r = self.fixed.y - self.fitted().to_numpy()
         return pd.Series(r / self.sigma if scaled else r, index=self.frame.data.index, name="residual")
 
     def predict(self, newdata: pd.DataFrame | None = None, include_random: bool = True) -> pd.Series:
         """Predictions for new data: Xβ̂, plus the BLUPs of the levels seen in the fit
-        (unseen levels contribute 0) when ``include_random``."""
+        (unseen levels contribute 0) when ``include_random``.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> d = mixedpy.datasets.load("dyestuff")
+        >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", d)
+        >>> m.predict(d.head(2)).round(3).tolist()
+        [1509.893, 1509.893]
+        >>> m.predict(d.head(2), include_random=False).round(3).tolist()
+        [1527.5, 1527.5]
+        """
         if newdata is None:
             return self.fitted() if include_random else pd.Series(
                 self.fixed.X @ self.solution.beta, index=self.frame.data.index, name="fitted")
@@ -431,7 +674,18 @@ class LmmResult:
     def mme(self) -> MME:
         """Henderson's mixed model equations at the estimates: ``C [β; b] = rhs`` with
         C = [[XᵀX, XᵀZ], [ZᵀX, ZᵀZ + σ²G⁻¹]] (R = σ²I, so σ² cancels); the unknowns of a dense-K
-        term are its latent effects (see :class:`mixedpy.solution.MME`)."""
+        term are its latent effects (see :class:`mixedpy.solution.MME`).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+        >>> mme = m.mme()
+        >>> mme.C.shape, mme.names[:2]
+        ((7, 7), ['(Intercept)', 'Batch:A:(Intercept)'])
+        >>> [round(float(v), 3) for v in mme.solution[:2]]
+        [1527.5, -17.607]
+        """
         from scipy.sparse.linalg import spsolve
         C, rhs, latent = self.workspace.mme_system(self.theta)
         G = None
@@ -443,7 +697,17 @@ class LmmResult:
 
     def credible_intervals(self, level: float = 0.95) -> pd.DataFrame:
         """Posterior means, SDs and equal-tailed credible intervals (``method="bayes"``) of every kept
-        quantity (fixed effects and ``var:<component>``)."""
+        quantity (fixed effects and ``var:<component>``).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit_bayes("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"),
+        ...                       n_iter=300, burn=100, seed=1, progress=False)
+        >>> ci = m.credible_intervals()
+        >>> ci.columns.tolist(), ci.index.tolist()
+        (['mean', 'sd', '0.025', '0.975'], ['(Intercept)', 'var:Batch', 'var:Residual'])
+        """
         if self.posterior is None:
             raise ModelSpecError("credible intervals need a Bayesian fit (method='bayes')")
         lo, hi = (1 - level) / 2, 1 - (1 - level) / 2
@@ -453,7 +717,18 @@ class LmmResult:
 
     # --- inference (mixedpy.inference) -------------------------------------------------------------
     def anova(self, type: int = 3, ddf: str = "satterthwaite") -> pd.DataFrame:
-        """ANOVA table of the fixed-effect terms (lmerTest's ``anova``); see :func:`mixedpy.inference.anova`."""
+        """ANOVA table of the fixed-effect terms (lmerTest's ``anova``); see :func:`mixedpy.inference.anova`.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+        >>> a = m.anova()
+        >>> a.columns.tolist()
+        ['sum_sq', 'mean_sq', 'num_df', 'den_df', 'F', 'p']
+        >>> round(float(a.loc["Days", "F"]), 3), round(float(a.loc["Days", "den_df"]), 4)
+        (45.853, 17.0)
+        """
         if self.spec.nphi:
             from .inference.residual_anova import anova as residual_anova
             return residual_anova(self, type=type, ddf=ddf)
@@ -461,7 +736,15 @@ class LmmResult:
         return anova(self, type=type, ddf=ddf)
 
     def contrast(self, L, rhs=0.0, ddf: str = "satterthwaite") -> pd.DataFrame:
-        """F test of L β = rhs (lmerTest's ``contest``); see :func:`mixedpy.inference.contrast`."""
+        """F test of L β = rhs (lmerTest's ``contest``); see :func:`mixedpy.inference.contrast`.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+        >>> round(float(m.contrast([[0, 1]])["F"].iloc[0]), 3)
+        45.853
+        """
         if self.spec.nphi:
             from .inference.residual_anova import contrast as residual_contrast
             return residual_contrast(self, L, rhs=rhs, ddf=ddf)
@@ -471,13 +754,34 @@ class LmmResult:
     test = contrast
 
     def confint(self, method: str = "wald", level: float = 0.95, **kwargs) -> pd.DataFrame:
-        """Confidence intervals (``"wald"``, ``"profile"``, ``"bootstrap"``); see :func:`mixedpy.inference.confint`."""
+        """Confidence intervals (``"wald"``, ``"profile"``, ``"bootstrap"``); see :func:`mixedpy.inference.confint`.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+        >>> m.confint().round(3).loc["(Intercept)"].tolist()
+        [1489.509, 1565.491]
+        """
         from .inference.confint import confint
         return confint(self, method=method, level=level, **kwargs)
 
     def compare(self, *others, names: list | None = None, refit: bool | None = None) -> pd.DataFrame:
         """Likelihood-ratio tests against nested fits (lme4's ``anova(m0, m1)``; REML for residual
-        structures with the same fixed part, as nlme's); see :func:`mixedpy.compare`."""
+        structures with the same fixed part, as nlme's); see :func:`mixedpy.compare`.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> d = mixedpy.datasets.load("sleepstudy")
+        >>> m1 = mixedpy.fit("Reaction ~ Days + (Days | Subject)", d)
+        >>> m0 = mixedpy.fit("Reaction ~ 1 + (Days | Subject)", d)
+        >>> t = m1.compare(m0)
+        >>> t.columns.tolist()
+        ['npar', 'aic', 'bic', 'loglik', 'deviance', 'chisq', 'df', 'p']
+        >>> t["npar"].tolist()
+        [5, 6]
+        """
         from .inference.lrt import compare
         return compare(self, *others, names=names, refit=refit)
 
@@ -498,32 +802,72 @@ class LmmResult:
     def params(self) -> np.ndarray:
         """The model's covariance parameters: ψ of structured random terms (``diag(...)``,
         ``fa(...)`` …, :mod:`mixedpy.model.parameters`), θ of the others, then φ (= ``theta``
-        for models without structures)."""
+        for models without structures).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+        >>> m.params.round(4).tolist()
+        [0.9667, 0.0152, 0.2309]
+        """
         p = self.estimates.params
         return np.array(self.theta if p is None else p, dtype=float)
 
     def loadings(self, group: str):
         """Rotated loadings, specific variances and % of genetic variance per factor of an ``fa``
-        or ``rr`` term: :func:`mixedpy.inference.breeding.factor_loadings`."""
+        or ``rr`` term: :func:`mixedpy.inference.breeding.factor_loadings`.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("yield ~ env + fa(0 + env | genotype, 1)", mixedpy.datasets.load("met"))
+        >>> m.loadings("genotype").loadings.shape
+        (6, 1)
+        """
         from .inference.breeding import factor_loadings
         return factor_loadings(self, group)
 
     def heritability(self, group: str) -> pd.Series:
         """σ²_group over the total variance with a delta-method SE (Series ``estimate``, ``se``);
-        see :func:`mixedpy.inference.heritability.heritability`."""
+        see :func:`mixedpy.inference.heritability.heritability`.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+        >>> round(float(m.heritability("Batch")["estimate"]), 4)
+        0.4185
+        """
         from .inference.heritability import heritability
         return heritability(self, group)
 
     @cached_property
     def kr_adjusted(self):
         """pbkrtest's adjusted covariance of β̂ (Kenward-Roger) and the pieces its F test needs,
-        computed once per fit (on the REML fit of the same model)."""
+        computed once per fit (on the REML fit of the same model).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+        >>> type(m.kr_adjusted).__name__
+        'KRAdjusted'
+        """
         from .inference.kenward_roger import compute_vcov_adjusted
         return compute_vcov_adjusted(self)
 
     @cached_property
     def varpar_info(self):
-        """Asymptotic covariance of the variance parameters and the Jacobian of Var(β̂) (Satterthwaite)."""
+        """Asymptotic covariance of the variance parameters and the Jacobian of Var(β̂) (Satterthwaite).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+        >>> sorted(k for k in vars(m.varpar_info))
+        ['hessian', 'jac', 'varpar', 'vcov_beta', 'vcov_varpar']
+        """
         from .inference.varpar import compute_varpar_info
         return compute_varpar_info(self)
 
@@ -643,7 +987,15 @@ class LmmResult:
 
     # --- presentation -----------------------------------------------------------------------------
     def summary(self, correlation: bool | None = None):
-        """A printable summary like lmerTest's ``summary()`` (HTML in notebooks)."""
+        """A printable summary like lmerTest's ``summary()`` (HTML in notebooks).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+        >>> type(m.summary()).__name__
+        'Summary'
+        """
         if self.method in ("known", "anova", "bayes"):
             from .present.method_summary import MethodSummary
             return MethodSummary(self, correlation)
