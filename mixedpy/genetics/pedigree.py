@@ -58,7 +58,13 @@ def _parent_values(col: pd.Series) -> list:
 
 
 def key_string(value) -> str:
-    """The string key a level is matched by (``3``, ``3.0`` and ``"3"`` all give ``"3"``)."""
+    """The string key a level is matched by (``3``, ``3.0`` and ``"3"`` all give ``"3"``).
+
+    Examples
+    --------
+    >>> key_string(3), key_string(3.0), key_string("3"), key_string("a")
+    ('3', '3', '3', 'a')
+    """
     s = str(_canon(value))
     return re.sub(r"^(-?\d+)\.0+$", r"\1", s)
 
@@ -235,7 +241,16 @@ class Pedigree:
                 f"{int(self.generation.max()) + 1 if len(self) else 0} generations>")
 
     def to_frame(self) -> pd.DataFrame:
-        """The sorted pedigree as a DataFrame (animal, sire, dam; unknown parents as None)."""
+        """The sorted pedigree as a DataFrame (animal, sire, dam; unknown parents as None).
+
+        Examples
+        --------
+        >>> import pandas as pd, mixedpy
+        >>> ped = mixedpy.Pedigree.from_frame(pd.DataFrame({"animal": [3, 4], "sire": [1, 1], "dam": [2, 3]}))
+        >>> f = ped.to_frame()
+        >>> f.columns.tolist(), f["animal"].tolist()
+        (['animal', 'sire', 'dam'], [1, 2, 3, 4])
+        """
         ids = np.asarray(self.ids, dtype=object)
         par = lambda c: [ids[i] if i >= 0 else None for i in c]  # noqa: E731
         return pd.DataFrame({"animal": ids, "sire": par(self.sire), "dam": par(self.dam)})
@@ -272,12 +287,28 @@ class Pedigree:
 
     @property
     def mendelian_variance(self) -> pd.Series:
-        """d_i, the diagonal of D in A = T D Tᵀ (Mendelian sampling variance / σ²_a)."""
+        """d_i, the diagonal of D in A = T D Tᵀ (Mendelian sampling variance / σ²_a).
+
+        Examples
+        --------
+        >>> import pandas as pd, mixedpy
+        >>> ped = mixedpy.Pedigree.from_frame(pd.DataFrame({"animal": [3, 4], "sire": [1, 1], "dam": [2, 3]}))
+        >>> ped.mendelian_variance.tolist()
+        [1.0, 1.0, 0.5, 0.5]
+        """
         return pd.Series(self._inbreeding_and_d[1], index=self.ids, name="d")
 
     @property
     def logdet_A(self) -> float:
-        """log det A = Σ log d_i (A = (I − P)⁻¹ D (I − P)⁻ᵀ with I − P unit triangular)."""
+        """log det A = Σ log d_i (A = (I − P)⁻¹ D (I − P)⁻ᵀ with I − P unit triangular).
+
+        Examples
+        --------
+        >>> import pandas as pd, mixedpy
+        >>> ped = mixedpy.Pedigree.from_frame(pd.DataFrame({"animal": [3, 4], "sire": [1, 1], "dam": [2, 3]}))
+        >>> round(ped.logdet_A, 4)
+        -1.3863
+        """
         return float(np.sum(np.log(self._inbreeding_and_d[1])))
 
     # --- relationship matrices -----------------------------------------------------------------------
@@ -287,6 +318,13 @@ class Pedigree:
 
         For animal i with Mendelian variance d_i and b = 1/d_i: add b to (i, i), −b/2 to (i, p) and
         (p, i) for each known parent p, and b/4 to (p, p') for each pair of known parents.
+
+        Examples
+        --------
+        >>> import pandas as pd, mixedpy
+        >>> ped = mixedpy.Pedigree.from_frame(pd.DataFrame({"animal": [3, 4], "sire": [1, 1], "dam": [2, 3]}))
+        >>> ped.Ainv.toarray().round(3).tolist()
+        [[2.0, 0.5, -0.5, -1.0], [0.5, 1.5, -1.0, 0.0], [-0.5, -1.0, 2.5, -1.0], [-1.0, 0.0, -1.0, 2.0]]
         """
         n = len(self)
         b = 1.0 / self._inbreeding_and_d[1]
@@ -311,6 +349,13 @@ class Pedigree:
         """The numerator relationship matrix A (dense, labelled by ``ids``) by the tabular method,
         generation by generation.  Refused for more than ``MAX_DENSE_A`` (5000) animals: use
         ``Ainv`` (sparse) for large pedigrees.
+
+        Examples
+        --------
+        >>> import pandas as pd, mixedpy
+        >>> ped = mixedpy.Pedigree.from_frame(pd.DataFrame({"animal": [3, 4], "sire": [1, 1], "dam": [2, 3]}))
+        >>> ped.A.round(3).values.tolist()
+        [[1.0, 0.0, 0.5, 0.75], [0.0, 1.0, 0.5, 0.25], [0.5, 0.5, 1.0, 0.75], [0.75, 0.25, 0.75, 1.25]]
         """
         n = len(self)
         if n > MAX_DENSE_A:
