@@ -23,7 +23,17 @@ from .deviance import DevianceParts
 
 @dataclass(frozen=True)
 class Solution:
-    """Estimates at θ̂ (see the module glossary)."""
+    """Estimates at θ̂ (see the module glossary).
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+    >>> type(m.solution).__name__, round(float(m.solution.sigma), 4)
+    ('Solution', 49.5101)
+    >>> m.solution.beta.round(4).tolist()
+    [1527.5]
+    """
 
     theta: np.ndarray
     beta: np.ndarray
@@ -36,7 +46,16 @@ class Solution:
 
 def solve_at(ws, theta: np.ndarray, sigma2: float | None = None, reml: bool = True) -> Solution:
     """β̂, b̂, σ̂ and Var(β̂) = σ² (RXᵀRX)⁻¹ at θ from any workspace (the protocol of
-    :mod:`mixedpy.model.protocol`); σ² is the profiled estimate unless given."""
+    :mod:`mixedpy.model.protocol`); σ² is the profiled estimate unless given.
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+    >>> s = solve_at(m.workspace, m.theta)
+    >>> round(s.sigma, 4), s.beta.round(4).tolist()
+    (49.5101, [1527.5])
+    """
     parts = ws.parts(theta)
     if sigma2 is None:
         sigma2 = parts.sigma2(reml)
@@ -46,12 +65,29 @@ def solve_at(ws, theta: np.ndarray, sigma2: float | None = None, reml: bool = Tr
 
 
 def term_blocks(term: ReTerm) -> np.ndarray:
-    """Indices (into b) of each level's k effects: nlev × k."""
+    """Indices (into b) of each level's k effects: nlev × k.
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> m = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+    >>> term_blocks(m.random.terms[0])[:2].tolist()
+    [[0, 1], [2, 3]]
+    """
     return term.offset + np.arange(term.nlev)[:, None] * term.k + np.arange(term.k)[None, :]
 
 
 def ranef_frames(random: RandomDesign, values: np.ndarray) -> dict:
-    """Group name → DataFrame (levels × term columns); terms sharing a factor are side by side."""
+    """Group name → DataFrame (levels × term columns); terms sharing a factor are side by side.
+
+    Examples
+    --------
+    >>> import numpy as np, mixedpy
+    >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+    >>> f = ranef_frames(m.random, np.arange(6.0))["Batch"]
+    >>> f.index.tolist(), f["(Intercept)"].tolist()
+    (['A', 'B', 'C', 'D', 'E', 'F'], [0.0, 1.0, 2.0, 3.0, 4.0, 5.0])
+    """
     out = {}
     for group, terms in random.groups().items():
         frames = [pd.DataFrame(values[term_blocks(t)], index=t.levels, columns=t.columns) for t in terms]
@@ -77,6 +113,14 @@ class MME:
         Fixed-effect names, then ``group:level:term`` for each random effect.
     G : scipy.sparse.csc_matrix or None
         Var(b) (None when the MME are in latent effects).
+
+    Examples
+    --------
+    >>> import numpy as np, mixedpy
+    >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+    >>> mme = m.mme()
+    >>> mme.C.shape, mme.G.shape, bool(np.allclose(mme.C @ mme.solution, mme.rhs))
+    ((7, 7), (6, 6), True)
     """
 
     C: sp.csc_matrix
