@@ -35,6 +35,13 @@ class OptSummary:
     gradient : ndarray
         Central-difference gradient at the optimum (free directions only).
     seconds : float
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+    >>> type(m.optinfo).__name__, m.optinfo.converged
+    ('OptSummary', True)
     """
 
     method: str
@@ -152,7 +159,16 @@ def minimize_deviance(fun: Callable[[np.ndarray], float], theta0: np.ndarray, lo
                       method: str = "lbfgsb", fun_and_grad: Callable | None = None,
                       scale: np.ndarray | None = None) -> OptSummary:
     """Minimize over θ; with ``scale`` the optimizer works on φ = θ / scale (badly scaled
-    random-effect covariates make θ's elements differ by orders of magnitude)."""
+    random-effect covariates make θ's elements differ by orders of magnitude).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = minimize_deviance(lambda t: (t[0] - 2.0) ** 2 + 1.0, np.array([1.0]), np.array([0.0]),
+    ...                       scale=np.array([10.0]))
+    >>> s.method, round(float(s.theta[0]), 4), round(s.fun, 6), s.converged
+    ('lbfgsb', 2.0, 1.0, True)
+    """
     if scale is None or np.all(scale == 1.0):
         return _minimize(fun, theta0, lower, method, fun_and_grad)
     scale = np.asarray(scale, dtype=float)
