@@ -62,6 +62,11 @@ def split_terms(text: str) -> list[tuple[str, str]]:
 
     ``**`` and ``e-5`` style exponents never occur at top level outside parentheses in a
     formula, so a plain scan suffices.
+
+    Examples
+    --------
+    >>> split_terms("1 + Days - x")
+    [('+', '1'), ('+', 'Days'), ('-', 'x')]
     """
     pieces, sign, start = [], "+", 0
     for pos in _top_level_positions(text, "+-"):
