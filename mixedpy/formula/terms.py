@@ -29,6 +29,14 @@ class RandomTerm:
         (also what ``us(...)`` gives).
     rank : int
         Number of factors k of ``fa(expr | g, k)`` and ``rr(expr | g, k)`` (0 otherwise).
+
+    Examples
+    --------
+    >>> from mixedpy.formula.parse import parse_formula
+    >>> parse_formula("Reaction ~ Days + (Days | Subject)").random[0]
+    RandomTerm(expr='Days', group=('Subject',), name='Subject', cov=None, rank=0)
+    >>> str(RandomTerm("1", ("g",), "g", cov="fa", rank=2))
+    'fa(1 | g, 2)'
     """
 
     expr: str
@@ -58,6 +66,13 @@ class ModelFormula:
         Random-effects terms in the order written (``||`` and ``/`` already expanded).
     text : str
         The formula as the user wrote it.
+
+    Examples
+    --------
+    >>> from mixedpy.formula.parse import parse_formula
+    >>> f = parse_formula("Reaction ~ Days + (Days | Subject)")
+    >>> f.response, f.fixed, [str(t) for t in f.random]
+    ('Reaction', 'Days', ['(Days | Subject)'])
     """
 
     response: str
@@ -67,6 +82,14 @@ class ModelFormula:
 
     @property
     def grouping_columns(self) -> tuple[str, ...]:
+        """The grouping columns of all random terms, each once, in order of appearance.
+
+        Examples
+        --------
+        >>> from mixedpy.formula.parse import parse_formula
+        >>> parse_formula("y ~ 1 + (1 | a/b) + (1 | a)").grouping_columns
+        ('b', 'a')
+        """
         seen: dict[str, None] = {}
         for t in self.random:
             for g in t.group:
