@@ -39,6 +39,13 @@ class FixedDesign:
         Formula term (as written by formulaic, e.g. ``recipe:temperature``) → positions in X.
     response : str
         Name of the response.
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> fd = fixed_design("angle", "recipe", mixedpy.datasets.load("cake"))
+    >>> fd.X.shape, fd.names, fd.terms
+    ((270, 3), ['(Intercept)', 'recipe[T.B]', 'recipe[T.C]'], {'(Intercept)': [0], 'recipe': [1, 2]})
     """
 
     y: np.ndarray
@@ -53,10 +60,26 @@ class FixedDesign:
 
 
 def rename(columns) -> list[str]:
+    """formulaic's column names with ``Intercept`` spelt as lme4's ``(Intercept)``.
+
+    Examples
+    --------
+    >>> rename(["Intercept", "Days"])
+    ['(Intercept)', 'Days']
+    """
     return [INTERCEPT if c == "Intercept" else str(c) for c in columns]
 
 
 def model_matrix(expr: str, data: pd.DataFrame, where: str):
+    """formulaic's model matrix of ``expr`` (NA rows kept), its errors as :class:`FormulaError`.
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> mm = model_matrix("1 + Days", mixedpy.datasets.load("sleepstudy").head(3), "fixed-effects matrix")
+    >>> mm.shape, list(mm.columns)
+    ((3, 2), ['Intercept', 'Days'])
+    """
     try:
         return formulaic.model_matrix(expr, data, na_action="ignore")
     except (formulaic.errors.FormulaicError, SyntaxError, NameError) as exc:
@@ -66,6 +89,15 @@ def model_matrix(expr: str, data: pd.DataFrame, where: str):
 
 
 def response_vector(expr: str, data: pd.DataFrame) -> np.ndarray:
+    """The response as a float vector: a numeric column directly, else a formulaic expression.
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> d = mixedpy.datasets.load("sleepstudy").head(2)
+    >>> response_vector("Reaction", d).round(3).tolist(), response_vector("log(Reaction)", d).round(4).tolist()
+    ([249.56, 258.705], [5.5197, 5.5557])
+    """
     col = data[expr.strip("`")] if expr.strip("`") in data.columns else None
     if col is not None and not (pd.api.types.is_numeric_dtype(col) and not pd.api.types.is_bool_dtype(col)):
         raise DataTypeError(f"response {expr.strip('`')!r} must be numeric, got dtype {col.dtype}")
@@ -87,6 +119,13 @@ def independent_columns(X: np.ndarray, tol: float = 1e-7) -> np.ndarray:
 
     Greedy in column order like R's ``qr(X, LAPACK = FALSE)`` used by lme4: a column is aliased
     when its residual after projection on the kept columns is below ``tol`` times its norm.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> X = np.array([[1.0, 1.0, 2.0], [1.0, 2.0, 3.0], [1.0, 3.0, 4.0]])  # column 3 = column 1 + column 2
+    >>> independent_columns(X).tolist()
+    [0, 1]
     """
     if X.shape[1] == 0:
         return np.arange(0)
@@ -107,7 +146,14 @@ def independent_columns(X: np.ndarray, tol: float = 1e-7) -> np.ndarray:
 
 
 def term_positions(term_indices: dict, kept: np.ndarray) -> dict:
-    """Formula term → positions of its columns among the kept columns of X."""
+    """Formula term → positions of its columns among the kept columns of X.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> term_positions({"1": [0], "a": [1], "b": [2]}, np.array([0, 2]))
+    {'(Intercept)': [0], 'a': [], 'b': [1]}
+    """
     where = {int(k): i for i, k in enumerate(kept)}
     out = {}
     for term, idx in term_indices.items():
@@ -119,7 +165,15 @@ def term_positions(term_indices: dict, kept: np.ndarray) -> dict:
 
 class LazySpec:
     """The formulaic ModelSpec of an expression, built on first use (a plain design needs it only
-    for predictions on new data and for anova contrasts)."""
+    for predictions on new data and for anova contrasts).
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> cake = mixedpy.datasets.load("cake")
+    >>> LazySpec("1 + recipe", cake).get_model_matrix(cake.head(1)).values.tolist()
+    [[1.0, 0.0, 0.0]]
+    """
 
     def __init__(self, expr: str, data: pd.DataFrame):
         self._expr, self._data, self._spec = expr, data, None
@@ -145,7 +199,15 @@ def _design_matrix(fixed: str, data: pd.DataFrame) -> tuple[np.ndarray, list, ob
 
 
 def fixed_design(response: str, fixed: str, data: pd.DataFrame) -> FixedDesign:
-    """Build y and X, dropping aliased columns of X with a :class:`ColumnsDroppedWarning`."""
+    """Build y and X, dropping aliased columns of X with a :class:`ColumnsDroppedWarning`.
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> fd = fixed_design("Reaction", "1 + Days", mixedpy.datasets.load("sleepstudy"))
+    >>> fd.X.shape, fd.names, fd.has_intercept
+    ((180, 2), ['(Intercept)', 'Days'], True)
+    """
     y = response_vector(response, data)
     X, columns, spec, term_indices = _design_matrix(fixed, data)
     if not np.isfinite(X).all():
@@ -163,7 +225,16 @@ def fixed_design(response: str, fixed: str, data: pd.DataFrame) -> FixedDesign:
 
 
 def new_fixed_matrix(design: FixedDesign, data: pd.DataFrame) -> np.ndarray:
-    """X for new data with the fitted model's levels and contrasts (kept columns only)."""
+    """X for new data with the fitted model's levels and contrasts (kept columns only).
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> cake = mixedpy.datasets.load("cake")
+    >>> fd = fixed_design("angle", "recipe", cake)
+    >>> new_fixed_matrix(fd, cake.head(1)).tolist()
+    [[1.0, 0.0, 0.0]]
+    """
     try:
         mm = design.spec.get_model_matrix(data, na_action="ignore")
     except Exception as exc:  # formulaic raises a variety of errors for unusable new data
