@@ -47,7 +47,14 @@ def plain_columns(expr: str, data: pd.DataFrame) -> tuple[bool, list[str]] | Non
 
 
 def plain_matrix(intercept: bool, cols: list[str], data: pd.DataFrame) -> np.ndarray:
-    """The n × (intercept + len(cols)) float matrix."""
+    """The n × (intercept + len(cols)) float matrix.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> plain_matrix(True, ["x"], pd.DataFrame({"x": [2, 5]})).tolist()
+    [[1.0, 2.0], [1.0, 5.0]]
+    """
     n = len(data)
     X = np.empty((n, int(intercept) + len(cols)))
     if intercept:
@@ -72,9 +79,24 @@ class PlainSpec:
 
     @property
     def column_names(self) -> list[str]:
+        """formulaic-style column names (``Intercept`` first when present).
+
+        Examples
+        --------
+        >>> PlainSpec(True, ["x"]).column_names
+        ['Intercept', 'x']
+        """
         return (["Intercept"] if self.intercept else []) + self.cols
 
     def get_model_matrix(self, data: pd.DataFrame, na_action: str = "ignore") -> pd.DataFrame:
+        """The model matrix of new data as a DataFrame (like formulaic's ``get_model_matrix``).
+
+        Examples
+        --------
+        >>> import pandas as pd
+        >>> PlainSpec(False, ["x"]).get_model_matrix(pd.DataFrame({"x": [1.5]})).values.tolist()
+        [[1.5]]
+        """
         missing = [c for c in self.cols if c not in data.columns]
         if missing:
             raise KeyError(f"column {missing[0]!r} is not in the new data")
