@@ -54,6 +54,14 @@ class ReTerm:
         First element of this term in θ.
     spec : formulaic ModelSpec
         For building the term's matrix for new data.
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> r = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy")).random
+    >>> t = r.terms[0]
+    >>> t.group, t.columns, t.nlev
+    ('Subject', ['(Intercept)', 'Days'], 18)
     """
 
     group: str
@@ -68,26 +76,83 @@ class ReTerm:
 
     @property
     def k(self) -> int:
+        """Number of columns of the term's model matrix.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> r = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy")).random
+        >>> t = r.terms[0]
+        >>> t.k
+        2
+        """
         return self.X.shape[1]
 
     @property
     def nlev(self) -> int:
+        """Number of (observed) levels of the grouping factor.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> r = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy")).random
+        >>> t = r.terms[0]
+        >>> t.nlev
+        18
+        """
         return len(self.levels)
 
     @property
     def q(self) -> int:
+        """Number of random effects of the term, k × nlev.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> r = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy")).random
+        >>> t = r.terms[0]
+        >>> t.q
+        36
+        """
         return self.k * self.nlev
 
     @property
     def ntheta(self) -> int:
+        """Number of θ elements of the term, k(k + 1)/2.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> r = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy")).random
+        >>> t = r.terms[0]
+        >>> t.ntheta
+        3
+        """
         return self.k * (self.k + 1) // 2
 
     def tril(self) -> tuple[np.ndarray, np.ndarray]:
-        """Row and column of each θ element of this term in T (column-major lower triangle)."""
+        """Row and column of each θ element of this term in T (column-major lower triangle).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> r = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy")).random
+        >>> t = r.terms[0]
+        >>> [a.tolist() for a in t.tril()]
+        [[0, 1, 1], [0, 0, 1]]
+        """
         return _tril(self.k)
 
     def T(self, theta: np.ndarray) -> np.ndarray:
-        """The term's k × k lower-triangular relative covariance factor."""
+        """The term's k × k lower-triangular relative covariance factor.
+
+        Examples
+        --------
+        >>> import numpy as np, mixedpy
+        >>> r = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy")).random
+        >>> r.terms[0].T(np.array([1.0, 2.0, 3.0])).tolist()
+        [[1.0, 0.0], [2.0, 3.0]]
+        """
         T = np.zeros((self.k, self.k))
         r, c = self.tril()
         T[r, c] = theta[self.theta_offset:self.theta_offset + self.ntheta]
@@ -110,6 +175,13 @@ class RandomDesign:
         lme4's starting value (1 on diagonals, 0 elsewhere).
     lower : ndarray
         Lower bounds of θ (0 on diagonals, -inf elsewhere).
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> r = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy")).random
+    >>> r.Z.shape, r.theta0.tolist(), r.lower.tolist()
+    ((180, 36), [1.0, 0.0, 1.0], [0.0, -inf, 0.0])
     """
 
     terms: tuple
@@ -123,20 +195,56 @@ class RandomDesign:
 
     @property
     def q(self) -> int:
+        """Number of random effects (columns of Z).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> r = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy")).random
+        >>> r.q
+        36
+        """
         return self.Z.shape[1]
 
     @property
     def ntheta(self) -> int:
+        """Number of θ elements.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> r = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy")).random
+        >>> r.ntheta
+        3
+        """
         return len(self.theta0)
 
     def Lambda(self, theta: np.ndarray) -> sp.csc_matrix:
-        """Λ(θ) with the full pattern kept (explicit zeros stay stored)."""
+        """Λ(θ) with the full pattern kept (explicit zeros stay stored).
+
+        Examples
+        --------
+        >>> import numpy as np, mixedpy
+        >>> r = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy")).random
+        >>> L = r.Lambda(np.array([1.0, 2.0, 3.0]))
+        >>> L.shape, L[:2, :2].toarray().tolist()
+        ((36, 36), [[1.0, 0.0], [2.0, 3.0]])
+        """
         return sp.csc_matrix((np.asarray(theta)[self.lind], (self.Lambda_rows, self.Lambda_cols)),
                              shape=(self.q, self.q))
 
     def lambda_pair(self, theta: np.ndarray) -> tuple[sp.csr_matrix, sp.csr_matrix]:
         """(Λ, Λᵀ) at θ as CSR matrices that are reused: their values are overwritten by the next
-        call (the fitting path's cheap way to apply Λ; use :meth:`Lambda` for a matrix to keep)."""
+        call (the fitting path's cheap way to apply Λ; use :meth:`Lambda` for a matrix to keep).
+
+        Examples
+        --------
+        >>> import numpy as np, mixedpy
+        >>> r = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy")).random
+        >>> L, Lt = r.lambda_pair(np.array([1.0, 2.0, 3.0]))
+        >>> L.format, bool(np.allclose((L - Lt.T).toarray(), 0.0))
+        ('csr', True)
+        """
         if "pair" not in self._cache:
             self._cache["pair"] = (_FixedPattern(self.Lambda_rows, self.Lambda_cols, self.lind, self.q),
                                    _FixedPattern(self.Lambda_cols, self.Lambda_rows, self.lind, self.q))
@@ -145,7 +253,15 @@ class RandomDesign:
 
     def theta_scale(self, lo: float = 1e-2, hi: float = 1e2) -> np.ndarray:
         """Natural scale of each θ element: 1/RMS of its row's column of the term's model matrix
-        where that RMS is outside [lo, hi] (a badly scaled covariate), 1 elsewhere."""
+        where that RMS is outside [lo, hi] (a badly scaled covariate), 1 elsewhere.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> r = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy")).random
+        >>> r.theta_scale().tolist()
+        [1.0, 1.0, 1.0]
+        """
         out = np.ones(self.ntheta)
         for t in self.terms:
             rms = np.sqrt(np.mean(t.X ** 2, axis=0))
@@ -155,7 +271,15 @@ class RandomDesign:
         return out
 
     def term_labels(self) -> list[str]:
-        """lme4's group label of each term: a repeated grouping factor gets ``.1``, ``.2`` …"""
+        """lme4's group label of each term: a repeated grouping factor gets ``.1``, ``.2`` …
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> r = mixedpy.fit("Reaction ~ Days + (Days || Subject)", mixedpy.datasets.load("sleepstudy")).random
+        >>> r.term_labels()
+        ['Subject', 'Subject.1']
+        """
         seen: dict[str, int] = {}
         out = []
         for t in self.terms:
@@ -167,14 +291,30 @@ class RandomDesign:
     def varcorr_labels(self) -> list[str]:
         """The group names of lme4's ``VarCorr``: when a grouping factor repeats (``(x || g)``),
         lme4 passes all of them through R's ``make.names(unique = TRUE)``, so ``g``, ``g.1`` and a
-        nested ``a:b`` becomes ``a.b``; otherwise the groups as written."""
+        nested ``a:b`` becomes ``a.b``; otherwise the groups as written.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> r = mixedpy.fit("Reaction ~ Days + (Days || Subject)", mixedpy.datasets.load("sleepstudy")).random
+        >>> r.varcorr_labels()
+        ['Subject', 'Subject.1']
+        """
         names = [t.group for t in self.terms]
         if len(set(names)) == len(names):
             return names
         return _make_unique([_r_syntactic_name(g) for g in names])
 
     def groups(self) -> dict:
-        """Grouping factor name → list of its terms (terms sharing a factor, e.g. from ``||``)."""
+        """Grouping factor name → list of its terms (terms sharing a factor, e.g. from ``||``).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> r = mixedpy.fit("Reaction ~ Days + (Days || Subject)", mixedpy.datasets.load("sleepstudy")).random
+        >>> {g: len(terms) for g, terms in r.groups().items()}
+        {'Subject': 2}
+        """
         out: dict = {}
         for t in self.terms:
             out.setdefault(t.group, []).append(t)
@@ -245,7 +385,14 @@ class _FixedPattern:
 
 
 def term_Z(term_X: np.ndarray, codes: np.ndarray, nlev: int, n: int) -> sp.csc_matrix:
-    """The n × (nlev k) block of Z for one term, level-major columns."""
+    """The n × (nlev k) block of Z for one term, level-major columns.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> term_Z(np.ones((3, 1)), np.array([0, 1, 1]), 2, 3).toarray().tolist()
+    [[1.0, 0.0], [0.0, 1.0], [0.0, 1.0]]
+    """
     k = term_X.shape[1]
     rows = np.repeat(np.arange(n), k)
     cols = (codes[:, None] * k + np.arange(k)[None, :]).ravel()
@@ -269,7 +416,17 @@ def _materialize(term: RandomTerm, data: pd.DataFrame):
 
 
 def random_design(random: tuple, data: pd.DataFrame) -> RandomDesign:
-    """Materialize the random terms: Z blocks in lme4's term order and the θ → Λ map."""
+    """Materialize the random terms: Z blocks in lme4's term order and the θ → Λ map.
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> from mixedpy.formula.parse import parse_formula
+    >>> rd = random_design(parse_formula("Reaction ~ Days + (Days | Subject)").random,
+    ...                    mixedpy.datasets.load("sleepstudy"))
+    >>> rd.Z.shape, rd.ntheta
+    ((180, 36), 3)
+    """
     built = [(t, *_materialize(t, data)) for t in random]
     order = lme4_term_order([len(b[4]) for b in built])
     n = len(data)
@@ -286,7 +443,16 @@ def random_design(random: tuple, data: pd.DataFrame) -> RandomDesign:
 
 def assemble(terms: list, n: int) -> RandomDesign:
     """A RandomDesign from materialized terms in the given order (offsets, Z and the θ → Λ
-    pattern computed here)."""
+    pattern computed here).
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> r = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy")).random
+    >>> rd = assemble(list(r.terms), 180)
+    >>> rd.Z.shape, rd.theta0.tolist()
+    ((180, 36), [1.0, 0.0, 1.0])
+    """
     out, blocks, rows, cols, lind, theta0, lower = [], [], [], [], [], [], []
     offset = theta_offset = 0
     for t in terms:
