@@ -32,6 +32,13 @@ class ModelFrame:
         The parsed formula.
     dropped_rows : pandas.Index
         Index labels of the caller's rows dropped for missing values.
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> mf = make_frame("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+    >>> mf.data.shape, mf.formula.response, len(mf.dropped_rows)
+    ((30, 2), 'Yield', 0)
     """
 
     data: pd.DataFrame
