@@ -59,6 +59,16 @@ def inverse_blocks(L: sp.csc_matrix, d: np.ndarray, perm: np.ndarray, blocks: np
     indices into A), given A[perm][:, perm] = (I + L) diag(d) (I + L)ᵀ.
 
     Any two indices of one block are adjacent in the graph of A, hence stored in L's pattern.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> from mixedpy.linalg.sparse_ldl import SparseLDL
+    >>> A = np.array([[4.0, 1.0, 0.0], [1.0, 3.0, 0.5], [0.0, 0.5, 2.0]])
+    >>> L, d, perm = SparseLDL(sp.triu(sp.csc_matrix(A), format="csc")).factors()
+    >>> blocks = inverse_blocks(L, d, perm, np.array([[0, 1]]))
+    >>> bool(np.allclose(blocks[0], np.linalg.inv(A)[:2, :2]))
+    True
     """
     sig_diag, sig_low = selected_inverse(L, d)
     q = L.shape[0]
