@@ -26,7 +26,16 @@ MAX_DENSE = 6000  # largest Schur complement (q₂) handled densely
 
 def pair_map(C: sp.csr_matrix, nlev: int, k1: int, chunk_entries: int = 4_000_000) -> sp.csr_matrix:
     """The sparse map K with vec(CᵀDC) = K @ D.ravel(): rows are the q₂² entries (row-major) of
-    CᵀDC, columns the (level, a, b) entries of D.  Built level-chunk by level-chunk to bound memory."""
+    CᵀDC, columns the (level, a, b) entries of D.  Built level-chunk by level-chunk to bound memory.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp
+    >>> C = sp.csr_matrix(np.array([[1.0, 0.0], [1.0, 1.0]]))
+    >>> D = np.array([2.0, 3.0])  # one 1 × 1 block per level
+    >>> (pair_map(C, 2, 1) @ D).reshape(2, 2).tolist(), (C.T @ np.diag(D) @ C).tolist()
+    ([[5.0, 3.0], [3.0, 3.0]], [[5.0, 3.0], [3.0, 3.0]])
+    """
     C = sp.csr_matrix(C)
     q2 = C.shape[1]
     row_of = np.repeat(np.arange(C.shape[0]), np.diff(C.indptr))
@@ -69,6 +78,18 @@ class BlockedSystem:
         Pattern of Λ and the θ element of each entry.
     theta1 : slice
         Position of the first term's θ elements.
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp, mixedpy
+    >>> r = mixedpy.fit("diameter ~ 1 + (1 | plate) + (1 | sample)", mixedpy.datasets.load("penicillin")).random
+    >>> t = r.terms[0]  # plate: 24 levels
+    >>> B = BlockedSystem(r.Z, t.X, t.codes, t.nlev, r.Lambda_rows, r.Lambda_cols, r.lind, slice(0, 1))
+    >>> theta = np.array([1.5, 3.0])
+    >>> B.update(theta)
+    >>> A = (r.Lambda(theta).T @ r.Z.T @ r.Z @ r.Lambda(theta) + sp.eye(r.q)).toarray()
+    >>> B.q1, B.q2, bool(np.isclose(B.logdet(), np.linalg.slogdet(A)[1]))
+    (24, 6, True)
     """
 
     def __init__(self, Z: sp.spmatrix, X1: np.ndarray, codes1: np.ndarray, nlev1: int,
@@ -109,6 +130,20 @@ class BlockedSystem:
         return T
 
     def update(self, theta: np.ndarray) -> None:
+        """Factor A(θ) for a new θ: the first term's blocks and the Cholesky of S.
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.sparse as sp, mixedpy
+        >>> r = mixedpy.fit("diameter ~ 1 + (1 | plate) + (1 | sample)", mixedpy.datasets.load("penicillin")).random
+        >>> t = r.terms[0]  # plate: 24 levels
+        >>> B = BlockedSystem(r.Z, t.X, t.codes, t.nlev, r.Lambda_rows, r.Lambda_cols, r.lind, slice(0, 1))
+        >>> theta = np.array([1.5, 3.0])
+        >>> B.update(theta)
+        >>> A = (r.Lambda(theta).T @ r.Z.T @ r.Z @ r.Lambda(theta) + sp.eye(r.q)).toarray()
+        >>> round(B.logdet(), 4)
+        93.8452
+        """
         T1 = self._T1(theta)
         self.T1 = T1
         if self.k1 == 1:  # scalar first term: everything is elementwise
@@ -138,6 +173,20 @@ class BlockedSystem:
         self._logdet += 2.0 * float(np.sum(np.log(np.diag(self.S_chol[0]))))
 
     def logdet(self) -> float:
+        """log det A(θ) at the last :meth:`update`.
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.sparse as sp, mixedpy
+        >>> r = mixedpy.fit("diameter ~ 1 + (1 | plate) + (1 | sample)", mixedpy.datasets.load("penicillin")).random
+        >>> t = r.terms[0]  # plate: 24 levels
+        >>> B = BlockedSystem(r.Z, t.X, t.codes, t.nlev, r.Lambda_rows, r.Lambda_cols, r.lind, slice(0, 1))
+        >>> theta = np.array([1.5, 3.0])
+        >>> B.update(theta)
+        >>> A = (r.Lambda(theta).T @ r.Z.T @ r.Z @ r.Lambda(theta) + sp.eye(r.q)).toarray()
+        >>> bool(np.isclose(B.logdet(), np.linalg.slogdet(A)[1]))
+        True
+        """
         return self._logdet
 
     # --- products with the blocks ----------------------------------------------------------------
@@ -158,6 +207,20 @@ class BlockedSystem:
         return np.asarray(self.Lambda2T @ (self.CT @ self._lam1(V1)))
 
     def solve(self, B: np.ndarray) -> np.ndarray:
+        """A(θ)⁻¹ B by block elimination (a vector or the columns of a matrix).
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.sparse as sp, mixedpy
+        >>> r = mixedpy.fit("diameter ~ 1 + (1 | plate) + (1 | sample)", mixedpy.datasets.load("penicillin")).random
+        >>> t = r.terms[0]  # plate: 24 levels
+        >>> B = BlockedSystem(r.Z, t.X, t.codes, t.nlev, r.Lambda_rows, r.Lambda_cols, r.lind, slice(0, 1))
+        >>> theta = np.array([1.5, 3.0])
+        >>> B.update(theta)
+        >>> A = (r.Lambda(theta).T @ r.Z.T @ r.Z @ r.Lambda(theta) + sp.eye(r.q)).toarray()
+        >>> bool(np.allclose(A @ B.solve(np.ones(r.q)), 1.0))
+        True
+        """
         B = np.asarray(B, dtype=float)
         vec = B.ndim == 1
         B = B.reshape(self.q, -1)
@@ -179,7 +242,21 @@ class BlockedSystem:
 
     def first_term_inverse_blocks(self) -> np.ndarray:
         """(A⁻¹)₁₁'s diagonal blocks, nlev₁ × k₁ × k₁:  A₁₁⁻¹ + A₁₁⁻¹ T₁ᵀ (C_l R C_lᵀ) T₁ A₁₁⁻¹ with
-        R = Λ₂ S⁻¹ Λ₂ᵀ; C_l R C_lᵀ for all levels at once through the pair map K (Kᵀ R)."""
+        R = Λ₂ S⁻¹ Λ₂ᵀ; C_l R C_lᵀ for all levels at once through the pair map K (Kᵀ R).
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.sparse as sp, mixedpy
+        >>> r = mixedpy.fit("diameter ~ 1 + (1 | plate) + (1 | sample)", mixedpy.datasets.load("penicillin")).random
+        >>> t = r.terms[0]  # plate: 24 levels
+        >>> B = BlockedSystem(r.Z, t.X, t.codes, t.nlev, r.Lambda_rows, r.Lambda_cols, r.lind, slice(0, 1))
+        >>> theta = np.array([1.5, 3.0])
+        >>> B.update(theta)
+        >>> A = (r.Lambda(theta).T @ r.Z.T @ r.Z @ r.Lambda(theta) + sp.eye(r.q)).toarray()
+        >>> blocks = B.first_term_inverse_blocks()
+        >>> blocks.shape, bool(np.allclose(blocks[:, 0, 0], np.diag(np.linalg.inv(A))[:24]))
+        ((24, 1, 1), True)
+        """
         out = self.A11_inv.copy()
         if not self.q2:
             return out
@@ -193,7 +270,20 @@ class BlockedSystem:
     def first_term_logdet_jacobian(self) -> np.ndarray:
         """Σ_l [A⁻¹ Λᵀ ZᵀZ]_ll over the first term's levels (k₁ × k₁), without T₁⁻¹:
         Σ_l B_l T₁ᵀ N_l − A₁₁,l⁻¹ T₁ᵀ C_l R C_lᵀ  (B_l = (A⁻¹)_ll, R = Λ₂ S⁻¹ Λ₂ᵀ), so that
-        ∂ log det A / ∂θ_r = 2 Σ over θ_r's positions (a, b) of T₁ of J[b, a]."""
+        ∂ log det A / ∂θ_r = 2 Σ over θ_r's positions (a, b) of T₁ of J[b, a].
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.sparse as sp, mixedpy
+        >>> r = mixedpy.fit("diameter ~ 1 + (1 | plate) + (1 | sample)", mixedpy.datasets.load("penicillin")).random
+        >>> t = r.terms[0]  # plate: 24 levels
+        >>> B = BlockedSystem(r.Z, t.X, t.codes, t.nlev, r.Lambda_rows, r.Lambda_cols, r.lind, slice(0, 1))
+        >>> theta = np.array([1.5, 3.0])
+        >>> B.update(theta)
+        >>> A = (r.Lambda(theta).T @ r.Z.T @ r.Z @ r.Lambda(theta) + sp.eye(r.q)).toarray()
+        >>> round(2 * float(B.first_term_logdet_jacobian()[0, 0]), 3)  # d log det A / d theta_1
+        28.63
+        """
         B = self.first_term_inverse_blocks()
         J = np.einsum("lab,cb,lcd->ad", B, self.T1, self.N1)
         if self.q2:
@@ -201,7 +291,22 @@ class BlockedSystem:
         return J
 
     def inverse_blocks(self, blocks: np.ndarray) -> np.ndarray:
-        """Diagonal blocks of A⁻¹ for index blocks (nblock × k) of one term (block 1 or block 2)."""
+        """Diagonal blocks of A⁻¹ for index blocks (nblock × k) of one term (block 1 or block 2).
+
+        Examples
+        --------
+        >>> import numpy as np, scipy.sparse as sp, mixedpy
+        >>> r = mixedpy.fit("diameter ~ 1 + (1 | plate) + (1 | sample)", mixedpy.datasets.load("penicillin")).random
+        >>> t = r.terms[0]  # plate: 24 levels
+        >>> B = BlockedSystem(r.Z, t.X, t.codes, t.nlev, r.Lambda_rows, r.Lambda_cols, r.lind, slice(0, 1))
+        >>> theta = np.array([1.5, 3.0])
+        >>> B.update(theta)
+        >>> A = (r.Lambda(theta).T @ r.Z.T @ r.Z @ r.Lambda(theta) + sp.eye(r.q)).toarray()
+        >>> from mixedpy.solution import term_blocks
+        >>> blocks = B.inverse_blocks(term_blocks(r.terms[1]))
+        >>> blocks.shape, bool(np.allclose(blocks[:, 0, 0], np.diag(np.linalg.inv(A))[24:]))
+        ((6, 1, 1), True)
+        """
         if blocks.min() >= self.q1:
             b = blocks - self.q1
             Sinv = self._S_inv()
