@@ -27,7 +27,17 @@ def _ddf(ddf: str) -> str:
 
 
 def f_test(result, L: np.ndarray, rhs=0.0, ddf: str = "satterthwaite") -> FTest:
-    """F test of L β = rhs with the chosen denominator df."""
+    """F test of L β = rhs with the chosen denominator df.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import mixedpy
+    >>> m = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+    >>> t = f_test(m, np.array([[0.0, 1.0]]))
+    >>> round(t.F, 3), t.num_df, round(t.den_df, 4)
+    (45.853, 1, 17.0)
+    """
     d = _ddf(ddf)
     L = np.atleast_2d(np.asarray(L, dtype=float))
     if d == "kenward-roger" and result.random.terms:
