@@ -16,7 +16,16 @@ from ..errors import ModelSpecError
 
 
 def parameter_vector(result) -> pd.Series:
-    """SDs, correlations, σ and fixed effects of a fit, with the profile intervals' names."""
+    """SDs, correlations, σ and fixed effects of a fit, with the profile intervals' names.
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> m = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+    >>> parameter_vector(m).round(4).to_dict()  # doctest: +NORMALIZE_WHITESPACE
+    {'sd_(Intercept)|Subject': 24.7405, 'cor_Days.(Intercept)|Subject': 0.0656, 'sd_Days|Subject': 5.9221,
+     'sigma': 25.5918, '(Intercept)': 251.4051, 'Days': 10.4673}
+    """
     vals = {}
     for term in result.random.terms:
         T = term.T(result.theta)
@@ -37,7 +46,17 @@ def parameter_vector(result) -> pd.Series:
 
 def simulate_responses(result, nsim: int, seed=None) -> np.ndarray:
     """nsim × n simulated responses from the fitted model: y* = Xβ̂ + Zb* + σ̂ε with
-    b* ~ N(0, σ̂² (K ⊗ T Tᵀ)) per term (K = I without a relationship matrix)."""
+    b* ~ N(0, σ̂² (K ⊗ T Tᵀ)) per term (K = I without a relationship matrix).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import mixedpy
+    >>> m = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+    >>> y = simulate_responses(m, 3, seed=1)
+    >>> y.shape, bool(np.array_equal(y, simulate_responses(m, 3, seed=1)))
+    ((3, 180), True)
+    """
     rng = np.random.default_rng(seed)
     X, Z = result.fixed.X, result.random.Z
     mu = X @ np.asarray(result.solution.beta)
