@@ -17,7 +17,15 @@ METHODS = ("wald", "profile", "bootstrap")
 
 
 def wald_intervals(result, level: float = 0.95) -> pd.DataFrame:
-    """Wald intervals of the fixed effects with normal quantiles (lme4's ``method = "Wald"``)."""
+    """Wald intervals of the fixed effects with normal quantiles (lme4's ``method = "Wald"``).
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> m = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+    >>> wald_intervals(m).round(3).values.tolist()
+    [[238.029, 264.781], [7.438, 13.497]]
+    """
     z = stats.norm.ppf(0.5 + level / 2)
     est = np.asarray(result.solution.beta)
     se = np.sqrt(np.diag(np.asarray(result.solution.vcov)))
