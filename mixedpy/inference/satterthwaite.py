@@ -25,6 +25,12 @@ class FTest:
     den_df : float
     sigma : float
         Residual SD (sum of squares = F σ² num_df, as lmerTest).
+
+    Examples
+    --------
+    >>> t = FTest(F=4.0, num_df=2, den_df=10.0, sigma=3.0)
+    >>> t.mean_sq, t.sum_sq
+    (36.0, 72.0)
     """
 
     F: float
@@ -34,15 +40,38 @@ class FTest:
 
     @property
     def mean_sq(self) -> float:
+        """Mean square of the hypothesis, F σ² (lmerTest's ``Mean Sq``).
+
+        Examples
+        --------
+        >>> FTest(F=4.0, num_df=2, den_df=10.0, sigma=3.0).mean_sq
+        36.0
+        """
         return self.F * self.sigma ** 2
 
     @property
     def sum_sq(self) -> float:
+        """Sum of squares of the hypothesis, F σ² num_df (lmerTest's ``Sum Sq``).
+
+        Examples
+        --------
+        >>> FTest(F=4.0, num_df=2, den_df=10.0, sigma=3.0).sum_sq
+        72.0
+        """
         return self.mean_sq * self.num_df
 
 
 def contrast_df(info: VarparInfo, l: np.ndarray) -> float:
-    """Satterthwaite df of the single contrast l'β̂: 2 (l'Vl)² / (g'Ag)."""
+    """Satterthwaite df of the single contrast l'β̂: 2 (l'Vl)² / (g'Ag).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import mixedpy
+    >>> m = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+    >>> round(contrast_df(m.varpar_info, np.array([0.0, 1.0])), 4)
+    17.0
+    """
     var = float(l @ info.vcov_beta @ l)
     g = np.einsum("a,iab,b->i", l, info.jac, l)
     denom = float(g @ info.vcov_varpar @ g)
@@ -74,7 +103,14 @@ def coefficient_df(result) -> np.ndarray:
 
 
 def f_statistic_df(nu: np.ndarray, tol: float = 1e-8) -> float:
-    """Denominator df of an F built from q independent t statistics with df ν (lmerTest)."""
+    """Denominator df of an F built from q independent t statistics with df ν (lmerTest).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> f_statistic_df(np.array([10.0, 10.0])), round(f_statistic_df(np.array([5.0, 20.0])), 4)
+    (10.0, 7.1429)
+    """
     nu = np.asarray(nu, dtype=float)
     if len(nu) == 1:
         return float(nu[0])
