@@ -39,6 +39,14 @@ class VarparInfo:
         A = 2 H⁻¹ (Moore-Penrose).
     jac : ndarray (nvarpar, p, p)
         ∂Var(β̂)/∂varpar_i.
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> m = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+    >>> v = m.varpar_info
+    >>> v.varpar.round(4).tolist(), v.hessian.shape, v.jac.shape
+    ([0.9667, 0.0152, 0.2309, 25.5918], (4, 4), (4, 2, 2))
     """
 
     varpar: np.ndarray
@@ -49,7 +57,14 @@ class VarparInfo:
 
 
 def pseudo_inverse(H: np.ndarray, tol: float = EIGEN_TOL) -> np.ndarray:
-    """Moore-Penrose inverse of a symmetric matrix keeping eigenvalues above ``tol`` (lmerTest)."""
+    """Moore-Penrose inverse of a symmetric matrix keeping eigenvalues above ``tol`` (lmerTest).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> pseudo_inverse(np.diag([2.0, 1e-12])).tolist()
+    [[0.5, 0.0], [0.0, 0.0]]
+    """
     vals, vecs = np.linalg.eigh((H + H.T) / 2)
     pos = vals > tol
     return (vecs[:, pos] / vals[pos]) @ vecs[:, pos].T
@@ -159,7 +174,16 @@ def varpar_info(result) -> VarparInfo:
 
 
 def compute_varpar_info(result) -> VarparInfo:
-    """The computation behind :func:`varpar_info`."""
+    """The computation behind :func:`varpar_info`.
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> m = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+    >>> v = compute_varpar_info(m)
+    >>> v.vcov_beta.shape, v.vcov_varpar.shape
+    ((2, 2), (4, 4))
+    """
     ws = result.workspace
     params = result.estimates.params  # the model's parameters (ψ) of structured random terms
     theta = np.asarray(result.theta if params is None else params, dtype=float)
