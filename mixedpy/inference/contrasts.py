@@ -36,7 +36,16 @@ INTERCEPT = "(Intercept)"
 
 @dataclass(frozen=True)
 class TermInfo:
-    """A fixed-effect term: its label, columns of X, variables, numeric variables, formulaic factors."""
+    """A fixed-effect term: its label, columns of X, variables, numeric variables, formulaic factors.
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> m = mixedpy.fit("angle ~ recipe * temperature + (1 | replicate)", mixedpy.datasets.load("cake"))
+    >>> t = model_terms(m)[2]
+    >>> t.label, t.columns[:2], sorted(t.variables), t.order
+    ('recipe:temperature', [8, 9], ['recipe', 'temperature'], 2)
+    """
 
     label: str
     columns: list
@@ -47,6 +56,15 @@ class TermInfo:
 
     @property
     def order(self) -> int:
+        """Number of variables in the term (1 for main effects, 2 for two-way interactions …).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("angle ~ recipe * temperature + (1 | replicate)", mixedpy.datasets.load("cake"))
+        >>> [t.order for t in model_terms(m)]
+        [1, 1, 2]
+        """
         return len(self.variables)
 
 
@@ -57,6 +75,8 @@ def contrast_coded(term_variables: list) -> list:
     variable v of term T when T without v is empty or lies within a preceding term, and 2 (coded
     by indicators: all levels) otherwise; lmerTest's ``term_contain`` only sees the 1s.
 
+    Examples
+    --------
     >>> [sorted(c) for c in contrast_coded([{"env"}, {"env", "rep"}])]
     [['env'], ['rep']]
     >>> [sorted(c) for c in contrast_coded([{"a"}, {"c"}, {"a", "c"}, {"a", "b"}])]
@@ -75,7 +95,15 @@ def contrast_coded(term_variables: list) -> list:
 
 
 def model_terms(result) -> list[TermInfo]:
-    """The fixed-effect terms of a fit in formula order (the intercept excluded)."""
+    """The fixed-effect terms of a fit in formula order (the intercept excluded).
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> m = mixedpy.fit("angle ~ recipe * temperature + (1 | replicate)", mixedpy.datasets.load("cake"))
+    >>> [(t.label, len(t.columns)) for t in model_terms(m)]
+    [('recipe', 2), ('temperature', 5), ('recipe:temperature', 10)]
+    """
     spec = result.fixed.spec
     kinds = {name: str(getattr(state[0], "value", state[0])) for name, state in spec.encoder_state.items()}
     all_terms = [term for term in spec.terms if str(term) != "1"]
@@ -97,6 +125,13 @@ def containment(terms: list[TermInfo]) -> dict:
 
     T1 is contained in T2 when T2's contrast-coded variables include all of T1's and more, and
     both have the same numeric ones among them (SAS's definition, as lmerTest applies it).
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> m = mixedpy.fit("angle ~ recipe * temperature + (1 | replicate)", mixedpy.datasets.load("cake"))
+    >>> containment(model_terms(m))
+    {'recipe': ['recipe:temperature'], 'temperature': ['recipe:temperature'], 'recipe:temperature': []}
     """
     def coded(t: TermInfo) -> frozenset:
         return t.variables if t.coded is None else t.coded
@@ -108,7 +143,14 @@ def containment(terms: list[TermInfo]) -> dict:
 
 
 def doolittle_rows(XtX: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    """t(L) of lmerTest's ``doolittle(X'X)``: unit upper-triangular rows U[i]/U[i, i]."""
+    """t(L) of lmerTest's ``doolittle(X'X)``: unit upper-triangular rows U[i]/U[i, i].
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> doolittle_rows(np.array([[4.0, 2.0], [2.0, 3.0]])).tolist()
+    [[1.0, 0.5], [0.0, 1.0]]
+    """
     n = XtX.shape[0]
     if n == 1:
         return np.ones((1, 1))
@@ -124,7 +166,15 @@ def doolittle_rows(XtX: np.ndarray, eps: float = 1e-6) -> np.ndarray:
 
 
 def type1(result) -> dict:
-    """Type I (sequential) hypothesis matrix of each term."""
+    """Type I (sequential) hypothesis matrix of each term.
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> m = mixedpy.fit("angle ~ recipe * temperature + (1 | replicate)", mixedpy.datasets.load("cake"))
+    >>> {k: v.shape for k, v in type1(m).items()}
+    {'recipe': (2, 18), 'temperature': (5, 18), 'recipe:temperature': (10, 18)}
+    """
     X = result.workspace.X
     terms = model_terms(result)
     if X.shape[1] == 0 or not terms:
@@ -138,7 +188,15 @@ def _marginal(p: int, t: TermInfo) -> np.ndarray:
 
 
 def type2(result) -> dict:
-    """Type II hypothesis matrix of each term (lmerTest's unfolded type II)."""
+    """Type II hypothesis matrix of each term (lmerTest's unfolded type II).
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> m = mixedpy.fit("angle ~ recipe * temperature + (1 | replicate)", mixedpy.datasets.load("cake"))
+    >>> {k: v.shape for k, v in type2(m).items()}
+    {'recipe': (2, 18), 'temperature': (5, 18), 'recipe:temperature': (10, 18)}
+    """
     X = result.workspace.X
     terms = model_terms(result)
     p = X.shape[1]
@@ -198,6 +256,14 @@ def type3(result) -> dict:
 
     The hypotheses are built on the treatment-coded design and mapped to the fitted coding
     (:mod:`mixedpy.inference.recoding`), so the tests do not depend on the contrast coding.
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> m = mixedpy.fit("angle ~ recipe * temperature + (1 | replicate)", mixedpy.datasets.load("cake"))
+    >>> L = type3(m)["recipe"]  # recipe averaged over the temperatures
+    >>> L.shape, L[0, :2].tolist(), round(float(L[0, 8]), 4)
+    ((2, 18), [0.0, 1.0], 0.1667)
     """
     X = result.workspace.X
     terms = model_terms(result)
@@ -208,7 +274,15 @@ def type3(result) -> dict:
 
 
 def hypothesis_matrices(result, type: int) -> dict:
-    """Term label → hypothesis matrix for ANOVA ``type`` 1, 2 or 3."""
+    """Term label → hypothesis matrix for ANOVA ``type`` 1, 2 or 3.
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> m = mixedpy.fit("angle ~ recipe * temperature + (1 | replicate)", mixedpy.datasets.load("cake"))
+    >>> list(hypothesis_matrices(m, "III"))
+    ['recipe', 'temperature', 'recipe:temperature']
+    """
     fn = {1: type1, 2: type2, 3: type3}.get(int(type) if str(type).isdigit() else
                                              {"I": 1, "II": 2, "III": 3}.get(str(type), 0))
     if fn is None:
@@ -217,7 +291,15 @@ def hypothesis_matrices(result, type: int) -> dict:
 
 
 def coefficient_matrix(result, L) -> np.ndarray:
-    """A hypothesis given as a matrix (rows × p), a vector, a dict {coef: weight} or a DataFrame."""
+    """A hypothesis given as a matrix (rows × p), a vector, a dict {coef: weight} or a DataFrame.
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> m = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+    >>> coefficient_matrix(m, {"Days": 1.0}).tolist(), coefficient_matrix(m, [1.0, 0.0]).tolist()
+    ([[0.0, 1.0]], [[1.0, 0.0]])
+    """
     names = list(result.fixed.names)
     if isinstance(L, dict):
         row = np.zeros(len(names))
