@@ -1,9 +1,9 @@
 """Confidence intervals: Wald (fixed effects), profile likelihood (all parameters), bootstrap.
 
-``wald``       estimate ∓ z_{1−α/2} SE for the fixed effects (normal quantiles, as lme4), and for the
-               residual covariance parameters of ``residual=`` fits (:mod:`.residual_intervals`).
-``profile``    lme4's ``confint(m, method = "profile", oldNames = FALSE)`` (see :mod:`.profile`).
-``bootstrap``  parametric bootstrap percentile intervals (see :mod:`.bootstrap`).
+* ``wald``: estimate ∓ z_{1−α/2} SE for the fixed effects (normal quantiles, as lme4), and for the
+  residual covariance parameters of ``residual=`` fits (:mod:`.residual_intervals`);
+* ``profile``: lme4's ``confint(m, method = "profile", oldNames = FALSE)`` (see :mod:`.profile`);
+* ``bootstrap``: parametric bootstrap percentile intervals (see :mod:`.bootstrap`).
 """
 from __future__ import annotations
 
