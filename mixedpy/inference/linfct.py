@@ -28,7 +28,13 @@ _ALIASES = {"kr": "kenward-roger", "kenwardroger": "kenward-roger", "kenward": "
 
 
 def ddf_method(ddf: str) -> str:
-    """Canonical name of a df method (raises ModelSpecError naming the bad value)."""
+    """Canonical name of a df method (raises ModelSpecError naming the bad value).
+
+    Examples
+    --------
+    >>> ddf_method("KR"), ddf_method("satt"), ddf_method("lme4")
+    ('kenward-roger', 'satterthwaite', 'asymptotic')
+    """
     d = str(ddf).lower().replace("_", "-").replace(" ", "-")
     d = _ALIASES.get(d, d)
     if d not in DDF:
@@ -46,6 +52,14 @@ def lb_ddf(L: np.ndarray, V0: np.ndarray, P: list, W: np.ndarray) -> float:
         Unadjusted Var(β̂).
     P, W : list of ndarray (p, p), ndarray (m, m)
         From :func:`mixedpy.inference.kenward_roger.vcov_adjusted`.
+
+    Examples
+    --------
+    >>> import numpy as np, mixedpy
+    >>> m = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+    >>> kr = m.kr_adjusted
+    >>> round(lb_ddf(np.array([[0.0, 1.0]]), np.asarray(m.solution.vcov), kr.P, kr.W), 4)
+    17.0
     """
     from .kenward_roger import kr_ddf
     return kr_ddf(L, V0, P, W)[0]
@@ -84,12 +98,30 @@ class LinearInference:
 
     @cached_property
     def V(self) -> np.ndarray:
+        """Var(β̂) under the df method: Kenward-Roger's adjusted covariance, else the usual one.
+
+        Examples
+        --------
+        >>> import numpy as np, mixedpy
+        >>> m = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+        >>> LinearInference(m, "satterthwaite").V.round(4).tolist()
+        [[46.5746, -1.4511], [-1.4511, 2.3895]]
+        """
         if self.method == "kenward-roger" and self.mixed:
             return np.asarray(self._kr.PhiA, dtype=float)
         return np.asarray(self.result.solution.vcov, dtype=float)
 
     def df(self, l: np.ndarray) -> float:
-        """df of the single function l'β̂."""
+        """df of the single function l'β̂.
+
+        Examples
+        --------
+        >>> import numpy as np, mixedpy
+        >>> m = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+        >>> li = LinearInference(m, "satterthwaite")
+        >>> round(li.df(np.array([0.0, 1.0])), 4), LinearInference(m, "asymptotic").df(np.array([0.0, 1.0]))
+        (17.0, inf)
+        """
         l = np.asarray(l, dtype=float).ravel()
         if self.method == "asymptotic":
             return np.inf
@@ -104,7 +136,16 @@ class LinearInference:
         return float(contrast_df(self._satt, l))
 
     def summarize(self, L: np.ndarray, dfs: bool = True):
-        """(estimates, SEs, df) of the rows of L (kept coefficients)."""
+        """(estimates, SEs, df) of the rows of L (kept coefficients).
+
+        Examples
+        --------
+        >>> import numpy as np, mixedpy
+        >>> m = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+        >>> est, se, df = LinearInference(m, "satterthwaite").summarize(np.array([[0.0, 1.0]]))
+        >>> est.round(4).tolist(), se.round(4).tolist(), df.round(4).tolist()
+        ([10.4673], [1.5458], [17.0])
+        """
         L = np.atleast_2d(np.asarray(L, dtype=float))
         est = L @ self.beta
         se = np.sqrt(np.maximum(np.einsum("ij,jk,ik->i", L, self.V, L), 0.0))
