@@ -30,6 +30,13 @@ METHODS = ("tukey", "sidak", "bonferroni", "holm", "hochberg", "hommel", "fdr", 
 
 
 def adjust_method(adjust: str) -> str:
+    """Canonical name of a multiplicity adjustment (case-insensitive; raises ModelSpecError).
+
+    Examples
+    --------
+    >>> adjust_method("BONF"), adjust_method("Tukey"), adjust_method("bh")
+    ('bonferroni', 'tukey', 'BH')
+    """
     a = str(adjust)
     low = a.lower()
     for m in METHODS:
@@ -41,7 +48,14 @@ def adjust_method(adjust: str) -> str:
 
 
 def ptukey_upper(q: np.ndarray, k: float, df: np.ndarray) -> np.ndarray:
-    """Upper tail of the studentized range distribution (R's ``ptukey(q, k, df, lower = FALSE)``)."""
+    """Upper tail of the studentized range distribution (R's ``ptukey(q, k, df, lower = FALSE)``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ptukey_upper(np.array([3.5]), 3, np.array([20.0])).round(4).tolist()
+    [0.0559]
+    """
     q = np.atleast_1d(np.asarray(q, dtype=float))
     df = np.broadcast_to(np.asarray(df, dtype=float), q.shape)
     out = np.empty_like(q)
@@ -59,7 +73,14 @@ def _ptukey_lower(q, k, df):
 
 
 def pdunnx(x: np.ndarray, k: int, df: np.ndarray) -> np.ndarray:
-    """emmeans' ``.pdunnx``: approximate Dunnett CDF of |t| for k comparisons with a control."""
+    """emmeans' ``.pdunnx``: approximate Dunnett CDF of |t| for k comparisons with a control.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> pdunnx(np.array([2.5]), 3, np.array([20.0])).round(4).tolist()
+    [0.9438]
+    """
     twt = (k - 1) / k
     fam = (1 + np.sqrt(1 + 8 * k)) / 2
     tukey = _ptukey_lower(np.sqrt(2) * x, fam, df)
@@ -125,7 +146,14 @@ def _fix_df(df: float) -> float:
 
 
 def pmvt_max(t: float, df: float, corr: np.ndarray, seed: int = 20240613) -> float:
-    """P(max_i |T_i| < |t|) for T multivariate t (integer df, 0 = normal) with correlation ``corr``."""
+    """P(max_i |T_i| < |t|) for T multivariate t (integer df, 0 = normal) with correlation ``corr``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> round(pmvt_max(2.5, 20, np.array([[1.0, 0.5], [0.5, 1.0]])), 3)
+    0.961
+    """
     k = corr.shape[0]
     a = abs(float(t))
     d = _fix_df(df)
