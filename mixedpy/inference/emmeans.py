@@ -38,7 +38,13 @@ def _names(x) -> list:
 
 
 def parse_specs(specs, by=None) -> tuple[list, list]:
-    """``"A"``, ``["A", "B"]``, ``"A:B"``, ``"~ A | B"`` → (specs, by)."""
+    """``"A"``, ``["A", "B"]``, ``"A:B"``, ``"~ A | B"`` → (specs, by).
+
+    Examples
+    --------
+    >>> parse_specs("A"), parse_specs("A:B"), parse_specs("~ A | B")
+    ((['A'], []), (['A', 'B'], []), (['A'], ['B']))
+    """
     if isinstance(specs, str) and "|" in specs:
         left, right = specs.split("|", 1)
         return _names(left), _names(right) + [b for b in _names(by) if b not in _names(right)]
@@ -86,6 +92,14 @@ class EMM:
         The linear functions of the fitted coefficients that give the means.
     notes : list of str
         Non-estimable means, nesting emmeans would have detected, etc.
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> m = mixedpy.fit("angle ~ recipe * temperature + (1 | replicate)", mixedpy.datasets.load("cake"))
+    >>> e = m.emmeans("recipe")
+    >>> type(e).__name__, e.specs, e.ddf
+    ('EMM', ['recipe'], 'kenward-roger')
     """
 
     def __init__(self, result, specs, by=None, ddf: str = "kenward-roger", level: float = 0.95,
@@ -146,6 +160,16 @@ class EMM:
 
     @property
     def table(self) -> pd.DataFrame:
+        """One row per mean: the ``specs`` and ``by`` columns, ``emmean``, ``se``, ``df``, ``lower``, ``upper`` (a copy).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("angle ~ recipe * temperature + (1 | replicate)", mixedpy.datasets.load("cake"))
+        >>> t = m.emmeans("recipe").table
+        >>> t.columns.tolist(), t["emmean"].round(3).tolist()
+        (['recipe', 'emmean', 'se', 'df', 'lower', 'upper'], [33.122, 31.644, 31.6])
+        """
         if self._table is None:
             est, se, df = self._summaries(self.L, self.estimable)
             q = stats.t.ppf(0.5 + self.level / 2, np.where(np.isnan(df), np.inf, df))
@@ -344,6 +368,11 @@ def insert_absorb(k: int, pairs: list, signif: list, letters: str = CLD_LETTERS)
     """multcompView's ``multcompLetters`` (insert-absorb, Piepho 2004) as monospaced strings.
 
     ``pairs`` are (i, j) positions of the compared means, ``signif`` whether each differs.
+
+    Examples
+    --------
+    >>> insert_absorb(3, [(0, 1), (0, 2), (1, 2)], [True, True, False])
+    ['1 ', ' 2', ' 2']
     """
     syms = list(letters)
     if not any(signif):
