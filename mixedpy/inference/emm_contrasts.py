@@ -34,7 +34,15 @@ POLY_NAMES = ["linear", "quadratic", "cubic", "quartic"] + [f"degree {d}" for d 
 
 @dataclass(frozen=True)
 class ContrastFamily:
-    """Coefficients (levels × contrasts), contrast names, default adjustment, pairwise flag."""
+    """Coefficients (levels × contrasts), contrast names, default adjustment, pairwise flag.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> f = ContrastFamily(np.array([[1.0], [-1.0]]), ["A - B"], "none", pairwise=True)
+    >>> f.coef.shape, f.names, f.pairwise
+    ((2, 1), ['A - B'], True)
+    """
 
     coef: np.ndarray
     names: list
@@ -44,7 +52,13 @@ class ContrastFamily:
 
 
 def paren(label: str) -> str:
-    """Level labels with ``-``, ``+``, ``/`` or ``*`` are parenthesized in contrast names (emmeans)."""
+    """Level labels with ``-``, ``+``, ``/`` or ``*`` are parenthesized in contrast names (emmeans).
+
+    Examples
+    --------
+    >>> paren("a-b"), paren("ab")
+    ('(a-b)', 'ab')
+    """
     return f"({label})" if PARENS.search(label) else label
 
 
@@ -67,7 +81,13 @@ def _ref_positions(levels: list, ref, raw: list | None = None) -> list:
 
 
 def poly_coefficients(k: int, max_degree: int | None = None) -> np.ndarray:
-    """emmeans' integer orthogonal polynomial coefficients (``poly.emmc``), k × degree."""
+    """emmeans' integer orthogonal polynomial coefficients (``poly.emmc``), k × degree.
+
+    Examples
+    --------
+    >>> (poly_coefficients(3) + 0.0).tolist()
+    [[-1.0, 1.0], [0.0, -2.0], [1.0, 1.0]]
+    """
     deg = min(6, k - 1) if max_degree is None else min(max_degree, k - 1, 20)
     x = np.arange(1, k + 1, dtype=float)
     V = np.vander(x - x.mean(), deg + 1, increasing=True)
