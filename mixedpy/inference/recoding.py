@@ -29,7 +29,16 @@ from ..errors import ModelSpecError
 
 
 def treatment_C(data, contrasts=None, *, levels=None, spans_intercept: bool = True):
-    """formulaic's ``C()`` with the requested coding replaced by treatment contrasts."""
+    """formulaic's ``C()`` with the requested coding replaced by treatment contrasts.
+
+    Examples
+    --------
+    >>> import formulaic, pandas as pd
+    >>> d = pd.DataFrame({"g": ["a", "b", "c"]})
+    >>> mm = formulaic.model_matrix("C(g, contr.sum())", d, context=TREATMENT_CONTEXT)
+    >>> mm.values.tolist()  # treatment coding despite contr.sum()
+    [[1.0, 0.0, 0.0], [1.0, 1.0, 0.0], [1.0, 0.0, 1.0]]
+    """
     return formulaic_C(data, TreatmentContrasts(), levels=levels, spans_intercept=spans_intercept)
 
 
@@ -37,7 +46,14 @@ TREATMENT_CONTEXT = {"C": treatment_C}
 
 
 def zapsmall(a: np.ndarray, digits: int = 7) -> np.ndarray:
-    """R's ``zapsmall``: round to ``digits`` significant digits of the largest absolute entry."""
+    """R's ``zapsmall``: round to ``digits`` significant digits of the largest absolute entry.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> zapsmall(np.array([1.0, 1e-12, -3e-10])).tolist()
+    [1.0, 0.0, 0.0]
+    """
     mx = float(np.max(np.abs(a))) if a.size else 0.0
     if mx == 0:
         return a
@@ -62,6 +78,14 @@ class TreatmentDesign:
         Term label (as in the fit) → positions in ``X``.
     to_treatment : ndarray (p_t, p)
         M with β_t = M β (``zapsmall(X_t⁺ X)``, lmerTest's ``map``).
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> m = mixedpy.fit("angle ~ recipe * temp + (1 | replicate)", mixedpy.datasets.load("cake"))
+    >>> td = treatment_design(m)
+    >>> type(td).__name__, td.X.shape, td.names[:3]
+    ('TreatmentDesign', (270, 6), ['(Intercept)', 'recipe[T.B]', 'recipe[T.C]'])
     """
 
     X: np.ndarray
@@ -119,6 +143,15 @@ def cell_matrix(result, factors) -> np.ndarray:
     """One column per cell of a term (lmerTest's ``model.matrix(~ 0 + term)``), any coding.
 
     ``factors`` are the term's formulaic factors; numeric ones multiply the cell indicators.
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> m = mixedpy.fit("angle ~ recipe * temp + (1 | replicate)", mixedpy.datasets.load("cake"))
+    >>> from mixedpy.inference.contrasts import model_terms
+    >>> M = cell_matrix(m, model_terms(m)[0].factors)  # recipe: one indicator column per recipe
+    >>> M.shape, M[:2].tolist()
+    ((270, 3), [[1.0, 0.0, 0.0], [1.0, 0.0, 0.0]])
     """
     mm = _matrix(formulaic.Formula([Term(list(factors))]), result.frame.data)
     return np.asarray(mm, dtype=float)
