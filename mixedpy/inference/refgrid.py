@@ -51,6 +51,14 @@ class RefGrid:
         Orthonormal basis of the null space of the fit's complete X (None: all estimable).
     nesting : dict
         Factor → factors it appears nested in, in the data (emmeans' automatic nesting detection).
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> m = mixedpy.fit("angle ~ recipe * temp + (1 | replicate)", mixedpy.datasets.load("cake"))
+    >>> rg = reference_grid(m)
+    >>> rg.factors, rg.X.shape, rg.nbasis is None
+    (['recipe'], (3, 6), True)
     """
 
     grid: pd.DataFrame
@@ -63,10 +71,28 @@ class RefGrid:
 
     @property
     def variables(self) -> list:
+        """The grid variables (factors and covariates), in grid column order.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("angle ~ recipe * temp + (1 | replicate)", mixedpy.datasets.load("cake"))
+        >>> reference_grid(m).variables
+        ['recipe', 'temp']
+        """
         return list(self.levels)
 
     def estimable(self, L: np.ndarray, tol: float = ESTIMABILITY_TOL) -> np.ndarray:
-        """Whether each row of L (complete coding) is estimable (``estimability::is.estble``)."""
+        """Whether each row of L (complete coding) is estimable (``estimability::is.estble``).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("angle ~ recipe * temp + (1 | replicate)", mixedpy.datasets.load("cake"))
+        >>> rg = reference_grid(m)
+        >>> rg.estimable(rg.X).tolist()
+        [True, True, True]
+        """
         L = np.atleast_2d(L)
         if self.nbasis is None:
             return np.ones(L.shape[0], dtype=bool)
@@ -77,7 +103,15 @@ class RefGrid:
 
 
 def formula_variables(result) -> list:
-    """Data columns of the fixed-effect formula, in the order they first appear."""
+    """Data columns of the fixed-effect formula, in the order they first appear.
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> m = mixedpy.fit("angle ~ recipe * temp + (1 | replicate)", mixedpy.datasets.load("cake"))
+    >>> formula_variables(m)
+    ['recipe', 'temp']
+    """
     cols = set(map(str, result.frame.data.columns))
     out: dict = {}
     for name in referenced_names(result.frame.formula.fixed):
