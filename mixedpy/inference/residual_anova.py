@@ -24,7 +24,16 @@ from .satterthwaite import FTest, satterthwaite_test
 
 
 def f_test(result, L: np.ndarray, rhs=0.0, ddf: str = "satterthwaite") -> FTest:
-    """F test of L β = rhs for a model with a residual structure."""
+    """F test of L β = rhs for a model with a residual structure.
+
+    Examples
+    --------
+    >>> import numpy as np, mixedpy
+    >>> m = mixedpy.fit("Reaction ~ Days", mixedpy.datasets.load("sleepstudy"), residual="ar1(Days | Subject)")
+    >>> t = f_test(m, np.array([[0.0, 1.0]]))
+    >>> round(t.F, 3), t.num_df, round(t.den_df, 3)
+    (37.934, 1, 90.234)
+    """
     d = _ddf(ddf)
     L = np.atleast_2d(np.asarray(L, dtype=float))
     if d == "satterthwaite":
@@ -64,7 +73,15 @@ def anova(result, type: int = 3, ddf: str = "satterthwaite") -> pd.DataFrame:
 
 
 def contrast(result, L, rhs=0.0, ddf: str = "satterthwaite") -> pd.DataFrame:
-    """F test of L β = rhs as a one-row table (as :func:`mixedpy.inference.anova.contrast`)."""
+    """F test of L β = rhs as a one-row table (as :func:`mixedpy.inference.anova.contrast`).
+
+    Examples
+    --------
+    >>> import numpy as np, mixedpy
+    >>> m = mixedpy.fit("Reaction ~ Days", mixedpy.datasets.load("sleepstudy"), residual="ar1(Days | Subject)")
+    >>> contrast(m, [[0, 1]])[["F", "num_df"]].round(3).values.tolist()
+    [[37.934, 1.0]]
+    """
     Lm = coefficient_matrix(result, L)
     out = pd.DataFrame([_row(f_test(result, Lm, rhs, ddf))], columns=COLUMNS, index=["L beta = rhs"])
     out.index.name = "hypothesis"
