@@ -21,7 +21,15 @@ def _values(result, varpar: np.ndarray) -> np.ndarray:
 
 
 def residual_names(result) -> list[str]:
-    """``parameter`` or ``parameter|group`` of each row of ``residual_parameters``."""
+    """``parameter`` or ``parameter|group`` of each row of ``residual_parameters``.
+
+    Examples
+    --------
+    >>> import numpy as np, mixedpy
+    >>> m = mixedpy.fit("Reaction ~ Days", mixedpy.datasets.load("sleepstudy"), residual="ar1(Days | Subject)")
+    >>> residual_names(m)
+    ['AR(1)', 'Residual']
+    """
     rp = result.residual_parameters
     return [p if not g else f"{p}|{g}" for p, g in zip(rp["parameter"], rp["group"])]
 
