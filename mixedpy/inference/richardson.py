@@ -26,6 +26,13 @@ class Derivatives:
         ∂f_k/∂x_i.
     hessian : ndarray (m, n, n)
         ∂²f_k/∂x_i∂x_j.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> D = gen_d(lambda v: np.array([v[0] ** 2 * v[1]]), np.array([1.0, 2.0]))
+    >>> type(D).__name__, D.f0.tolist(), D.gradient.shape, D.hessian.shape
+    ('Derivatives', [2.0], (1, 2), (1, 2, 2))
     """
 
     f0: np.ndarray
