@@ -56,6 +56,14 @@ class FactorLoadings:
         % of the total genetic variance tr(G) explained by each factor (and ``"specific"``).
     G : DataFrame
         The estimated covariance matrix Λ Λᵀ + Ψ.
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> m = mixedpy.fit("yield ~ env + fa(0 + env | genotype, 1)", mixedpy.datasets.load("met"))
+    >>> fl = m.loadings("genotype")
+    >>> type(fl).__name__, fl.loadings.shape, fl.specific.shape
+    ('FactorLoadings', (6, 1), (6,))
     """
 
     loadings: pd.DataFrame
