@@ -47,6 +47,18 @@ def joint_test(L: np.ndarray, rg: RefGrid, inference: LinearInference) -> dict:
     Returns a dict with ``df1``, ``df2``, ``F``, ``p``, ``note`` (``"d"``: dependent rows dropped,
     ``"e"``: non-estimable functions replaced by estimable combinations) and ``Q`` (the tested
     orthonormal functions).
+
+    Examples
+    --------
+    >>> import numpy as np, mixedpy
+    >>> from mixedpy.inference.refgrid import reference_grid
+    >>> m = mixedpy.fit("angle ~ recipe * temp + (1 | replicate)", mixedpy.datasets.load("cake"))
+    >>> rg = reference_grid(m)
+    >>> L = np.zeros((2, rg.X.shape[1]))
+    >>> L[0, 1] = L[1, 2] = 1.0  # recipe B and C against A (at temp 0)
+    >>> jt = joint_test(L, rg, LinearInference(m, "satterthwaite"))
+    >>> jt["df1"], round(jt["df2"], 4), round(jt["F"], 4), round(jt["p"], 4)
+    (2, 250.0, 0.0931, 0.9112)
     """
     LL = np.atleast_2d(L)
     notes = set()
