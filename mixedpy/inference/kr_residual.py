@@ -40,6 +40,14 @@ class KRResidual:
     W : ndarray
         Asymptotic covariance of the SAS covariance parameters (2 H⁻¹).
     names : list of str
+
+    Examples
+    --------
+    >>> import numpy as np, mixedpy
+    >>> m = mixedpy.fit("Reaction ~ Days", mixedpy.datasets.load("sleepstudy"), residual="ar1(Days | Subject)")
+    >>> kr = kr_pieces(m)
+    >>> type(kr).__name__, kr.Phi.shape, kr.names
+    ('KRResidual', (2, 2), ['AR(1)', 'Residual'])
     """
 
     Phi: np.ndarray
@@ -165,13 +173,31 @@ def kr_pieces(result, linear: bool = False) -> KRResidual:
 
 
 def kr_df(kr: KRResidual, L: np.ndarray) -> tuple[float, float]:
-    """Kenward-Roger denominator df and F scale of the hypothesis L β = 0 (mmrm's ``h_kr_df``)."""
+    """Kenward-Roger denominator df and F scale of the hypothesis L β = 0 (mmrm's ``h_kr_df``).
+
+    Examples
+    --------
+    >>> import numpy as np, mixedpy
+    >>> m = mixedpy.fit("Reaction ~ Days", mixedpy.datasets.load("sleepstudy"), residual="ar1(Days | Subject)")
+    >>> df, scale = kr_df(kr_pieces(m), np.array([[0.0, 1.0]]))
+    >>> round(df, 3), round(scale, 4)
+    (90.234, 1.0)
+    """
     from .kr_ddf import kr_ddf
     return kr_ddf(L, kr.Phi, kr.P, kr.W)
 
 
 def coefficient_kr(result, linear: bool = False) -> tuple[np.ndarray, np.ndarray]:
-    """Kenward-Roger SE (from Φ_A) and df of every coefficient (SAS DDFM=KR's solution table)."""
+    """Kenward-Roger SE (from Φ_A) and df of every coefficient (SAS DDFM=KR's solution table).
+
+    Examples
+    --------
+    >>> import numpy as np, mixedpy
+    >>> m = mixedpy.fit("Reaction ~ Days", mixedpy.datasets.load("sleepstudy"), residual="ar1(Days | Subject)")
+    >>> se, df = coefficient_kr(m)
+    >>> se.round(4).tolist(), df.round(3).tolist()
+    ([11.2394, 1.725], [37.57, 90.234])
+    """
     kr = kr_pieces(result, linear=linear)
     p = kr.Phi.shape[0]
     se = np.sqrt(np.diag(kr.PhiA))
