@@ -39,13 +39,27 @@ def bounded(a):
 
 
 def unbounded(r):
-    """The inverse of :func:`bounded`."""
+    """The inverse of :func:`bounded`.
+
+    Examples
+    --------
+    >>> round(float(unbounded(0.5)), 6)
+    0.57735
+    >>> round(float(bounded(unbounded(0.5))), 6)
+    0.5
+    """
     r = np.clip(np.asarray(r, dtype=float), -0.999999, 0.999999)
     return r / np.sqrt(1.0 - r * r)
 
 
 def dtype_of(par) -> type:
-    """float, or complex when the parameters carry a complex step."""
+    """float, or complex when the parameters carry a complex step.
+
+    Examples
+    --------
+    >>> dtype_of(np.array([1.0])), dtype_of(np.array([1.0 + 1e-30j]))
+    (dtype('float64'), dtype('complex128'))
+    """
     return np.result_type(np.asarray(par).dtype, float)
 
 
@@ -67,6 +81,15 @@ class CovStructure:
         SAS PROC MIXED's TYPE=, e.g. ``"AR(1)"``.
     title : str
         Plain-words description for summaries.
+
+    Examples
+    --------
+    >>> from mixedpy.covariance.serial import AR1
+    >>> s = AR1(3, labels=['t1', 't2', 't3'])
+    >>> s.dim, s.labels, s.name, s.sas
+    (3, ['t1', 't2', 't3'], 'ar1', 'AR(1)')
+    >>> isinstance(s, CovStructure)
+    True
     """
 
     name: ClassVar[str] = ""
@@ -79,22 +102,58 @@ class CovStructure:
 
     @property
     def npar(self) -> int:
+        """Number of unconstrained parameters.
+
+        Examples
+        --------
+        >>> from mixedpy.covariance.general import US
+        >>> US(3).npar
+        6
+        """
         raise NotImplementedError
 
     def start(self) -> np.ndarray:
-        """Starting parameters: unit variances, zero correlations."""
+        """Starting parameters: unit variances, zero correlations.
+
+        Examples
+        --------
+        >>> from mixedpy.covariance.general import CS
+        >>> CS(3).start().round(4).tolist()
+        [0.0, -0.6931]
+        """
         return np.zeros(self.npar)
 
     def matrix(self, par) -> np.ndarray:
-        """The d × d matrix at ``par`` (complex-safe)."""
+        """The d × d matrix at ``par`` (complex-safe).
+
+        Examples
+        --------
+        >>> from mixedpy.covariance.general import CS
+        >>> CS(3).matrix(np.array([0.0, 0.0])).round(4).tolist()
+        [[1.0, 0.25, 0.25], [0.25, 1.0, 0.25], [0.25, 0.25, 1.0]]
+        """
         raise NotImplementedError
 
     def par_names(self) -> list[str]:
-        """Names of the unconstrained parameters (for optimizer traces and profiles)."""
+        """Names of the unconstrained parameters (for optimizer traces and profiles).
+
+        Examples
+        --------
+        >>> from mixedpy.covariance.serial import AR1
+        >>> AR1(3).par_names()
+        ['ar1[0]', 'ar1[1]']
+        """
         return [f"{self.name}[{i}]" for i in range(self.npar)]
 
     def report(self, par, s2: float) -> list[tuple[str, float]]:
-        """SAS-style (name, value) pairs at ``par`` with scale σ² = ``s2``."""
+        """SAS-style (name, value) pairs at ``par`` with scale σ² = ``s2``.
+
+        Examples
+        --------
+        >>> from mixedpy.covariance.serial import AR1
+        >>> [(n, round(v, 4)) for n, v in AR1(3).report(np.array([0.0, 1.0]), 2.0)]
+        [('AR(1)', 0.7071), ('Residual', 2.0)]
+        """
         raise NotImplementedError
 
     def __repr__(self) -> str:
