@@ -99,26 +99,77 @@ def kron_whitening(scale: np.ndarray, rho_r: np.ndarray, rho_c: np.ndarray, nr: 
 
 class SpExp(CovStructure):
     """Exponential spatial correlation exp(−d / range) of Euclidean distances (par: log σ,
-    log range).  ``dim`` is the number of coordinates."""
+    log range).  ``dim`` is the number of coordinates.
+
+    Examples
+    --------
+    >>> s = SpExp(1)
+    >>> g = s.geometry(np.array([[[0.0], [1.0], [3.0]]]))
+    >>> s.npar, s.sas, s.geometric
+    (2, 'SP(EXP)', True)
+    >>> s.blocks(np.array([0.0, 0.0]), g)[0].round(4).tolist()
+    [[1.0, 0.3679, 0.0498], [0.3679, 1.0, 0.1353], [0.0498, 0.1353, 1.0]]
+    """
 
     name, sas, title = "sp_exp", "SP(EXP)", "exponential spatial (continuous-time AR(1))"
     geometric = True
 
     @property
     def npar(self) -> int:
+        """Two parameters: log σ and log range.
+
+        Examples
+        --------
+        >>> SpExp(2).npar
+        2
+        """
         return 2
 
     def geometry(self, coords: np.ndarray) -> np.ndarray:
+        """Euclidean distances between the coordinates of each block (blocks × m × m).
+
+        Examples
+        --------
+        >>> s = SpExp(1)
+        >>> g = s.geometry(np.array([[[0.0], [1.0], [3.0]]]))
+        >>> g[0].tolist()
+        [[0.0, 1.0, 3.0], [1.0, 0.0, 2.0], [3.0, 2.0, 0.0]]
+        """
         diff = coords[:, :, None, :] - coords[:, None, :, :]
         return np.sqrt(np.sum(diff * diff, axis=-1))
 
     def blocks(self, par, geometry):
+        """σ² exp(−distance / range) for each block.
+
+        Examples
+        --------
+        >>> s = SpExp(1)
+        >>> g = s.geometry(np.array([[[0.0], [1.0], [3.0]]]))
+        >>> s.blocks(np.array([0.0, np.log(2.0)]), g)[0].round(4).tolist()
+        [[1.0, 0.6065, 0.2231], [0.6065, 1.0, 0.3679], [0.2231, 0.3679, 1.0]]
+        """
         return np.exp(2 * par[0]) * np.exp(-geometry / np.exp(par[1]))
 
     def sas_blocks(self, v, geometry):
+        """The blocks from SAS's (SP(EXP) range, Residual) values.
+
+        Examples
+        --------
+        >>> s = SpExp(1)
+        >>> g = s.geometry(np.array([[[0.0], [1.0], [3.0]]]))
+        >>> s.sas_blocks(np.array([2.0, 1.0]), g)[0].round(4).tolist()
+        [[1.0, 0.6065, 0.2231], [0.6065, 1.0, 0.3679], [0.2231, 0.3679, 1.0]]
+        """
         return v[1] * np.exp(-geometry / v[0])
 
     def report(self, par, s2):
+        """SAS's SP(EXP) (range) and Residual values at ``par`` with scale σ² = ``s2``.
+
+        Examples
+        --------
+        >>> [(n, round(v, 4)) for n, v in SpExp(1).report(np.array([0.0, np.log(2.0)]), 3.0)]
+        [('SP(EXP)', 2.0), ('Residual', 3.0)]
+        """
         par = np.asarray(par, dtype=float)
         return [("SP(EXP)", float(np.exp(par[1]))), ("Residual", float(s2 * np.exp(2 * par[0])))]
 
@@ -126,26 +177,77 @@ class SpExp(CovStructure):
 class AR1xAR1(CovStructure):
     """Separable first-order autoregressive in rows and columns (par: log σ, then the row and
     column correlations through a / √(1 + a²)); lags are differences of the row and column
-    values (numbers) or of their level positions (factors)."""
+    values (numbers) or of their level positions (factors).
+
+    Examples
+    --------
+    >>> s = AR1xAR1(2)
+    >>> g = s.geometry(np.array([[[1.0, 1.0], [1.0, 2.0], [2.0, 1.0]]]))
+    >>> s.npar, s.sas
+    (3, 'AR(1)*AR(1)')
+    >>> s.blocks(np.array([0.0, 1.0, 0.0]), g)[0].round(4).tolist()
+    [[1.0, 0.0, 0.7071], [0.0, 1.0, 0.0], [0.7071, 0.0, 1.0]]
+    """
 
     name, sas, title = "ar1xar1", "AR(1)*AR(1)", "separable AR(1) ⊗ AR(1)"
     geometric = True
 
     @property
     def npar(self) -> int:
+        """Three parameters: log σ, row and column correlations.
+
+        Examples
+        --------
+        >>> AR1xAR1(2).npar
+        3
+        """
         return 3
 
     def geometry(self, coords: np.ndarray) -> np.ndarray:
+        """Absolute row and column lags between the points of each block (blocks × m × m × 2).
+
+        Examples
+        --------
+        >>> s = AR1xAR1(2)
+        >>> g = s.geometry(np.array([[[1.0, 1.0], [1.0, 2.0], [2.0, 1.0]]]))
+        >>> g.shape, g[0, 0, 1].tolist()
+        ((1, 3, 3, 2), [0.0, 1.0])
+        """
         return np.abs(coords[:, :, None, :] - coords[:, None, :, :])
 
     def blocks(self, par, geometry):
+        """σ² ρ_row^(row lag) ρ_col^(column lag) for each block.
+
+        Examples
+        --------
+        >>> s = AR1xAR1(2)
+        >>> g = s.geometry(np.array([[[1.0, 1.0], [1.0, 2.0], [2.0, 1.0]]]))
+        >>> s.blocks(np.array([0.0, 1.0, 1.0]), g)[0].round(4).tolist()
+        [[1.0, 0.7071, 0.7071], [0.7071, 1.0, 0.5], [0.7071, 0.5, 1.0]]
+        """
         rr, rc = bounded(par[1]), bounded(par[2])
         return np.exp(2 * par[0]) * rr ** geometry[..., 0] * rc ** geometry[..., 1]
 
     def sas_blocks(self, v, geometry):
+        """The blocks from SAS's (row ρ, column ρ, Residual) values.
+
+        Examples
+        --------
+        >>> s = AR1xAR1(2)
+        >>> g = s.geometry(np.array([[[1.0, 1.0], [1.0, 2.0], [2.0, 1.0]]]))
+        >>> s.sas_blocks(np.array([0.5, 0.25, 2.0]), g)[0].tolist()
+        [[2.0, 0.5, 1.0], [0.5, 2.0, 0.25], [1.0, 0.25, 2.0]]
+        """
         return v[2] * v[0] ** geometry[..., 0] * v[1] ** geometry[..., 1]
 
     def report(self, par, s2):
+        """SAS's row and column AR(1) and Residual values at ``par`` with scale σ² = ``s2``.
+
+        Examples
+        --------
+        >>> [(n, round(v, 4)) for n, v in AR1xAR1(2).report(np.array([0.0, 1.0, 0.0]), 2.0)]
+        [('AR(1) row', 0.7071), ('AR(1) col', 0.0), ('Residual', 2.0)]
+        """
         par = np.asarray(par, dtype=float)
         return [("AR(1) row", float(bounded(par[1]))), ("AR(1) col", float(bounded(par[2]))),
                 ("Residual", float(s2 * np.exp(2 * par[0])))]
