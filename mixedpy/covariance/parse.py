@@ -45,6 +45,12 @@ class ResidualTerm:
         Column of the subjects (blocks); None: every row its own (het), or one block (spatial).
     text : str
         The SPEC as given.
+
+    Examples
+    --------
+    >>> t = parse_residual('us(AVISIT | ARMCD / USUBJID)')
+    >>> t.name, t.coords, t.group, t.subject
+    ('us', ('AVISIT',), 'ARMCD', 'USUBJID')
     """
 
     name: str
@@ -55,7 +61,15 @@ class ResidualTerm:
 
     @property
     def columns(self) -> list[str]:
-        """Every data column the SPEC refers to."""
+        """Every data column the SPEC refers to.
+
+        Examples
+        --------
+        >>> parse_residual('us(AVISIT | ARMCD / USUBJID)').columns
+        ['AVISIT', 'ARMCD', 'USUBJID']
+        >>> parse_residual('sp_exp(x, y | block)').columns
+        ['x', 'y', 'block']
+        """
         return [c for c in (*self.coords, self.group, self.subject) if c is not None]
 
 
@@ -67,7 +81,15 @@ def _column(token: str, spec: str, role: str) -> str:
 
 
 def parse_residual(spec: str) -> ResidualTerm:
-    """Parse a SPEC string (see the module docstring); raises FormulaError naming the problem."""
+    """Parse a SPEC string (see the module docstring); raises FormulaError naming the problem.
+
+    Examples
+    --------
+    >>> parse_residual('ar1(Days | Subject)')
+    ResidualTerm(name='ar1', coords=('Days',), group=None, subject='Subject', text='ar1(Days | Subject)')
+    >>> parse_residual('het(env)').group
+    'env'
+    """
     if not isinstance(spec, str):
         raise FormulaError(f"residual must be a string such as 'us(AVISIT | USUBJID)', got {type(spec).__name__}")
     m = re.fullmatch(r"\s*([A-Za-z0-9_]+)\s*\((.*)\)\s*", spec)
