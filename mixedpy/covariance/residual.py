@@ -39,7 +39,17 @@ COMPLEX_STEP = 1e-30
 
 @dataclass(frozen=True)
 class Batch:
-    """Subjects with m observations each (see the module glossary)."""
+    """Subjects with m observations each (see the module glossary).
+
+    Examples
+    --------
+    >>> import numpy as np, mixedpy
+    >>> from mixedpy.covariance.parse import parse_residual
+    >>> rd = residual_design(parse_residual("ar1(Days | Subject)"), mixedpy.datasets.load("sleepstudy"), None)
+    >>> b = rd.batches[0]  # 18 subjects with 10 days each
+    >>> b.rows.shape, b.rows[0].tolist()
+    ((18, 10), [0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+    """
 
     rows: np.ndarray
     group: np.ndarray
@@ -53,7 +63,17 @@ class Batch:
 @dataclass(frozen=True)
 class Whitening:
     """The whitening at φ: T (sparse n × n, block-diagonal by subject), log|R| and, per batch,
-    L_s⁻¹ (unweighted) for gradients."""
+    L_s⁻¹ (unweighted) for gradients.
+
+    Examples
+    --------
+    >>> import numpy as np, mixedpy
+    >>> from mixedpy.covariance.parse import parse_residual
+    >>> rd = residual_design(parse_residual("ar1(Days | Subject)"), mixedpy.datasets.load("sleepstudy"), None)
+    >>> w = rd.whitening(np.array([1.0]))  # rho = 1/sqrt(2)
+    >>> w.T.shape, round(w.logdet, 4), len(w.Linv)
+    ((180, 180), -112.2898, 1)
+    """
 
     T: sp.csr_matrix
     logdet: float
@@ -76,6 +96,14 @@ class ResidualDesign:
     weights : ndarray or None
         Prior weights (Var(e_i) = σ² R_ii / w_i).
     n : int
+
+    Examples
+    --------
+    >>> import numpy as np, mixedpy
+    >>> from mixedpy.covariance.parse import parse_residual
+    >>> rd = residual_design(parse_residual("ar1(Days | Subject)"), mixedpy.datasets.load("sleepstudy"), None)
+    >>> rd.structure.name, rd.n, rd.ngroups, rd.nphi
+    ('ar1', 180, 1, 1)
     """
 
     term: ResidualTerm | None
@@ -90,43 +118,129 @@ class ResidualDesign:
     # --- parameters ---------------------------------------------------------------------------
     @property
     def ngroups(self) -> int:
+        """Number of groups with their own parameters (1 when ungrouped).
+
+        Examples
+        --------
+        >>> import numpy as np, mixedpy
+        >>> from mixedpy.covariance.parse import parse_residual
+        >>> rd = residual_design(parse_residual("ar1(Days | Subject)"), mixedpy.datasets.load("sleepstudy"), None)
+        >>> rd.ngroups
+        1
+        """
         return len(self.group_levels)
 
     @property
     def npar_full(self) -> int:
+        """Number of structure parameters over all groups (σ² included).
+
+        Examples
+        --------
+        >>> import numpy as np, mixedpy
+        >>> from mixedpy.covariance.parse import parse_residual
+        >>> rd = residual_design(parse_residual("ar1(Days | Subject)"), mixedpy.datasets.load("sleepstudy"), None)
+        >>> rd.npar_full
+        2
+        """
         return 0 if self.structure is None else self.ngroups * self.structure.npar
 
     @property
     def nphi(self) -> int:
-        """Number of free parameters φ (all but the first, which σ² replaces)."""
+        """Number of free parameters φ (all but the first, which σ² replaces).
+
+        Examples
+        --------
+        >>> import numpy as np, mixedpy
+        >>> from mixedpy.covariance.parse import parse_residual
+        >>> rd = residual_design(parse_residual("ar1(Days | Subject)"), mixedpy.datasets.load("sleepstudy"), None)
+        >>> rd.nphi
+        1
+        """
         return max(self.npar_full - 1, 0)
 
     @property
     def geometric(self) -> bool:
+        """Whether the structure is spatial (its blocks come from coordinates).
+
+        Examples
+        --------
+        >>> import numpy as np, mixedpy
+        >>> from mixedpy.covariance.parse import parse_residual
+        >>> rd = residual_design(parse_residual("ar1(Days | Subject)"), mixedpy.datasets.load("sleepstudy"), None)
+        >>> rd.geometric
+        False
+        """
         return bool(getattr(self.structure, "geometric", False))
 
     @property
     def kron(self) -> bool:
         """Whether the blocks are complete grids whitened by sparse Kronecker factors (no dense
-        block factor and no analytic φ-gradient: the engine differentiates numerically)."""
+        block factor and no analytic φ-gradient: the engine differentiates numerically).
+
+        Examples
+        --------
+        >>> import numpy as np, mixedpy
+        >>> from mixedpy.covariance.parse import parse_residual
+        >>> rd = residual_design(parse_residual("ar1(Days | Subject)"), mixedpy.datasets.load("sleepstudy"), None)
+        >>> rd.kron
+        False
+        """
         return any(b.shape is not None for b in self.batches)
 
     def geometry_of(self, b: Batch) -> np.ndarray:
-        """A batch's geometry (lags of grid batches are formed on demand: m × m × 2 each)."""
+        """A batch's geometry (lags of grid batches are formed on demand: m × m × 2 each).
+
+        Examples
+        --------
+        >>> import numpy as np, mixedpy
+        >>> from mixedpy.covariance.parse import parse_residual
+        >>> rd = residual_design(parse_residual("ar1(Days | Subject)"), mixedpy.datasets.load("sleepstudy"), None)
+        >>> rd.geometry_of(rd.batches[0])[0].tolist()
+        [0, 1, 2, 3, 4, 5, 6, 7, 8, 9]
+        """
         return b.geometry if b.geometry is not None else self.structure.geometry(b.coords)
 
     def start(self) -> np.ndarray:
+        """Starting φ: the structure's start for every group, the first element (σ²'s) dropped.
+
+        Examples
+        --------
+        >>> import numpy as np, mixedpy
+        >>> from mixedpy.covariance.parse import parse_residual
+        >>> rd = residual_design(parse_residual("ar1(Days | Subject)"), mixedpy.datasets.load("sleepstudy"), None)
+        >>> rd.start().tolist()
+        [0.0]
+        """
         if self.structure is None:
             return np.zeros(0)
         return np.tile(self.structure.start(), self.ngroups)[1:]
 
     def full(self, phi) -> np.ndarray:
-        """(ngroups × npar) structure parameters from the free φ (complex-safe)."""
+        """(ngroups × npar) structure parameters from the free φ (complex-safe).
+
+        Examples
+        --------
+        >>> import numpy as np, mixedpy
+        >>> from mixedpy.covariance.parse import parse_residual
+        >>> rd = residual_design(parse_residual("ar1(Days | Subject)"), mixedpy.datasets.load("sleepstudy"), None)
+        >>> rd.full(np.array([1.0])).tolist()
+        [[0.0, 1.0]]
+        """
         phi = np.asarray(phi)
         par = np.concatenate([np.zeros(1, dtype=phi.dtype), phi])
         return par.reshape(self.ngroups, self.structure.npar)
 
     def phi_names(self) -> list[str]:
+        """Names of the free parameters φ (``group:`` prefixed when grouped).
+
+        Examples
+        --------
+        >>> import numpy as np, mixedpy
+        >>> from mixedpy.covariance.parse import parse_residual
+        >>> rd = residual_design(parse_residual("ar1(Days | Subject)"), mixedpy.datasets.load("sleepstudy"), None)
+        >>> rd.phi_names()
+        ['ar1[1]']
+        """
         if self.structure is None:
             return []
         names = self.structure.par_names()
@@ -136,7 +250,17 @@ class ResidualDesign:
 
     # --- the matrices -------------------------------------------------------------------------
     def batch_blocks(self, phi) -> list:
-        """R_s for every subject, batch by batch (n_b × m × m each)."""
+        """R_s for every subject, batch by batch (n_b × m × m each).
+
+        Examples
+        --------
+        >>> import numpy as np, mixedpy
+        >>> from mixedpy.covariance.parse import parse_residual
+        >>> rd = residual_design(parse_residual("ar1(Days | Subject)"), mixedpy.datasets.load("sleepstudy"), None)
+        >>> R = rd.batch_blocks(np.array([1.0]))[0]
+        >>> R.shape, R[0, 0, :3].round(4).tolist()
+        ((18, 10, 10), [1.0, 0.7071, 0.5])
+        """
         par = self.full(phi)
         out = []
         if not self.geometric:
@@ -166,7 +290,17 @@ class ResidualDesign:
     def whitening(self, phi, dense: bool = False) -> Whitening:
         """T = blockdiag(L_s⁻¹ diag(√w_s)) and log|R| at φ; raises LinAlgError if some R_s is not
         positive definite.  Grid batches use the sparse Kronecker factor (``Linv`` None) unless
-        ``dense`` (a check of the sparse path)."""
+        ``dense`` (a check of the sparse path).
+
+        Examples
+        --------
+        >>> import numpy as np, mixedpy
+        >>> from mixedpy.covariance.parse import parse_residual
+        >>> rd = residual_design(parse_residual("ar1(Days | Subject)"), mixedpy.datasets.load("sleepstudy"), None)
+        >>> w = rd.whitening(np.array([1.0]))
+        >>> round(w.logdet, 4)  # 18 subjects × 9 log(1 − ρ²), ρ² = 1/2
+        -112.2898
+        """
         if self.structure is None:
             w = self.weights
             return Whitening(sp.diags(np.sqrt(w), format="csr"), float(-np.sum(np.log(w))), [])
@@ -206,7 +340,17 @@ class ResidualDesign:
         """(∂T/∂φ_k, ∂log|R|/∂φ_k) for every free φ_k, exact: dense blocks through
         ∂L⁻¹ = −Φ(L⁻¹ ∂R L⁻ᵀ) L⁻¹ (Φ: lower triangle, half diagonal) with ∂R by the complex step,
         grid batches by the complex step through the Kronecker factors.  ``Linvs`` are the
-        :class:`Whitening`'s unweighted L_s⁻¹ at φ."""
+        :class:`Whitening`'s unweighted L_s⁻¹ at φ.
+
+        Examples
+        --------
+        >>> import numpy as np, mixedpy
+        >>> from mixedpy.covariance.parse import parse_residual
+        >>> rd = residual_design(parse_residual("ar1(Days | Subject)"), mixedpy.datasets.load("sleepstudy"), None)
+        >>> w = rd.whitening(np.array([1.0]))
+        >>> [(dT.shape, round(dlogdet, 4)) for dT, dlogdet in rd.whitening_derivatives(np.array([1.0]), w.Linv)]
+        [((180, 180), -162.0)]
+        """
         phi = np.asarray(phi, dtype=float)
         sw = None if self.weights is None else np.sqrt(self.weights)
         out = []
@@ -239,7 +383,16 @@ class ResidualDesign:
         return out
 
     def gradient(self, phi, G_blocks: list) -> np.ndarray:
-        """Σ_s ⟨G_s, ∂R_s/∂φ_k⟩ for every free φ_k, given per-batch G_s (n_b × m × m)."""
+        """Σ_s ⟨G_s, ∂R_s/∂φ_k⟩ for every free φ_k, given per-batch G_s (n_b × m × m).
+
+        Examples
+        --------
+        >>> import numpy as np, mixedpy
+        >>> from mixedpy.covariance.parse import parse_residual
+        >>> rd = residual_design(parse_residual("ar1(Days | Subject)"), mixedpy.datasets.load("sleepstudy"), None)
+        >>> rd.gradient(np.array([1.0]), [np.ones((18, 10, 10))]).round(4).tolist()
+        [692.3142]
+        """
         phi = np.asarray(phi, dtype=float)
         npar = self.structure.npar
         grad_full = np.zeros(self.npar_full)
@@ -265,7 +418,16 @@ class ResidualDesign:
 
     # --- tables ---------------------------------------------------------------------------------
     def subject_rows(self, subject) -> np.ndarray:
-        """Data rows (time order) of one subject label."""
+        """Data rows (time order) of one subject label.
+
+        Examples
+        --------
+        >>> import numpy as np, mixedpy
+        >>> from mixedpy.covariance.parse import parse_residual
+        >>> rd = residual_design(parse_residual("ar1(Days | Subject)"), mixedpy.datasets.load("sleepstudy"), None)
+        >>> rd.subject_rows("309").tolist()
+        [10, 11, 12, 13, 14, 15, 16, 17, 18, 19]
+        """
         if self.subject_levels is None:
             raise DataError("this residual structure has no subjects")
         where = np.flatnonzero(self.subject_levels.astype(str) == str(subject))
@@ -300,7 +462,16 @@ def _numeric(values: pd.Series, spec: str) -> np.ndarray:
 
 
 def residual_design(term: ResidualTerm | None, aux: pd.DataFrame, weights: np.ndarray | None) -> ResidualDesign:
-    """Bind a parsed SPEC to the model rows (``aux`` holds the SPEC's columns for those rows)."""
+    """Bind a parsed SPEC to the model rows (``aux`` holds the SPEC's columns for those rows).
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> from mixedpy.covariance.parse import parse_residual
+    >>> rd = residual_design(parse_residual("het(Subject)"), mixedpy.datasets.load("sleepstudy"), None)
+    >>> rd.structure.name, rd.ngroups, rd.nphi
+    ('scalar', 18, 17)
+    """
     from . import STRUCTURES
 
     n = len(aux)
