@@ -22,6 +22,17 @@ __all__ = ["exact_interval", "grid_shift", "lme4_interval", "profile_end", "zeta
 
 
 def zeta(pr: Profile, x: float, dev0: float) -> float:
+    """ζ(x) = sign(x − x̂) √(dev(x) − ``dev0``) of a profile.
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> from mixedpy.inference.profile_objectives import build_profiles
+    >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"), reml=False)
+    >>> sigma = build_profiles(m)[1]
+    >>> float(zeta(sigma, sigma.estimate, m.deviance)), round(float(zeta(sigma, 60.0, m.deviance)), 4)
+    (0.0, 1.2513)
+    """
     d = pr.deviance(x)
     return np.sign(x - pr.estimate) * np.sqrt(max(d - dev0, 0.0))
 
@@ -36,7 +47,17 @@ def _initial_step(pr: Profile) -> float:
 
 def profile_end(pr: Profile, dev0: float, target: float, direction: int,
                 xtol: float = 1e-9, ztol: float = 2e-4) -> float:
-    """The x beyond the estimate in ``direction`` where ζ(x) = ``target`` (or the bound, or ±inf)."""
+    """The x beyond the estimate in ``direction`` where ζ(x) = ``target`` (or the bound, or ±inf).
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> from mixedpy.inference.profile_objectives import build_profiles
+    >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"), reml=False)
+    >>> sigma = build_profiles(m)[1]
+    >>> round(float(profile_end(sigma, m.deviance, 1.959964, +1)), 3)
+    67.658
+    """
     bound = pr.lower_bound if direction < 0 else pr.upper_bound
     x0 = pr.estimate
     if x0 == bound:
@@ -81,7 +102,18 @@ def profile_end(pr: Profile, dev0: float, target: float, direction: int,
 
 
 def zeta_function(pr: Profile, dev0: float) -> Callable[[float], float]:
-    """ζ(x), NaN where the constrained minimization failed (lme4 drops those points)."""
+    """ζ(x), NaN where the constrained minimization failed (lme4 drops those points).
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> from mixedpy.inference.profile_objectives import build_profiles
+    >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"), reml=False)
+    >>> sigma = build_profiles(m)[1]
+    >>> z = zeta_function(sigma, m.deviance)
+    >>> round(z(60.0), 4)
+    1.2513
+    """
     def zeta(x: float) -> float:
         d = pr.deviance(x)
         return float("nan") if d >= BIG / 10 else float(np.sign(x - pr.estimate) * np.sqrt(max(d - dev0, 0.0)))
@@ -90,7 +122,17 @@ def zeta_function(pr: Profile, dev0: float) -> Callable[[float], float]:
 
 def grid_shift(pr: Profile, delta: float) -> float:
     """lme4's first step off the estimate: 1 % of a variance parameter (10⁻³ at 0), δ SEs of a
-    fixed effect."""
+    fixed effect.
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> from mixedpy.inference.profile_objectives import build_profiles
+    >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"), reml=False)
+    >>> sigma = build_profiles(m)[1]
+    >>> round(grid_shift(sigma, 0.42), 4)
+    50.0052
+    """
     if pr.is_fixed:
         return pr.estimate + delta * pr.scale
     return 1e-3 if pr.estimate == 0 else pr.estimate * 1.01
@@ -99,7 +141,18 @@ def grid_shift(pr: Profile, delta: float) -> float:
 def lme4_interval(pr: Profile, dev0: float, z: float, cutoff: float, delta: float) -> tuple[float, float]:
     """lme4's bounds for one parameter: its profile grid and spline (see :mod:`.profile_spline`).
     Where lme4's spline fails (a non-monotone profile, which lme4 reports as NA or interpolates
-    linearly with a warning) the exact roots are returned instead, with a ProfileWarning."""
+    linearly with a warning) the exact roots are returned instead, with a ProfileWarning.
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> from mixedpy.inference.profile_objectives import build_profiles
+    >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"), reml=False)
+    >>> sigma = build_profiles(m)[1]
+    >>> from mixedpy.inference.profile_spline import grid_cutoff
+    >>> [round(float(v), 3) for v in lme4_interval(sigma, m.deviance, 1.959964, *grid_cutoff(3))]
+    [38.23, 67.658]
+    """
     x, zs = profile_grid(zeta_function(pr, dev0), pr.estimate, grid_shift(pr, delta),
                          pr.lower_bound, pr.upper_bound, cutoff, delta)
     try:
@@ -114,7 +167,18 @@ def exact_interval(pr: Profile, dev0: float, z: float, cutoff: float, delta: flo
     """The exact roots of ζ(x) = ±z.  lme4's grid is walked first: each of its points starts from
     its neighbour's solution, so the root search starts next to the right branch of the profile
     (started cold far from the estimate, the inner minimization can land in a local minimum at a
-    variance of 0)."""
+    variance of 0).
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> from mixedpy.inference.profile_objectives import build_profiles
+    >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"), reml=False)
+    >>> sigma = build_profiles(m)[1]
+    >>> from mixedpy.inference.profile_spline import grid_cutoff
+    >>> [round(float(v), 3) for v in exact_interval(sigma, m.deviance, 1.959964, *grid_cutoff(3))]
+    [38.23, 67.658]
+    """
     profile_grid(zeta_function(pr, dev0), pr.estimate, grid_shift(pr, delta), pr.lower_bound,
                  pr.upper_bound, cutoff, delta)
     return profile_end(pr, dev0, -z, -1), profile_end(pr, dev0, z, +1)
