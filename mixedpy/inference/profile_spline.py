@@ -39,7 +39,13 @@ DELTA_CUTOFF = 1 / 8
 
 
 def grid_cutoff(n_parameters: int) -> tuple[float, float]:
-    """lme4's cutoff c = √χ²_{1−0.01}(n_parameters) and step δ = c / 8."""
+    """lme4's cutoff c = √χ²_{1−0.01}(n_parameters) and step δ = c / 8.
+
+    Examples
+    --------
+    >>> [round(v, 4) for v in grid_cutoff(3)]
+    [3.3682, 0.421]
+    """
     cutoff = float(np.sqrt(stats.chi2.ppf(1 - ALPHAMAX, n_parameters)))
     return cutoff, cutoff * DELTA_CUTOFF
 
@@ -98,7 +104,16 @@ def _forward_slopes(x: np.ndarray, z: np.ndarray) -> np.ndarray:
 
 def back_spline(x: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """R's ``backSpline`` of the natural spline ζ(x) through (x, z): knots (the z values) and the
-    rows (x, x', x''/2, x'''/6) of the inverse's cubic pieces, one per knot."""
+    rows (x, x', x''/2, x'''/6) of the inverse's cubic pieces, one per knot.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.array([0.0, 1.0, 2.0, 3.0, 4.0])
+    >>> knots, coef = back_spline(x, 2 * x - 4)  # the inverse of z = 2x - 4 is x = (z + 4)/2
+    >>> knots.tolist(), coef.shape, round(eval_poly_spline(knots, coef, 1.0), 4)
+    ([-4.0, -2.0, 0.0, 2.0, 4.0], (5, 4), 2.5)
+    """
     slopes = _forward_slopes(x, z)
     nk = len(x)
     kdiff, adiff = np.diff(x), np.diff(z)
@@ -130,7 +145,16 @@ def back_spline(x: np.ndarray, z: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def eval_poly_spline(knots: np.ndarray, coef: np.ndarray, at: float) -> float:
     """R's ``predict.polySpline`` at one point: the piece of the interval (k_i, k_{i+1}] (the first
-    closed on the left) holding ``at``; NaN outside the knots."""
+    closed on the left) holding ``at``; NaN outside the knots.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> x = np.array([0.0, 1.0, 2.0, 3.0, 4.0])
+    >>> knots, coef = back_spline(x, 2 * x - 4)
+    >>> round(eval_poly_spline(knots, coef, -1.0), 4), eval_poly_spline(knots, coef, 10.0)
+    (1.5, nan)
+    """
     if not knots[0] <= at <= knots[-1]:
         return float("nan")
     i = 0 if at == knots[0] else int(np.searchsorted(knots, at, side="left")) - 1
