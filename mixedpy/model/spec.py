@@ -98,40 +98,97 @@ class ModelSpec:
 
     @property
     def nphi(self) -> int:
-        """Number of free residual parameters φ (appended to θ in the optimized vector)."""
+        """Number of free residual parameters φ (appended to θ in the optimized vector).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> s = model_spec("Reaction ~ Days", mixedpy.datasets.load("sleepstudy"), residual="ar1(Days | Subject)")
+        >>> s.nphi
+        1
+        """
         return 0 if self.residual is None else self.residual.nphi
 
     @property
     def parameters(self):
         """The map between the model's parameters (ψ of structured random terms, θ of the others,
-        φ) and the engines' (θ, φ) (:class:`~mixedpy.model.parameters.ParameterMap`)."""
+        φ) and the engines' (θ, φ) (:class:`~mixedpy.model.parameters.ParameterMap`).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> s = model_spec("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+        >>> type(s.parameters).__name__
+        'ParameterMap'
+        """
         from .parameters import ParameterMap
         return ParameterMap.build(self.random, self.nphi)
 
     @property
     def par_start(self) -> np.ndarray:
-        """Starting (θ or ψ, φ)."""
+        """Starting (θ or ψ, φ).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> s = model_spec("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+        >>> s.par_start.tolist()
+        [1.0, 0.0, 1.0]
+        """
         phi0 = self.residual.start() if self.residual is not None else np.zeros(0)
         return np.concatenate([self.parameters.start(), phi0])
 
     @property
     def par_lower(self) -> np.ndarray:
-        """Lower bounds of (θ or ψ, φ): lme4's for θ, none for ψ and φ (unconstrained parameters)."""
+        """Lower bounds of (θ or ψ, φ): lme4's for θ, none for ψ and φ (unconstrained parameters).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> s = model_spec("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+        >>> s.par_lower.tolist()
+        [0.0, -inf, 0.0]
+        """
         return np.concatenate([self.parameters.lower(), np.full(self.nphi, -np.inf)])
 
     @property
     def par_scale(self) -> np.ndarray:
-        """Natural scale of (θ or ψ, φ) (θ's from the covariates, 1 for ψ and φ)."""
+        """Natural scale of (θ or ψ, φ) (θ's from the covariates, 1 for ψ and φ).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> s = model_spec("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+        >>> s.par_scale.tolist()
+        [1.0, 1.0, 1.0]
+        """
         return np.concatenate([self.parameters.scale(), np.ones(self.nphi)])
 
     @property
     def uses_mme(self) -> bool:
         """Whether the model goes through Henderson's MME (relmat terms, known variances, ANOVA,
-        Gibbs) rather than lme4's Λ form."""
+        Gibbs) rather than lme4's Λ form.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> s = model_spec("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+        >>> s.uses_mme
+        False
+        """
         return self.structures is not None or self.method in ("known", "anova", "bayes")
 
     @property
     def n(self) -> int:
+        """Number of observations used.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> s = model_spec("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+        >>> s.n
+        180
+        """
         return len(self.fixed.y)
 
     def replace(self, **changes) -> ModelSpec:
@@ -184,7 +241,13 @@ class ModelSpec:
 
 
 def resolve_method(reml: bool, method: str | None) -> str:
-    """The estimation method from ``reml`` and ``method`` (``method`` wins; they must agree)."""
+    """The estimation method from ``reml`` and ``method`` (``method`` wins; they must agree).
+
+    Examples
+    --------
+    >>> resolve_method(True, None), resolve_method(False, None), resolve_method(True, "anova")
+    ('reml', 'ml', 'anova')
+    """
     if method is None:
         if not isinstance(reml, (bool, np.bool_)):
             raise ModelSpecError(f"reml must be True or False, got {reml!r}")
@@ -268,7 +331,19 @@ def model_spec(formula: str, data, *, reml: bool = True, method: str | None = No
 # --- checks made before any numerics -----------------------------------------------------------
 def check_sizes(n: int, p: int, random: RandomDesign, lme4_rule: bool = True) -> None:
     """Enough observations for the fixed effects and for each random term (lme4's
-    ``check.nobs.vs.nRE`` when ``lme4_rule``; a relmat term may have as many levels as records)."""
+    ``check.nobs.vs.nRE`` when ``lme4_rule``; a relmat term may have as many levels as records).
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> s = model_spec("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+    >>> check_sizes(s.n, 2, s.random)  # passes silently
+    >>> try:
+    ...     check_sizes(18, 2, s.random)
+    ... except DataError as err:
+    ...     print(str(err)[:60])
+    number of observations (=18) <= number of random effects (=3
+    """
     if n <= p:
         raise DataError(f"{n} observations are too few for {p} fixed-effect coefficients")
     for t in random.terms:
@@ -282,7 +357,19 @@ def check_sizes(n: int, p: int, random: RandomDesign, lme4_rule: bool = True) ->
 
 
 def check_not_exact(fixed: FixedDesign) -> None:
-    """A response that the fixed effects reproduce exactly leaves no variance to estimate."""
+    """A response that the fixed effects reproduce exactly leaves no variance to estimate.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> from mixedpy.design.fixed import fixed_design
+    >>> d = pd.DataFrame({"y": [1.0, 2.0, 3.0, 4.0], "x": [1.0, 2.0, 3.0, 4.0]})
+    >>> try:
+    ...     check_not_exact(fixed_design("y", "1 + x", d))
+    ... except DataError as err:
+    ...     print(str(err)[:52])
+    the fixed effects reproduce the response 'y' exactly
+    """
     X, y = fixed.X, fixed.y
     beta = np.linalg.lstsq(X, y, rcond=None)[0] if X.shape[1] else np.zeros(0)
     rss = float(np.sum((y - X @ beta) ** 2))
@@ -292,7 +379,21 @@ def check_not_exact(fixed: FixedDesign) -> None:
 
 
 def warn_same_grouping(random: RandomDesign) -> None:
-    """lme4 notices this only as a near-zero Hessian eigenvalue; say it plainly."""
+    """lme4 notices this only as a near-zero Hessian eigenvalue; say it plainly.
+
+    Examples
+    --------
+    >>> import warnings, mixedpy
+    >>> from mixedpy.design.random import random_design
+    >>> from mixedpy.formula.parse import parse_formula
+    >>> d = mixedpy.datasets.load("dyestuff").assign(Batch2=lambda d: d["Batch"])
+    >>> rd = random_design(parse_formula("Yield ~ 1 + (1 | Batch) + (1 | Batch2)").random, d)
+    >>> with warnings.catch_warnings(record=True) as caught:
+    ...     warnings.simplefilter("always")
+    ...     warn_same_grouping(rd)
+    >>> [w.category.__name__ for w in caught]
+    ['UnidentifiableWarning']
+    """
     terms = list(random.terms)
     for i, a in enumerate(terms):
         for b in terms[i + 1:]:
