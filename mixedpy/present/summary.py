@@ -53,6 +53,13 @@ def varcorr_cells(blocks, sigma: float, digits: int = DIGITS) -> tuple[list[str]
     """lme4's ``formatVC``: (column names, rows) of the random-effects table.
 
     ``blocks`` is a list of (group label, term names, k × k covariance matrix), ``sigma`` the residual SD.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> cols, rows = varcorr_cells([("Batch", ["(Intercept)"], np.array([[1764.05]]))], 49.51)
+    >>> cols, rows
+    (['Groups', 'Name', 'Variance', 'Std.Dev.'], [['Batch', '(Intercept)', '1764', '42.00'], ['Residual', '', '2451', '49.51']])
     """
     covs = [np.atleast_2d(np.asarray(S, dtype=float)) for _, _, S in blocks]
     sds = np.concatenate([np.sqrt(np.diag(S)) for S in covs] + [[sigma]])
@@ -78,7 +85,14 @@ def varcorr_cells(blocks, sigma: float, digits: int = DIGITS) -> tuple[list[str]
 
 
 def correlation_cells(V: np.ndarray, names: list[str]):
-    """lme4's "Correlation of Fixed Effects": (row names, column names, cells) from Var(β̂)."""
+    """lme4's "Correlation of Fixed Effects": (row names, column names, cells) from Var(β̂).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> correlation_cells(np.array([[46.5746, -1.4511], [-1.4511, 2.3895]]), ["(Intercept)", "Days"])
+    (['Days'], ['(Intr)'], [['-0.138']])
+    """
     V = np.asarray(V, dtype=float)
     p = V.shape[0]
     sd = np.sqrt(np.diag(V))
@@ -149,6 +163,15 @@ class Summary:
         return bool(np.isfinite(self.result.coef_table["df"]).all())
 
     def title(self) -> str:
+        """The first line: the fitting method and the df method of the t tests.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> s = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff")).summary()
+        >>> s.title()
+        "Linear mixed model fit by REML. t-tests use Satterthwaite's method [mixedpy]"
+        """
         m = self.result
         if not self._mixed:
             return "Linear model fit by least squares [mixedpy]"
@@ -160,6 +183,15 @@ class Summary:
         return f"Linear mixed model fit by {how} [mixedpy]"
 
     def header(self) -> list[str]:
+        """The title, formula, data and criterion lines.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> s = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff")).summary()
+        >>> s.header()[1:3]
+        ['Formula: Yield ~ 1 + (1 | Batch)', '   Data: dyestuff']
+        """
         m = self.result
         lines = [self.title(), f"Formula: {m.formula}", f"   Data: {m.data_name}", ""]
         lines[3:3] = [f"Residual: {m.residual_structure}"] if getattr(m, "residual_structure", None) else []
@@ -177,7 +209,16 @@ class Summary:
 
     def residual_cells(self) -> tuple[str, list[str], list[str]]:
         """(title, names, formatted values) of the residuals block: the quantiles of the scaled
-        residuals (the residuals themselves for a small least-squares fit)."""
+        residuals (the residuals themselves for a small least-squares fit).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> s = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff")).summary()
+        >>> title, names, values = s.residual_cells()
+        >>> title, names
+        ('Scaled residuals: ', ['Min', '1Q', 'Median', '3Q', 'Max'])
+        """
         m = self.result
         if self._mixed:
             r = m.residuals(scaled=True).to_numpy()
@@ -191,11 +232,29 @@ class Summary:
         return title, [str(i) for i in m.residuals().index], r_format(r, DIGITS)
 
     def residual_lines(self) -> list[str]:
+        """The residuals block as printed lines.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> s = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff")).summary()
+        >>> s.residual_lines()[1]
+        '    Min      1Q  Median      3Q     Max '
+        """
         title, names, values = self.residual_cells()
         return [title] + print_named(names, values) + [""]
 
     def random_cells(self) -> tuple[list[str], list[list[str]]]:
-        """lme4's ``formatVC``: column names and rows of the random-effects table."""
+        """lme4's ``formatVC``: column names and rows of the random-effects table.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> s = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff")).summary()
+        >>> cols, rows = s.random_cells()
+        >>> cols, [r[:2] for r in rows]
+        (['Groups', 'Name', 'Variance', 'Std.Dev.'], [['Batch', '(Intercept)'], ['Residual', '']])
+        """
         m = self.result
         blocks = []
         for label, t, st in zip(m.random.varcorr_labels(), m.random.terms, self._structures()):
@@ -213,7 +272,15 @@ class Summary:
 
     def structure_lines(self) -> list[str]:
         """One line per structured random term (its G structure), and for fa/rr terms the rotated
-        loadings, specific variances and % of tr(G) per factor."""
+        loadings, specific variances and % of tr(G) per factor.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> s = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff")).summary()
+        >>> s.structure_lines()  # no structured terms
+        []
+        """
         m, out = self.result, []
         for label, t, st in zip(m.random.varcorr_labels(), m.random.terms, self._structures()):
             if st is None:
@@ -247,11 +314,28 @@ class Summary:
         return tab, [0, 1], [2], True
 
     def fixed_cells(self):
-        """``printCoefmat`` pieces of the fixed-effects table: (row names, columns, cells, stars)."""
+        """``printCoefmat`` pieces of the fixed-effects table: (row names, columns, cells, stars).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> s = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff")).summary()
+        >>> rows, cols, cells, stars = s.fixed_cells()
+        >>> rows, cols
+        (['(Intercept)'], ['Estimate', 'Std. Error', 'df', 't value', 'Pr(>|t|)', ''])
+        """
         return coefmat(*self._coef_numeric())
 
     def fixed_table(self) -> pd.DataFrame:
-        """The fixed-effects table as formatted strings (as printed)."""
+        """The fixed-effects table as formatted strings (as printed).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> s = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff")).summary()
+        >>> s.fixed_table().columns.tolist()[:3]
+        ['Estimate', 'Std. Error', 'df']
+        """
         rows, cols, cells, _ = self.fixed_cells()
         return pd.DataFrame(cells, index=rows, columns=cols)
 
@@ -262,7 +346,15 @@ class Summary:
         return self._mixed and 1 < p <= COR_MAX
 
     def correlation_cells(self):
-        """(row names, column names, cells) of the correlation of the fixed effects, or None."""
+        """(row names, column names, cells) of the correlation of the fixed effects, or None.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> s = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff")).summary()
+        >>> s.correlation_cells() is None  # one fixed effect: no correlations
+        True
+        """
         V = self.result.vcov
         return None if V.shape[0] < 2 else correlation_cells(V.to_numpy(), list(V.index))
 
@@ -287,6 +379,15 @@ class Summary:
 
     # ---- text -----------------------------------------------------------------------------------
     def lines(self) -> list[str]:
+        """The whole summary as printed lines.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> s = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff")).summary()
+        >>> s.lines()[0]
+        "Linear mixed model fit by REML. t-tests use Satterthwaite's method [mixedpy]"
+        """
         out = self.header() + self.residual_lines()
         if self._mixed:
             cols, rows = self.random_cells()
@@ -319,7 +420,15 @@ class Summary:
         return []
 
     def notes(self) -> list[str]:
-        """The closing remarks: a non-converged optimizer, a singular fit."""
+        """The closing remarks: a non-converged optimizer, a singular fit.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> s = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff")).summary()
+        >>> s.notes()
+        []
+        """
         m, out = self.result, []
         if self._mixed:
             opt = getattr(m, "optinfo", None)
