@@ -259,7 +259,17 @@ class MMEWorkspace:
         return sp.csc_matrix((data, self._rows, self._indptr), shape=(self.q, self.q))
 
     def T(self, j: int, theta: np.ndarray) -> np.ndarray:
-        """T_j at θ with diagonal elements floored at THETA_FLOOR in absolute value."""
+        """T_j at θ with diagonal elements floored at THETA_FLOOR in absolute value.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> from mixedpy.genetics.relmat import TermStructure
+        >>> m = mixedpy.fit('Yield ~ 1 + (1 | Batch)', mixedpy.datasets.load('dyestuff'))
+        >>> ws = MMEWorkspace(m.fixed.X, m.fixed.y, m.random, [TermStructure()], dense=False)
+        >>> ws.T(0, np.array([0.5])).tolist()
+        [[0.5]]
+        """
         T = self.random.terms[j].T(np.asarray(theta, dtype=float))
         d = np.diag(T)
         T[np.diag_indices_from(T)] = np.where(np.abs(d) < THETA_FLOOR, THETA_FLOOR, d)
@@ -274,7 +284,17 @@ class MMEWorkspace:
         return out
 
     def ginv_values(self, theta: np.ndarray) -> np.ndarray:
-        """Upper triangle of Γ(θ)⁻¹ on the sparse pattern."""
+        """Upper triangle of Γ(θ)⁻¹ on the sparse pattern.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> from mixedpy.genetics.relmat import TermStructure
+        >>> m = mixedpy.fit('Yield ~ 1 + (1 | Batch)', mixedpy.datasets.load('dyestuff'))
+        >>> ws = MMEWorkspace(m.fixed.X, m.fixed.y, m.random, [TermStructure()], dense=False)
+        >>> ws.ginv_values(np.array([0.5])).tolist()
+        [4.0, 4.0, 4.0, 4.0, 4.0, 4.0]
+        """
         data = np.zeros(self._nnz)
         Pinv = self._pinv(theta)
         for j, a, b, pos, vals in self._pieces:
@@ -282,11 +302,32 @@ class MMEWorkspace:
         return data
 
     def values(self, theta: np.ndarray) -> np.ndarray:
-        """Upper triangle of C(θ) = ZᵀZ + Γ(θ)⁻¹ on the sparse pattern (CSC order)."""
+        """Upper triangle of C(θ) = ZᵀZ + Γ(θ)⁻¹ on the sparse pattern (CSC order).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> from mixedpy.genetics.relmat import TermStructure
+        >>> m = mixedpy.fit('Yield ~ 1 + (1 | Batch)', mixedpy.datasets.load('dyestuff'))
+        >>> ws = MMEWorkspace(m.fixed.X, m.fixed.y, m.random, [TermStructure()], dense=False)
+        >>> ws.values(np.array([0.5])).tolist()
+        [9.0, 9.0, 9.0, 9.0, 9.0, 9.0]
+        """
         return self._ztz + self.ginv_values(theta)
 
     def dense_matrix(self, theta: np.ndarray) -> np.ndarray:
-        """C(θ) = ZᵀZ + Γ(θ)⁻¹ as a full dense matrix (dense workspaces)."""
+        """C(θ) = ZᵀZ + Γ(θ)⁻¹ as a full dense matrix (dense workspaces).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> from mixedpy.genetics.relmat import TermStructure
+        >>> m = mixedpy.fit('Yield ~ 1 + (1 | Batch)', mixedpy.datasets.load('dyestuff'))
+        >>> ws = MMEWorkspace(m.fixed.X, m.fixed.y, m.random, [TermStructure()])
+        >>> C = ws.dense_matrix(np.array([0.5]))
+        >>> C.shape, C[0, :2].tolist()
+        ((6, 6), [9.0, 0.0])
+        """
         C = self._ztz_dense.copy()
         for j, (t, base, Pinv) in enumerate(zip(self.random.terms, self._bases, self._pinv(theta))):
             for a in range(t.k):
@@ -295,7 +336,17 @@ class MMEWorkspace:
         return C
 
     def ginv_quad(self, theta: np.ndarray, a: np.ndarray) -> float:
-        """aᵀ Γ(θ)⁻¹ a = Σ_j tr(P_j⁻¹ A_jᵀ K_j⁻¹ A_j) (A_j: term j's coefficients, levels × k)."""
+        """aᵀ Γ(θ)⁻¹ a = Σ_j tr(P_j⁻¹ A_jᵀ K_j⁻¹ A_j) (A_j: term j's coefficients, levels × k).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> from mixedpy.genetics.relmat import TermStructure
+        >>> m = mixedpy.fit('Yield ~ 1 + (1 | Batch)', mixedpy.datasets.load('dyestuff'))
+        >>> ws = MMEWorkspace(m.fixed.X, m.fixed.y, m.random, [TermStructure()], dense=False)
+        >>> ws.ginv_quad(np.array([0.5]), np.ones(6))
+        24.0
+        """
         out = 0.0
         for j, (t, base, Pinv) in enumerate(zip(self.random.terms, self._bases, self._pinv(theta))):
             A = a[self.woff[j]:self.woff[j] + self.nlat[j] * t.k].reshape(self.nlat[j], t.k)
@@ -304,6 +355,17 @@ class MMEWorkspace:
         return out
 
     def logdet_gamma(self, theta: np.ndarray) -> float:
+        """log|Γ(θ)|: Σ_j nlatent_j log|T_j T_jᵀ|, plus k_j log|K_j| for terms given by K⁻¹.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> from mixedpy.genetics.relmat import TermStructure
+        >>> m = mixedpy.fit('Yield ~ 1 + (1 | Batch)', mixedpy.datasets.load('dyestuff'))
+        >>> ws = MMEWorkspace(m.fixed.X, m.fixed.y, m.random, [TermStructure()], dense=False)
+        >>> round(ws.logdet_gamma(np.array([0.5])), 4)
+        -8.3178
+        """
         out = 0.0
         for j, (t, st) in enumerate(zip(self.random.terms, self.structures)):
             T = self.T(j, theta)
@@ -314,6 +376,18 @@ class MMEWorkspace:
 
     # --- the deviance --------------------------------------------------------------------------------
     def update(self, theta: np.ndarray) -> None:
+        """Refactor C(θ) for a new θ.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> from mixedpy.genetics.relmat import TermStructure
+        >>> m = mixedpy.fit('Yield ~ 1 + (1 | Batch)', mixedpy.datasets.load('dyestuff'))
+        >>> ws = MMEWorkspace(m.fixed.X, m.fixed.y, m.random, [TermStructure()], dense=False)
+        >>> ws.update(np.array([0.5]))
+        >>> round(float(ws.deviance(np.array([0.5]))), 4)
+        320.8791
+        """
         theta = np.asarray(theta, dtype=float)
         if not self.q or (self._last_theta is not None and np.array_equal(theta, self._last_theta)):
             return
@@ -328,6 +402,18 @@ class MMEWorkspace:
         self._last_theta = theta.copy()
 
     def parts(self, theta: np.ndarray) -> DevianceParts:
+        """The profiled deviance's pieces at θ (:class:`mixedpy.deviance.DevianceParts`).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> from mixedpy.genetics.relmat import TermStructure
+        >>> m = mixedpy.fit('Yield ~ 1 + (1 | Batch)', mixedpy.datasets.load('dyestuff'))
+        >>> ws = MMEWorkspace(m.fixed.X, m.fixed.y, m.random, [TermStructure()], dense=False)
+        >>> p = ws.parts(m.theta)
+        >>> round(float(p.beta[0]), 4)
+        1527.5
+        """
         theta = np.asarray(theta, dtype=float)
         if not self.q:
             raise ValueError("the MME workspace needs at least one random term")
@@ -349,7 +435,17 @@ class MMEWorkspace:
                              AinvW=CinvW)
 
     def deviance(self, theta: np.ndarray, reml: bool = True) -> float:
-        """Profiled deviance (REML criterion when ``reml``) at θ."""
+        """Profiled deviance (REML criterion when ``reml``) at θ.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> from mixedpy.genetics.relmat import TermStructure
+        >>> m = mixedpy.fit('Yield ~ 1 + (1 | Batch)', mixedpy.datasets.load('dyestuff'))
+        >>> ws = MMEWorkspace(m.fixed.X, m.fixed.y, m.random, [TermStructure()], dense=False)
+        >>> bool(abs(ws.deviance(m.theta, reml=True) - m.reml_criterion) < 1e-6)
+        True
+        """
         try:
             return self.parts(theta).deviance(reml)
         except (la.LinAlgError, ValueError, FloatingPointError, ZeroDivisionError):
@@ -357,7 +453,17 @@ class MMEWorkspace:
 
     # --- effects, conditional variances, the MME ----------------------------------------------------
     def effects(self, a: np.ndarray) -> np.ndarray:
-        """b (level-major per term, as ``random.Z``'s columns) from working coefficients a."""
+        """b (level-major per term, as ``random.Z``'s columns) from working coefficients a.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> from mixedpy.genetics.relmat import TermStructure
+        >>> m = mixedpy.fit('Yield ~ 1 + (1 | Batch)', mixedpy.datasets.load('dyestuff'))
+        >>> ws = MMEWorkspace(m.fixed.X, m.fixed.y, m.random, [TermStructure()], dense=False)
+        >>> ws.effects(np.arange(6.0)).tolist()
+        [0.0, 1.0, 2.0, 3.0, 4.0, 5.0]
+        """
         out = np.zeros(self.random.q)
         for j, (t, st) in enumerate(zip(self.random.terms, self.structures)):
             aj = a[self.woff[j]:self.woff[j] + self.nlat[j] * t.k].reshape(self.nlat[j], t.k)
@@ -366,7 +472,18 @@ class MMEWorkspace:
         return out
 
     def conditional_variances(self, theta: np.ndarray, sigma: float) -> list[np.ndarray]:
-        """Per term, nlev × k × k blocks of Var(b − b̂ | y, β = β̂) = σ² M C⁻¹ Mᵀ (lme4's condVar)."""
+        """Per term, nlev × k × k blocks of Var(b − b̂ | y, β = β̂) = σ² M C⁻¹ Mᵀ (lme4's condVar).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> from mixedpy.genetics.relmat import TermStructure
+        >>> m = mixedpy.fit('Yield ~ 1 + (1 | Batch)', mixedpy.datasets.load('dyestuff'))
+        >>> ws = MMEWorkspace(m.fixed.X, m.fixed.y, m.random, [TermStructure()], dense=False)
+        >>> cv = ws.conditional_variances(m.theta, m.sigma)
+        >>> [c.shape for c in cv], bool(np.allclose(cv[0], m.condvar('Batch')[0]))
+        ([(6, 1, 1)], True)
+        """
         self.update(theta)
         out = []
         for j, (t, st) in enumerate(zip(self.random.terms, self.structures)):
@@ -384,14 +501,35 @@ class MMEWorkspace:
 
     @property
     def factor_nnz(self) -> int:
-        """Non-zeros of the factor of C (the lower triangle when dense)."""
+        """Non-zeros of the factor of C (the lower triangle when dense).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> from mixedpy.genetics.relmat import TermStructure
+        >>> m = mixedpy.fit('Yield ~ 1 + (1 | Batch)', mixedpy.datasets.load('dyestuff'))
+        >>> ws = MMEWorkspace(m.fixed.X, m.fixed.y, m.random, [TermStructure()], dense=False)
+        >>> ws.update(m.theta)
+        >>> ws.factor_nnz > 0
+        True
+        """
         return int(self.factor.nnz) if not self.dense else self.q * (self.q + 1) // 2
 
     # --- gradient and average information (AI-REML) -------------------------------------------------
     def traces(self, theta: np.ndarray) -> np.ndarray:
         """t_j = tr(C(θ)⁻¹ M_j), M_j = K_j⁻¹ (or I) on term j's block: the derivative of log|C| along
         each term's penalty, from the factorization at θ (elimination: carried through its levels;
-        dense: from C⁻¹)."""
+        dense: from C⁻¹).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> from mixedpy.genetics.relmat import TermStructure
+        >>> m = mixedpy.fit('Yield ~ 1 + (1 | Batch)', mixedpy.datasets.load('dyestuff'))
+        >>> ws = MMEWorkspace(m.fixed.X, m.fixed.y, m.random, [TermStructure()], dense=False)
+        >>> ws.traces(np.array([0.5])).round(4).tolist()
+        [0.6667]
+        """
         theta = np.asarray(theta, dtype=float)
         if self._traces is not None and np.array_equal(theta, self._last_theta):
             return self._traces
@@ -426,6 +564,16 @@ class MMEWorkspace:
         φ = (σ²θ_1², …, σ²θ_m², σ²), AI = vᵀ P v with working variates v_j = Z_j b̂_j/φ_j,
         v_e = ê/σ² (P v by one more solve with the same factor), taken to θ with σ² profiled out
         (J = ∂φ/∂θ, J_s = ∂φ/∂σ²: H = JᵀAI J − JᵀAI J_s J_sᵀAI J / J_sᵀAI J_s).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> from mixedpy.genetics.relmat import TermStructure
+        >>> m = mixedpy.fit('Yield ~ 1 + (1 | Batch)', mixedpy.datasets.load('dyestuff'))
+        >>> ws = MMEWorkspace(m.fixed.X, m.fixed.y, m.random, [TermStructure()], dense=False)
+        >>> d, g, info = ws.deviance_gradient_information(m.theta)
+        >>> bool(abs(d - m.reml_criterion) < 1e-6), g.shape, info.shape
+        (True, (1,), (1, 1))
         """
         theta = np.asarray(theta, dtype=float)
         self.traces(theta)
@@ -478,22 +626,65 @@ class MMEWorkspace:
         return V - fitted - Zb
 
     def deviance_and_gradient(self, theta: np.ndarray, reml: bool = True) -> tuple[float, np.ndarray]:
-        """The profiled deviance and its exact gradient (see :meth:`deviance_gradient_information`)."""
+        """The profiled deviance and its exact gradient (see :meth:`deviance_gradient_information`).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> from mixedpy.genetics.relmat import TermStructure
+        >>> m = mixedpy.fit('Yield ~ 1 + (1 | Batch)', mixedpy.datasets.load('dyestuff'))
+        >>> ws = MMEWorkspace(m.fixed.X, m.fixed.y, m.random, [TermStructure()], dense=False)
+        >>> d, g = ws.deviance_and_gradient(m.theta)
+        >>> bool(abs(d - m.reml_criterion) < 1e-6), bool(abs(g[0]) < 1e-3)
+        (True, True)
+        """
         f, g, _ = self.deviance_gradient_information(theta, reml)
         return f, g
 
     def blups(self, parts: DevianceParts) -> np.ndarray:
-        """b from the working coefficients of :meth:`parts`."""
+        """b from the working coefficients of :meth:`parts`.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> from mixedpy.genetics.relmat import TermStructure
+        >>> m = mixedpy.fit('Yield ~ 1 + (1 | Batch)', mixedpy.datasets.load('dyestuff'))
+        >>> ws = MMEWorkspace(m.fixed.X, m.fixed.y, m.random, [TermStructure()], dense=False)
+        >>> b = ws.blups(ws.parts(m.theta))
+        >>> bool(np.allclose(b, m.solution.b))
+        True
+        """
         return self.effects(parts.u)
 
     def mme_system(self, theta: np.ndarray) -> tuple[sp.csc_matrix, np.ndarray, list[str]]:
-        """The MME in the working coefficients, the right-hand side and their names."""
+        """The MME in the working coefficients, the right-hand side and their names.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> from mixedpy.genetics.relmat import TermStructure
+        >>> m = mixedpy.fit('Yield ~ 1 + (1 | Batch)', mixedpy.datasets.load('dyestuff'))
+        >>> ws = MMEWorkspace(m.fixed.X, m.fixed.y, m.random, [TermStructure()], dense=False)
+        >>> C, rhs, names = ws.mme_system(m.theta)
+        >>> C.shape, names[:2]
+        ((7, 7), ['Batch:A:(Intercept)', 'Batch:B:(Intercept)'])
+        """
         C, rhs = self.mme_matrix(theta)
         return C, rhs, self.latent_names()
 
     def latent_names(self) -> list[str]:
         """Names of the working coefficients: ``group:level:column`` (``group:latent<i>:column`` for
-        the latent effects of a dense-K term)."""
+        the latent effects of a dense-K term).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> from mixedpy.genetics.relmat import TermStructure
+        >>> m = mixedpy.fit('Yield ~ 1 + (1 | Batch)', mixedpy.datasets.load('dyestuff'))
+        >>> ws = MMEWorkspace(m.fixed.X, m.fixed.y, m.random, [TermStructure()], dense=False)
+        >>> ws.latent_names()[:2]
+        ['Batch:A:(Intercept)', 'Batch:B:(Intercept)']
+        """
         names = []
         for t, st, nl in zip(self.random.terms, self.structures, self.nlat):
             if st.kind == "factor":
@@ -504,7 +695,18 @@ class MMEWorkspace:
         return names
 
     def mme_matrix(self, theta: np.ndarray) -> tuple[sp.csc_matrix, np.ndarray]:
-        """The full MME matrix [[XᵀX, XᵀZ], [ZᵀX, ZᵀZ + Γ⁻¹]] (working coefficients) and its rhs."""
+        """The full MME matrix [[XᵀX, XᵀZ], [ZᵀX, ZᵀZ + Γ⁻¹]] (working coefficients) and its rhs.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> from mixedpy.genetics.relmat import TermStructure
+        >>> m = mixedpy.fit('Yield ~ 1 + (1 | Batch)', mixedpy.datasets.load('dyestuff'))
+        >>> ws = MMEWorkspace(m.fixed.X, m.fixed.y, m.random, [TermStructure()], dense=False)
+        >>> C, rhs = ws.mme_matrix(m.theta)
+        >>> C.shape, rhs.shape
+        ((7, 7), (7,))
+        """
         if self.dense:
             Cuu = sp.csc_matrix(self.dense_matrix(theta))
         else:
