@@ -42,12 +42,37 @@ from .relmat import PSD_TOL, check_psd, not_psd_error
 
 
 def single_dense_term(random: RandomDesign, structures: list) -> bool:
-    """Whether the random part is one single-column term with a dense K (this workspace's case)."""
+    """Whether the random part is one single-column term with a dense K (this workspace's case).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> from mixedpy.genetics.mme import MMEWorkspace
+    >>> from mixedpy.model.spec import model_spec
+    >>> rng = np.random.default_rng(0)
+    >>> F = rng.normal(size=(30, 60)); K = F @ F.T / 60
+    >>> ids = [f"i{k}" for k in range(30)]
+    >>> d = pd.DataFrame({"y": rng.normal(size=50), "id": rng.choice(ids, 50)})
+    >>> s = model_spec("y ~ 1 + (1 | id)", d, relmat={"id": pd.DataFrame(K, index=ids, columns=ids)})
+    >>> ws = TridiagonalWorkspace(s.fixed.X, s.fixed.y, s.random, s.structures)
+    >>> general = MMEWorkspace(s.fixed.X, s.fixed.y, s.random, s.structures)
+    >>> single_dense_term(s.random, s.structures)
+    True
+    """
     return (len(random.terms) == 1 and structures[0].kind == "factor" and random.terms[0].k == 1)
 
 
 def tridiagonal_solve(diag: np.ndarray, off: np.ndarray, B: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(pivots of the LDLᵀ, M⁻¹B) for the SPD tridiagonal M = tridiag(off, diag, off) (``dpttrf``)."""
+    """(pivots of the LDLᵀ, M⁻¹B) for the SPD tridiagonal M = tridiag(off, diag, off) (``dpttrf``).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> diag, off = np.array([2.0, 2.0, 2.0]), np.array([-1.0, -1.0])
+    >>> pivots, X = tridiagonal_solve(diag, off, np.ones((3, 1)))
+    >>> X[:, 0].round(4).tolist()
+    [1.5, 2.0, 1.5]
+    """
     if len(diag) == 1:   # LAPACK's wrappers want a non-empty off-diagonal
         if not diag[0] > 0:
             raise la.LinAlgError("I + θ²T is not positive definite")
@@ -62,7 +87,19 @@ def tridiagonal_solve(diag: np.ndarray, off: np.ndarray, B: np.ndarray) -> tuple
 
 
 class Householder:
-    """Q of a ``dsytrd`` reduction (lower storage), applied to blocks of vectors with ``dormqr``."""
+    """Q of a ``dsytrd`` reduction (lower storage), applied to blocks of vectors with ``dormqr``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from scipy.linalg import lapack
+    >>> A = np.array([[4.0, 1.0, 2.0], [1.0, 3.0, 0.5], [2.0, 0.5, 2.0]])
+    >>> a, d, e, tau, info = lapack.dsytrd(A, lower=1)
+    >>> Q = Householder(a, tau).apply(np.eye(3), transpose=False)
+    >>> T = np.diag(d) + np.diag(e, 1) + np.diag(e, -1)
+    >>> bool(np.allclose(Q @ T @ Q.T, A))
+    True
+    """
 
     def __init__(self, a: np.ndarray, tau: np.ndarray):
         self.m = a.shape[0]
@@ -70,7 +107,19 @@ class Householder:
         self._tau = tau
 
     def apply(self, B: np.ndarray, transpose: bool) -> np.ndarray:
-        """Qᵀ B (``transpose``) or Q B."""
+        """Qᵀ B (``transpose``) or Q B.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> from scipy.linalg import lapack
+        >>> A = np.array([[4.0, 1.0, 2.0], [1.0, 3.0, 0.5], [2.0, 0.5, 2.0]])
+        >>> a, d, e, tau, info = lapack.dsytrd(A, lower=1)
+        >>> H = Householder(a, tau)
+        >>> B = np.arange(6.0).reshape(3, 2)
+        >>> bool(np.allclose(H.apply(H.apply(B, transpose=True), transpose=False), B))
+        True
+        """
         B = np.asarray(B, dtype=float)
         out = np.array(B.reshape(-1, 1) if B.ndim == 1 else B, order="F", copy=True)
         if self.m > 1 and out.shape[1]:
@@ -194,9 +243,44 @@ class TridiagonalWorkspace:
         return out
 
     def update(self, theta: np.ndarray) -> None:
+        """Compute (and cache) the pieces of the deviance at θ.
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> from mixedpy.genetics.mme import MMEWorkspace
+        >>> from mixedpy.model.spec import model_spec
+        >>> rng = np.random.default_rng(0)
+        >>> F = rng.normal(size=(30, 60)); K = F @ F.T / 60
+        >>> ids = [f"i{k}" for k in range(30)]
+        >>> d = pd.DataFrame({"y": rng.normal(size=50), "id": rng.choice(ids, 50)})
+        >>> s = model_spec("y ~ 1 + (1 | id)", d, relmat={"id": pd.DataFrame(K, index=ids, columns=ids)})
+        >>> ws = TridiagonalWorkspace(s.fixed.X, s.fixed.y, s.random, s.structures)
+        >>> general = MMEWorkspace(s.fixed.X, s.fixed.y, s.random, s.structures)
+        >>> ws.update(np.array([0.7]))
+        >>> bool(np.isclose(ws.deviance([0.7]), general.deviance([0.7]), rtol=1e-10))
+        True
+        """
         self._pieces(theta)
 
     def parts(self, theta: np.ndarray) -> DevianceParts:
+        """The profiled deviance's pieces at θ (:class:`mixedpy.deviance.DevianceParts`).
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> from mixedpy.genetics.mme import MMEWorkspace
+        >>> from mixedpy.model.spec import model_spec
+        >>> rng = np.random.default_rng(0)
+        >>> F = rng.normal(size=(30, 60)); K = F @ F.T / 60
+        >>> ids = [f"i{k}" for k in range(30)]
+        >>> d = pd.DataFrame({"y": rng.normal(size=50), "id": rng.choice(ids, 50)})
+        >>> s = model_spec("y ~ 1 + (1 | id)", d, relmat={"id": pd.DataFrame(K, index=ids, columns=ids)})
+        >>> ws = TridiagonalWorkspace(s.fixed.X, s.fixed.y, s.random, s.structures)
+        >>> general = MMEWorkspace(s.fixed.X, s.fixed.y, s.random, s.structures)
+        >>> bool(np.allclose(ws.parts(np.array([0.7])).beta, general.parts(np.array([0.7])).beta))
+        True
+        """
         theta = np.asarray(theta, dtype=float)
         P = self._pieces(theta)
         w = np.zeros(self.q)
@@ -207,7 +291,23 @@ class TridiagonalWorkspace:
                              ldRX2=P["ldRX2"], RXtRX=P["RXtRX"], n=self.n, p=self.p, resid=resid)
 
     def deviance(self, theta: np.ndarray, reml: bool = True) -> float:
-        """Profiled deviance (REML criterion when ``reml``) at θ."""
+        """Profiled deviance (REML criterion when ``reml``) at θ.
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> from mixedpy.genetics.mme import MMEWorkspace
+        >>> from mixedpy.model.spec import model_spec
+        >>> rng = np.random.default_rng(0)
+        >>> F = rng.normal(size=(30, 60)); K = F @ F.T / 60
+        >>> ids = [f"i{k}" for k in range(30)]
+        >>> d = pd.DataFrame({"y": rng.normal(size=50), "id": rng.choice(ids, 50)})
+        >>> s = model_spec("y ~ 1 + (1 | id)", d, relmat={"id": pd.DataFrame(K, index=ids, columns=ids)})
+        >>> ws = TridiagonalWorkspace(s.fixed.X, s.fixed.y, s.random, s.structures)
+        >>> general = MMEWorkspace(s.fixed.X, s.fixed.y, s.random, s.structures)
+        >>> bool(np.isclose(ws.deviance([0.7], reml=False), general.deviance([0.7], reml=False), rtol=1e-10))
+        True
+        """
         try:
             P = self._pieces(theta)
         except (la.LinAlgError, ValueError, FloatingPointError):
@@ -216,11 +316,45 @@ class TridiagonalWorkspace:
 
     # --- effects, conditional variances, the MME ----------------------------------------------------
     def effects(self, u: np.ndarray) -> np.ndarray:
-        """b from the working coefficients (here b itself)."""
+        """b from the working coefficients (here b itself).
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> from mixedpy.genetics.mme import MMEWorkspace
+        >>> from mixedpy.model.spec import model_spec
+        >>> rng = np.random.default_rng(0)
+        >>> F = rng.normal(size=(30, 60)); K = F @ F.T / 60
+        >>> ids = [f"i{k}" for k in range(30)]
+        >>> d = pd.DataFrame({"y": rng.normal(size=50), "id": rng.choice(ids, 50)})
+        >>> s = model_spec("y ~ 1 + (1 | id)", d, relmat={"id": pd.DataFrame(K, index=ids, columns=ids)})
+        >>> ws = TridiagonalWorkspace(s.fixed.X, s.fixed.y, s.random, s.structures)
+        >>> general = MMEWorkspace(s.fixed.X, s.fixed.y, s.random, s.structures)
+        >>> ws.effects([1.0, 2.0]).tolist()
+        [1.0, 2.0]
+        """
         return np.asarray(u, dtype=float)
 
     def conditional_variances(self, theta: np.ndarray, sigma: float) -> list[np.ndarray]:
-        """[nlev × 1 × 1] Var(b − b̂ | y, β = β̂) = σ²[θ²K − θ⁴ K Zᵀ(I + θ²ZKZᵀ)⁻¹ZK] (diagonal)."""
+        """[nlev × 1 × 1] Var(b − b̂ | y, β = β̂) = σ²[θ²K − θ⁴ K Zᵀ(I + θ²ZKZᵀ)⁻¹ZK] (diagonal).
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> from mixedpy.genetics.mme import MMEWorkspace
+        >>> from mixedpy.model.spec import model_spec
+        >>> rng = np.random.default_rng(0)
+        >>> F = rng.normal(size=(30, 60)); K = F @ F.T / 60
+        >>> ids = [f"i{k}" for k in range(30)]
+        >>> d = pd.DataFrame({"y": rng.normal(size=50), "id": rng.choice(ids, 50)})
+        >>> s = model_spec("y ~ 1 + (1 | id)", d, relmat={"id": pd.DataFrame(K, index=ids, columns=ids)})
+        >>> ws = TridiagonalWorkspace(s.fixed.X, s.fixed.y, s.random, s.structures)
+        >>> general = MMEWorkspace(s.fixed.X, s.fixed.y, s.random, s.structures)
+        >>> cv = ws.conditional_variances(np.array([0.7]), 1.0)
+        >>> ref = general.conditional_variances(np.array([0.7]), 1.0)
+        >>> cv[0].shape, bool(np.allclose(cv[0], ref[0]))
+        ((30, 1, 1), True)
+        """
         t2 = float(np.asarray(theta, dtype=float)[0]) ** 2
         with blas_limit():
             A = np.eye(len(self.rec)) + t2 * self.K[np.ix_(self.rec, self.rec)] * np.outer(self.sqrt_c, self.sqrt_c)
@@ -232,12 +366,46 @@ class TridiagonalWorkspace:
     has_gradient = False
 
     def blups(self, parts: DevianceParts) -> np.ndarray:
-        """b (the working coefficients are b itself here)."""
+        """b (the working coefficients are b itself here).
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> from mixedpy.genetics.mme import MMEWorkspace
+        >>> from mixedpy.model.spec import model_spec
+        >>> rng = np.random.default_rng(0)
+        >>> F = rng.normal(size=(30, 60)); K = F @ F.T / 60
+        >>> ids = [f"i{k}" for k in range(30)]
+        >>> d = pd.DataFrame({"y": rng.normal(size=50), "id": rng.choice(ids, 50)})
+        >>> s = model_spec("y ~ 1 + (1 | id)", d, relmat={"id": pd.DataFrame(K, index=ids, columns=ids)})
+        >>> ws = TridiagonalWorkspace(s.fixed.X, s.fixed.y, s.random, s.structures)
+        >>> general = MMEWorkspace(s.fixed.X, s.fixed.y, s.random, s.structures)
+        >>> b = ws.blups(ws.parts(np.array([0.7])))
+        >>> bool(np.allclose(b, general.blups(general.parts(np.array([0.7])))))
+        True
+        """
         return np.asarray(parts.u, dtype=float)
 
     def mme_system(self, theta: np.ndarray):
         """The MME of the general :class:`~mixedpy.genetics.mme.MMEWorkspace` of this model (built on
-        demand: its MME are in the latent effects of K = F Fᵀ)."""
+        demand: its MME are in the latent effects of K = F Fᵀ).
+
+        Examples
+        --------
+        >>> import numpy as np, pandas as pd
+        >>> from mixedpy.genetics.mme import MMEWorkspace
+        >>> from mixedpy.model.spec import model_spec
+        >>> rng = np.random.default_rng(0)
+        >>> F = rng.normal(size=(30, 60)); K = F @ F.T / 60
+        >>> ids = [f"i{k}" for k in range(30)]
+        >>> d = pd.DataFrame({"y": rng.normal(size=50), "id": rng.choice(ids, 50)})
+        >>> s = model_spec("y ~ 1 + (1 | id)", d, relmat={"id": pd.DataFrame(K, index=ids, columns=ids)})
+        >>> ws = TridiagonalWorkspace(s.fixed.X, s.fixed.y, s.random, s.structures)
+        >>> general = MMEWorkspace(s.fixed.X, s.fixed.y, s.random, s.structures)
+        >>> C, rhs, names = ws.mme_system(np.array([0.7]))
+        >>> C.shape, len(names), names[0]  # 1 fixed effect, 30 latent effects
+        ((31, 31), 30, 'id:latent0:(Intercept)')
+        """
         if not hasattr(self, "_mme"):
             from .mme import MMEWorkspace
             self._mme = MMEWorkspace(self.X, self.y, self.random, self.structures)
