@@ -40,7 +40,15 @@ DENSE_ENTRIES = 100_000  # n·q up to which Z is kept dense on the fitting path
 
 def make_system(Z: sp.spmatrix, ZtZ: sp.spmatrix, random: RandomDesign, engine: str = "auto"):
     """The factorization engine for A(θ): ``"blocked"``, ``"sparse"`` or ``"auto"`` (blocked when
-    the Schur complement of the first term is small enough to be dense)."""
+    the Schur complement of the first term is small enough to be dense).
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> r = mixedpy.fit('Reaction ~ Days + (Days | Subject)', mixedpy.datasets.load('sleepstudy')).random
+    >>> type(make_system(r.Z, r.Z.T @ r.Z, r)).__name__, type(make_system(r.Z, r.Z.T @ r.Z, r, 'sparse')).__name__
+    ('BlockedSystem', 'SparseSystem')
+    """
     t1 = random.terms[0]
     q2 = random.q - t1.q
     if engine == "auto":
@@ -102,13 +110,32 @@ class Workspace:
 
     @property
     def system(self):
-        """The factorization engine for A(θ) (built on first use: small models fit without it)."""
+        """The factorization engine for A(θ) (built on first use: small models fit without it).
+
+        Examples
+        --------
+        >>> import numpy as np, mixedpy
+        >>> m = mixedpy.fit('Reaction ~ Days + (Days | Subject)', mixedpy.datasets.load('sleepstudy'))
+        >>> ws = Workspace(m.fixed.X, m.fixed.y, m.random, engine='sparse')
+        >>> type(ws.system).__name__
+        'SparseSystem'
+        """
         if self._system is None and self.random.q:
             self._system = make_system(*self._sparse, self.random, self._engine)
         return self._system
 
     def lam(self, theta: np.ndarray):
-        """(Λ, Λᵀ) at θ for products on the fitting path (reused buffers: valid until the next call)."""
+        """(Λ, Λᵀ) at θ for products on the fitting path (reused buffers: valid until the next call).
+
+        Examples
+        --------
+        >>> import numpy as np, mixedpy
+        >>> m = mixedpy.fit('Reaction ~ Days + (Days | Subject)', mixedpy.datasets.load('sleepstudy'))
+        >>> ws = Workspace(m.fixed.X, m.fixed.y, m.random, engine='sparse')
+        >>> Lam, LamT = ws.lam(np.array([1.0, 2.0, 3.0]))
+        >>> Lam[:2, :2].tolist()
+        [[1.0, 0.0], [2.0, 3.0]]
+        """
         if not self.dense:
             return self.random.lambda_pair(theta)
         rd = self.random
@@ -117,7 +144,17 @@ class Workspace:
 
     # --- the deviance ------------------------------------------------------------------------------
     def update(self, theta: np.ndarray) -> None:
-        """Refactor A at θ (numeric factorization only; skipped when θ is unchanged)."""
+        """Refactor A at θ (numeric factorization only; skipped when θ is unchanged).
+
+        Examples
+        --------
+        >>> import numpy as np, mixedpy
+        >>> m = mixedpy.fit('Reaction ~ Days + (Days | Subject)', mixedpy.datasets.load('sleepstudy'))
+        >>> ws = Workspace(m.fixed.X, m.fixed.y, m.random, engine='sparse')
+        >>> ws.update(m.theta)
+        >>> bool(np.isclose(ws.system.logdet(), ws.parts(m.theta).ldL2))
+        True
+        """
         theta = np.asarray(theta, dtype=float)
         if self.system is None or (self._last_theta is not None and np.array_equal(theta, self._last_theta)):
             return
@@ -125,7 +162,17 @@ class Workspace:
         self._last_theta = theta.copy()
 
     def parts(self, theta: np.ndarray) -> DevianceParts:
-        """All pieces of the profiled deviance at θ."""
+        """All pieces of the profiled deviance at θ.
+
+        Examples
+        --------
+        >>> import numpy as np, mixedpy
+        >>> m = mixedpy.fit('Reaction ~ Days + (Days | Subject)', mixedpy.datasets.load('sleepstudy'))
+        >>> ws = Workspace(m.fixed.X, m.fixed.y, m.random, engine='sparse')
+        >>> p = ws.parts(m.theta)
+        >>> p.beta.round(3).tolist(), bool(np.isclose(p.deviance(reml=True), m.reml_criterion))
+        ([251.405, 10.467], True)
+        """
         theta = np.asarray(theta, dtype=float)
         if self.augmented is not None:
             return self._augmented_parts(theta)
@@ -158,7 +205,17 @@ class Workspace:
         return DevianceParts(theta=theta.copy(), n=self.n, p=self.p, resid=resid, **s)
 
     def deviance_and_gradient(self, theta: np.ndarray, reml: bool = True) -> tuple[float, np.ndarray]:
-        """Profiled deviance and its analytic gradient in θ (see :mod:`mixedpy.gradient`)."""
+        """Profiled deviance and its analytic gradient in θ (see :mod:`mixedpy.gradient`).
+
+        Examples
+        --------
+        >>> import numpy as np, mixedpy
+        >>> m = mixedpy.fit('Reaction ~ Days + (Days | Subject)', mixedpy.datasets.load('sleepstudy'))
+        >>> ws = Workspace(m.fixed.X, m.fixed.y, m.random, engine='sparse')
+        >>> d, g = ws.deviance_and_gradient(m.theta)
+        >>> bool(np.isclose(d, m.reml_criterion)), bool(np.all(np.abs(g) < 1e-2))
+        (True, True)
+        """
         if self.augmented is not None:
             return self.augmented.deviance_and_gradient(theta, reml)
         from .gradient import deviance_gradient
@@ -171,7 +228,16 @@ class Workspace:
     has_gradient = True
 
     def deviance(self, theta: np.ndarray, reml: bool = True) -> float:
-        """Profiled deviance (REML criterion when ``reml``) at θ."""
+        """Profiled deviance (REML criterion when ``reml``) at θ.
+
+        Examples
+        --------
+        >>> import numpy as np, mixedpy
+        >>> m = mixedpy.fit('Reaction ~ Days + (Days | Subject)', mixedpy.datasets.load('sleepstudy'))
+        >>> ws = Workspace(m.fixed.X, m.fixed.y, m.random, engine='sparse')
+        >>> bool(np.isclose(ws.deviance(m.theta), m.reml_criterion))
+        True
+        """
         if self.augmented is not None:
             return self.augmented.deviance(theta, reml)
         try:
@@ -181,11 +247,30 @@ class Workspace:
 
     # --- the solution's pieces (the workspace protocol: mixedpy.model.protocol) ------------------
     def blups(self, parts: DevianceParts) -> np.ndarray:
-        """b = Λ(θ) u from the spherical effects of :meth:`parts`."""
+        """b = Λ(θ) u from the spherical effects of :meth:`parts`.
+
+        Examples
+        --------
+        >>> import numpy as np, mixedpy
+        >>> m = mixedpy.fit('Reaction ~ Days + (Days | Subject)', mixedpy.datasets.load('sleepstudy'))
+        >>> ws = Workspace(m.fixed.X, m.fixed.y, m.random, engine='sparse')
+        >>> bool(np.allclose(ws.blups(ws.parts(m.theta)), m.solution.b))
+        True
+        """
         return self.random.Lambda(parts.theta) @ parts.u if self.random.q else np.zeros(0)
 
     def conditional_variances(self, theta: np.ndarray, sigma: float) -> list[np.ndarray]:
-        """Per term, an nlev × k × k array of Var(b_level | y) = σ² T (A⁻¹)_block Tᵀ (lme4's condVar)."""
+        """Per term, an nlev × k × k array of Var(b_level | y) = σ² T (A⁻¹)_block Tᵀ (lme4's condVar).
+
+        Examples
+        --------
+        >>> import numpy as np, mixedpy
+        >>> m = mixedpy.fit('Reaction ~ Days + (Days | Subject)', mixedpy.datasets.load('sleepstudy'))
+        >>> ws = Workspace(m.fixed.X, m.fixed.y, m.random, engine='sparse')
+        >>> cv = ws.conditional_variances(m.theta, m.sigma)
+        >>> [c.shape for c in cv], bool(np.allclose(cv[0], m.condvar('Subject')[0]))
+        ([(18, 2, 2)], True)
+        """
         theta = np.asarray(theta, dtype=float)
         if not self.random.q:
             return []
@@ -201,7 +286,17 @@ class Workspace:
 
     def mme_system(self, theta: np.ndarray) -> tuple[sp.csc_matrix, np.ndarray, list[str]]:
         """Henderson's MME at θ: C = [[XᵀX, XᵀZ], [ZᵀX, ZᵀZ + σ²G⁻¹]] with σ²G⁻¹ = (ΛΛᵀ)⁻¹, its
-        right-hand side and the names of the random effects (needs every variance positive)."""
+        right-hand side and the names of the random effects (needs every variance positive).
+
+        Examples
+        --------
+        >>> import numpy as np, mixedpy
+        >>> m = mixedpy.fit('Reaction ~ Days + (Days | Subject)', mixedpy.datasets.load('sleepstudy'))
+        >>> ws = Workspace(m.fixed.X, m.fixed.y, m.random, engine='sparse')
+        >>> C, rhs, names = ws.mme_system(m.theta)
+        >>> C.shape, names[:2]
+        ((38, 38), ['Subject:308:(Intercept)', 'Subject:308:Days'])
+        """
         theta = np.asarray(theta, dtype=float)
         rd = self.random
         if rd.q and np.any(rd.Lambda(theta).diagonal() == 0):
