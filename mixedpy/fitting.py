@@ -86,7 +86,7 @@ def optimize_theta(spec: ModelSpec, ws, *, start: np.ndarray | None = None,
         if fg is None and method in ("lbfgs", "lbfgsb"):
             method = "bobyqa"
         # --- engines with an information matrix (AI-REML Newton steps; issue #19) ---
-        if getattr(ws, "has_information", False) and not fixed and spec.optimizer in ("lbfgs", "lbfgsb"):
+        if getattr(obj, "has_information", False) and not fixed and spec.optimizer in ("lbfgs", "lbfgsb"):
             opt = minimize_information(lambda th: ws.deviance_gradient_information(th, reml), fun, x0, lower)
         # --- end issue #19 ---
         else:
