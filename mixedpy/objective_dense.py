@@ -37,7 +37,13 @@ MAX_AUGMENTED_CROSSED = 128  # more than one term: the blocked engine's Schur co
 
 
 def use_augmented(q: int, p: int, nterms: int = 1) -> bool:
-    """Whether the dense augmented engine is the faster one for a model of this size."""
+    """Whether the dense augmented engine is the faster one for a model of this size.
+
+    Examples
+    --------
+    >>> use_augmented(36, 2), use_augmented(5000, 2), use_augmented(0, 2)
+    (True, False, False)
+    """
     m = q + p + 1
     return 0 < q and (m <= MAX_AUGMENTED or (nterms > 1 and m <= MAX_AUGMENTED_CROSSED))
 
@@ -90,7 +96,17 @@ class AugmentedObjective:
     # --- factor -------------------------------------------------------------------------------------
     def factor(self, theta: np.ndarray) -> np.ndarray:
         """L at θ (cached for the last θ); raises ``numpy.linalg.LinAlgError`` if M is not
-        positive definite (a response the fixed effects fit exactly)."""
+        positive definite (a response the fixed effects fit exactly).
+
+        Examples
+        --------
+        >>> import numpy as np, mixedpy
+        >>> m = mixedpy.fit('Reaction ~ Days + (Days | Subject)', mixedpy.datasets.load('sleepstudy'))
+        >>> aug = m.workspace.augmented
+        >>> L = aug.factor(m.theta)
+        >>> L.shape, bool(np.allclose(L, np.tril(L)))
+        ((39, 39), True)
+        """
         theta = np.asarray(theta, dtype=float)
         if self._theta is not None and np.array_equal(theta, self._theta):
             return self._L
@@ -113,14 +129,34 @@ class AugmentedObjective:
         return L
 
     def logdets(self, theta: np.ndarray) -> tuple[float, float, float]:
-        """(ldL2, ldRX2, pwrss) at θ."""
+        """(ldL2, ldRX2, pwrss) at θ.
+
+        Examples
+        --------
+        >>> import numpy as np, mixedpy
+        >>> m = mixedpy.fit('Reaction ~ Days + (Days | Subject)', mixedpy.datasets.load('sleepstudy'))
+        >>> aug = m.workspace.augmented
+        >>> ldL2, ldRX2, pwrss = aug.logdets(m.theta)
+        >>> p = m.workspace.parts(m.theta)
+        >>> bool(np.allclose([ldL2, ldRX2, pwrss], [p.ldL2, p.ldRX2, p.pwrss]))
+        True
+        """
         L = self.factor(theta)
         d = np.log(np.diag(L))
         q, p = self.q, self.p
         return 2.0 * float(d[:q].sum()), 2.0 * float(d[q:q + p].sum()), float(L[-1, -1] ** 2)
 
     def deviance(self, theta: np.ndarray, reml: bool = True) -> float:
-        """Profiled deviance (REML criterion when ``reml``) at θ; inf where M is not positive definite."""
+        """Profiled deviance (REML criterion when ``reml``) at θ; inf where M is not positive definite.
+
+        Examples
+        --------
+        >>> import numpy as np, mixedpy
+        >>> m = mixedpy.fit('Reaction ~ Days + (Days | Subject)', mixedpy.datasets.load('sleepstudy'))
+        >>> aug = m.workspace.augmented
+        >>> bool(np.isclose(aug.deviance(m.theta, reml=True), m.reml_criterion))
+        True
+        """
         try:
             ldL2, ldRX2, pwrss = self.logdets(theta)
         except np.linalg.LinAlgError:
@@ -138,7 +174,16 @@ class AugmentedObjective:
         return 2.0 * np.bincount(self.lind, weights=prod, minlength=self.ntheta)
 
     def gradient_pieces(self, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(∂ ldL2, ∂ ldRX2, ∂ pwrss) at θ (as :func:`mixedpy.gradient.gradient_pieces`)."""
+        """(∂ ldL2, ∂ ldRX2, ∂ pwrss) at θ (as :func:`mixedpy.gradient.gradient_pieces`).
+
+        Examples
+        --------
+        >>> import numpy as np, mixedpy
+        >>> m = mixedpy.fit('Reaction ~ Days + (Days | Subject)', mixedpy.datasets.load('sleepstudy'))
+        >>> aug = m.workspace.augmented
+        >>> [g.shape for g in aug.gradient_pieces(m.theta)]
+        [(3,), (3,), (3,)]
+        """
         ldL2, ldRX2, pwrss = self.logdets(theta)
         q, p = self.q, self.p
         g_q = self._logdet_gradient(q)
@@ -147,7 +192,17 @@ class AugmentedObjective:
         return g_q, g_qp - g_q, pwrss * (g_all - g_qp)
 
     def deviance_and_gradient(self, theta: np.ndarray, reml: bool = True) -> tuple[float, np.ndarray]:
-        """Deviance and its analytic gradient (inf and zeros where M is not positive definite)."""
+        """Deviance and its analytic gradient (inf and zeros where M is not positive definite).
+
+        Examples
+        --------
+        >>> import numpy as np, mixedpy
+        >>> m = mixedpy.fit('Reaction ~ Days + (Days | Subject)', mixedpy.datasets.load('sleepstudy'))
+        >>> aug = m.workspace.augmented
+        >>> d, g = aug.deviance_and_gradient(m.theta)
+        >>> bool(np.isclose(d, m.reml_criterion)), g.shape, bool(np.all(np.abs(g) < 1e-2))
+        (True, (3,), True)
+        """
         try:
             ldL2, ldRX2, pwrss = self.logdets(theta)
         except np.linalg.LinAlgError:
@@ -161,7 +216,17 @@ class AugmentedObjective:
 
     # --- the solution ---------------------------------------------------------------------------
     def solution(self, theta: np.ndarray) -> dict:
-        """β̂, u, RXᵀRX, A⁻¹W and the deviance pieces at θ (for :class:`DevianceParts`)."""
+        """β̂, u, RXᵀRX, A⁻¹W and the deviance pieces at θ (for :class:`DevianceParts`).
+
+        Examples
+        --------
+        >>> import numpy as np, mixedpy
+        >>> m = mixedpy.fit('Reaction ~ Days + (Days | Subject)', mixedpy.datasets.load('sleepstudy'))
+        >>> aug = m.workspace.augmented
+        >>> s = aug.solution(m.theta)
+        >>> sorted(s), s['beta'].round(3).tolist()
+        (['AinvW', 'RXtRX', 'beta', 'ldL2', 'ldRX2', 'pwrss', 'u'], [251.405, 10.467])
+        """
         ldL2, ldRX2, pwrss = self.logdets(theta)
         L, q, p = self._L, self.q, self.p
         LZ, LXZ, LX = L[:q, :q], L[q:q + p, :q], L[q:q + p, q:q + p]
