@@ -33,7 +33,17 @@ FD_STEP = 1e-5  # central-difference step of the φ-gradient when there are rand
 
 def nested_in_subjects(random: RandomDesign, residual: ResidualDesign) -> bool:
     """Whether every random term's level is constant within each residual subject (then a whitened
-    row still belongs to one level per term, and the blocked engine applies)."""
+    row still belongs to one level per term, and the blocked engine applies).
+
+    Examples
+    --------
+    >>> import numpy as np, mixedpy
+    >>> m = mixedpy.fit('Reaction ~ Days + (1 | Subject)', mixedpy.datasets.load('sleepstudy'),
+    ...                 residual='ar1(Days | Subject)')
+    >>> ws = m.workspace
+    >>> nested_in_subjects(m.random, m.spec.residual)
+    True
+    """
     sc = residual.subject_codes
     if sc is None or residual.structure is None or residual.term.name == "het":
         return True
@@ -83,12 +93,35 @@ class WhitenedWorkspace:
 
     # --- φ → whitened problem --------------------------------------------------------------------
     def split(self, params: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(θ, φ) from the optimized vector.
+
+        Examples
+        --------
+        >>> import numpy as np, mixedpy
+        >>> m = mixedpy.fit('Reaction ~ Days + (1 | Subject)', mixedpy.datasets.load('sleepstudy'),
+        ...                 residual='ar1(Days | Subject)')
+        >>> ws = m.workspace
+        >>> theta, phi = ws.split(m.theta)
+        >>> len(theta), len(phi)
+        (1, 1)
+        """
         params = np.asarray(params, dtype=float)
         return params[:self.ntheta], params[self.ntheta:]
 
     def at(self, phi: np.ndarray) -> dict:
         """The whitened problem at φ (cached for the last φ): T, log|R|, X̃, ỹ and the inner
-        workspace (None for GLS)."""
+        workspace (None for GLS).
+
+        Examples
+        --------
+        >>> import numpy as np, mixedpy
+        >>> m = mixedpy.fit('Reaction ~ Days + (1 | Subject)', mixedpy.datasets.load('sleepstudy'),
+        ...                 residual='ar1(Days | Subject)')
+        >>> ws = m.workspace
+        >>> w = ws.at(ws.split(m.theta)[1])
+        >>> sorted(w), w['X'].shape
+        (['W', 'X', 'inner', 'y'], (180, 2))
+        """
         phi = np.asarray(phi, dtype=float)
         key = phi.tobytes()
         if key == self._cache_key:
@@ -115,7 +148,18 @@ class WhitenedWorkspace:
 
     # --- the deviance --------------------------------------------------------------------------------
     def parts(self, params: np.ndarray) -> DevianceParts:
-        """Every piece of the deviance at (θ, φ); ``ldL2`` includes log|R(φ)|."""
+        """Every piece of the deviance at (θ, φ); ``ldL2`` includes log|R(φ)|.
+
+        Examples
+        --------
+        >>> import numpy as np, mixedpy
+        >>> m = mixedpy.fit('Reaction ~ Days + (1 | Subject)', mixedpy.datasets.load('sleepstudy'),
+        ...                 residual='ar1(Days | Subject)')
+        >>> ws = m.workspace
+        >>> p = ws.parts(m.theta)
+        >>> bool(np.isclose(p.deviance(reml=True), m.reml_criterion)), p.beta.round(2).tolist()
+        (True, [252.84, 10.47])
+        """
         params = np.asarray(params, dtype=float)
         theta, phi = self.split(params)
         w = self.at(phi)
@@ -139,7 +183,17 @@ class WhitenedWorkspace:
                              ldL2=w["W"].logdet, ldRX2=ldRX2, RXtRX=M, n=self.n, p=self.p, resid=r)
 
     def deviance(self, params: np.ndarray, reml: bool = True) -> float:
-        """Profiled deviance (REML criterion when ``reml``) at (θ, φ)."""
+        """Profiled deviance (REML criterion when ``reml``) at (θ, φ).
+
+        Examples
+        --------
+        >>> import numpy as np, mixedpy
+        >>> m = mixedpy.fit('Reaction ~ Days + (1 | Subject)', mixedpy.datasets.load('sleepstudy'),
+        ...                 residual='ar1(Days | Subject)')
+        >>> ws = m.workspace
+        >>> bool(np.isclose(ws.deviance(m.theta), m.reml_criterion))
+        True
+        """
         try:
             return float(self.parts(params).deviance(reml))
         except (np.linalg.LinAlgError, la.LinAlgError, ValueError, FloatingPointError):
@@ -149,7 +203,18 @@ class WhitenedWorkspace:
         """The deviance and its gradient in (θ, φ): analytic for GLS; with random terms (or sparse
         Kronecker whitening) analytic in θ (the whitened workspace's) and in φ
         (:mod:`mixedpy.whitened_gradient`); central differences in φ only for GLS on grids and
-        engines without entries of A⁻¹."""
+        engines without entries of A⁻¹.
+
+        Examples
+        --------
+        >>> import numpy as np, mixedpy
+        >>> m = mixedpy.fit('Reaction ~ Days + (1 | Subject)', mixedpy.datasets.load('sleepstudy'),
+        ...                 residual='ar1(Days | Subject)')
+        >>> ws = m.workspace
+        >>> d, g = ws.deviance_and_gradient(m.theta)
+        >>> bool(np.isclose(d, m.reml_criterion)), g.shape
+        (True, (2,))
+        """
         params = np.asarray(params, dtype=float)
         try:
             if not self.random.terms and not self.residual.kron:
@@ -217,7 +282,18 @@ class WhitenedWorkspace:
 
     def varpar_pieces(self, params: np.ndarray, reml: bool):
         """(a, pwrss, vec (RXᵀRX)⁻¹) and the analytic gradients of a and pwrss in (θ, φ), for
-        :mod:`mixedpy.inference.varpar`'s Hessian (None where some piece has no analytic gradient)."""
+        :mod:`mixedpy.inference.varpar`'s Hessian (None where some piece has no analytic gradient).
+
+        Examples
+        --------
+        >>> import numpy as np, mixedpy
+        >>> m = mixedpy.fit('Reaction ~ Days + (1 | Subject)', mixedpy.datasets.load('sleepstudy'),
+        ...                 residual='ar1(Days | Subject)')
+        >>> ws = m.workspace
+        >>> pieces = ws.varpar_pieces(m.theta, reml=True)
+        >>> type(pieces).__name__
+        'tuple'
+        """
         if not self.nphi or self.structures is not None or (self.residual.kron and not self.random.terms):
             return None
         if self.random.terms:
@@ -243,18 +319,51 @@ class WhitenedWorkspace:
 
     # --- the solution's pieces ----------------------------------------------------------------------
     def blups(self, parts: DevianceParts) -> np.ndarray:
+        """b at the estimates (from the inner workspace of the whitened problem).
+
+        Examples
+        --------
+        >>> import numpy as np, mixedpy
+        >>> m = mixedpy.fit('Reaction ~ Days + (1 | Subject)', mixedpy.datasets.load('sleepstudy'),
+        ...                 residual='ar1(Days | Subject)')
+        >>> ws = m.workspace
+        >>> bool(np.allclose(ws.blups(ws.parts(m.theta)), m.solution.b))
+        True
+        """
         if not self.random.q:
             return np.zeros(0)
         _, phi = self.split(parts.theta)
         return self.at(phi)["inner"].blups(parts)  # Λu (Λ form) or the MME's b
 
     def conditional_variances(self, params: np.ndarray, sigma: float) -> list[np.ndarray]:
+        """Per term, nlev × k × k blocks of Var(b | y, β = β̂) (from the whitened problem).
+
+        Examples
+        --------
+        >>> import numpy as np, mixedpy
+        >>> m = mixedpy.fit('Reaction ~ Days + (1 | Subject)', mixedpy.datasets.load('sleepstudy'),
+        ...                 residual='ar1(Days | Subject)')
+        >>> ws = m.workspace
+        >>> [c.shape for c in ws.conditional_variances(m.theta, m.sigma)]
+        [(18, 1, 1)]
+        """
         theta, phi = self.split(params)
         inner = self.at(phi)["inner"]
         return [] if inner is None else inner.conditional_variances(theta, sigma)
 
     def mme_system(self, params: np.ndarray) -> tuple[sp.csc_matrix, np.ndarray, list[str]]:
-        """Henderson's MME with R(φ)⁻¹: C = [[XᵀR⁻¹X, XᵀR⁻¹Z], [ZᵀR⁻¹X, ZᵀR⁻¹Z + σ²G⁻¹]]."""
+        """Henderson's MME with R(φ)⁻¹: C = [[XᵀR⁻¹X, XᵀR⁻¹Z], [ZᵀR⁻¹X, ZᵀR⁻¹Z + σ²G⁻¹]].
+
+        Examples
+        --------
+        >>> import numpy as np, mixedpy
+        >>> m = mixedpy.fit('Reaction ~ Days + (1 | Subject)', mixedpy.datasets.load('sleepstudy'),
+        ...                 residual='ar1(Days | Subject)')
+        >>> ws = m.workspace
+        >>> C, rhs, names = ws.mme_system(m.theta)
+        >>> C.shape, names[:1]
+        ((20, 20), ['Subject:308:(Intercept)'])
+        """
         theta, phi = self.split(params)
         w = self.at(phi)
         if w["inner"] is not None:
