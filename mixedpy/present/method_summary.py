@@ -37,10 +37,28 @@ class MethodSummary(Summary):
     """
 
     def title(self) -> str:
+        """The first line, naming the estimation method.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> s = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"), method="anova").summary()
+        >>> s.title()
+        'Linear mixed model fit by ANOVA (method of moments, Henderson III) [mixedpy]'
+        """
         how = _HOW.get(self.result.method)
         return f"Linear mixed model fit {how} [mixedpy]" if how else super().title()
 
     def header(self) -> list[str]:
+        """The title, formula, data and method lines.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> s = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"), method="anova").summary()
+        >>> s.header()[1:3]
+        ['Formula: Yield ~ 1 + (1 | Batch)', '   Data: dyestuff']
+        """
         m = self.result
         if m.method in ("anova", "bayes"):
             lines = [self.title(), f"Formula: {m.formula}", f"   Data: {m.data_name}", ""]
@@ -52,7 +70,17 @@ class MethodSummary(Summary):
         return self.result.posterior is not None
 
     def posterior_table(self) -> pd.DataFrame:
-        """Posterior mean, SD, 95 % interval, ESS and split R-hat of every kept quantity."""
+        """Posterior mean, SD, 95 % interval, ESS and split R-hat of every kept quantity.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit_bayes("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"),
+        ...                       n_iter=300, burn=100, seed=1, progress=False)
+        >>> t = m.summary().posterior_table()
+        >>> t.columns.tolist(), t.index.tolist()
+        (['mean', 'sd', '2.5%', '97.5%', 'ess', 'rhat'], ['(Intercept)', 'var:Batch', 'var:Residual'])
+        """
         from ..variance.mcmc import posterior_summary
 
         return posterior_summary(self.result.posterior)
@@ -77,6 +105,16 @@ class MethodSummary(Summary):
         return list(post.index), ["Mean", "SD", "2.5%", "97.5%", "ESS", "R-hat"], cells
 
     def lines(self) -> list[str]:
+        """The whole summary as printed lines (with the posterior table of a Bayesian fit).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit_bayes("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"),
+        ...                       n_iter=300, burn=100, seed=1, progress=False)
+        >>> m.summary().lines()[0]
+        'Linear mixed model fit by Gibbs sampling (posterior means) [mixedpy]'
+        """
         out = super().lines()
         if self._bayes:
             rows, cols, cells = self._variance_cells()
