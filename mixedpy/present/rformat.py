@@ -111,12 +111,24 @@ def r_format(values, digits: int = 7, nsmall: int = 0, na: str = "NaN") -> list[
 
 
 def r_round(x: float, digits: int) -> float:
-    """R's ``round(x, digits)`` (the correctly rounded decimal, halves to even)."""
+    """R's ``round(x, digits)`` (the correctly rounded decimal, halves to even).
+
+    Examples
+    --------
+    >>> r_round(2.5, 0), r_round(0.125, 2)
+    (2.0, 0.12)
+    """
     return round(float(x), digits) if math.isfinite(x) else float(x)
 
 
 def r_signif(x: float, digits: int) -> float:
-    """R's ``signif(x, digits)``."""
+    """R's ``signif(x, digits)``.
+
+    Examples
+    --------
+    >>> r_signif(123456, 2), r_signif(0.0012345, 3)
+    (120000.0, 0.00123)
+    """
     if x == 0 or not math.isfinite(x):
         return float(x)
     return round(float(x), digits - 1 - math.floor(math.log10(abs(x))))
@@ -230,7 +242,13 @@ def _drop_spaces(b: list, minlength: int) -> str:
 
 
 def abbreviate_all(names, minlength: int) -> list[str]:
-    """``abbreviate`` of a vector: minlength grows for names whose abbreviations collide."""
+    """``abbreviate`` of a vector: minlength grows for names whose abbreviations collide.
+
+    Examples
+    --------
+    >>> abbreviate_all(["(Intercept)", "Days"], 6)
+    ['(Intr)', 'Days']
+    """
     names = [str(n).strip() for n in names]
     uniq = list(dict.fromkeys(names))
     x = [abbreviate(n, minlength) for n in uniq]
