@@ -32,7 +32,13 @@ def _stars(p: float) -> str:
 
 
 def print_matrix(cells, row_names, col_names, right: bool) -> list[str]:
-    """``print.default`` of a character matrix with ``quote = FALSE``."""
+    """``print.default`` of a character matrix with ``quote = FALSE``.
+
+    Examples
+    --------
+    >>> print_matrix([["1.0", "2.0"]], ["a"], ["x", "y"], True)
+    ['    x   y', 'a 1.0 2.0']
+    """
     ncol = len(col_names)
     widths = [max([len(col_names[j])] + [len(r[j]) for r in cells]) for j in range(ncol)]
     rw = max([len(r) for r in row_names] + [0])
