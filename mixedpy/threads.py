@@ -47,7 +47,15 @@ def blas_limit(large: bool = True, n_threads: int | None = None):
 
 def workspace_threads(ws) -> int | None:
     """BLAS threads for evaluations of a workspace's deviance: one for small dense blocks, the
-    workspace's ``n_threads`` for large Schur blocks and for the MME engines."""
+    workspace's ``n_threads`` for large Schur blocks and for the MME engines.
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+    >>> workspace_threads(m.workspace)  # a small dense model: one thread
+    1
+    """
     n_threads = getattr(ws, "n_threads", None)
     if getattr(ws, "augmented", None) is not None:
         return 1
@@ -62,6 +70,16 @@ def workspace_threads(ws) -> int | None:
 @contextmanager
 def workspace_limit(ws):
     """Context for many deviance evaluations of ``ws`` (a fit, a profile, a Hessian) with
-    :func:`workspace_threads` BLAS threads."""
+    :func:`workspace_threads` BLAS threads.
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+    >>> with workspace_limit(m.workspace):
+    ...     d = m.workspace.deviance(m.theta)
+    >>> bool(abs(d - m.reml_criterion) < 1e-8)
+    True
+    """
     with blas_limit(n_threads=workspace_threads(ws)):
         yield
