@@ -70,13 +70,27 @@ class Prior:
     ----------
     df : float
     scale : ndarray (k, k)
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = Prior(2.0, np.array([[4.0]]))
+    >>> p.df, p.scale.tolist()
+    (2.0, [[4.0]])
     """
 
     df: float
     scale: np.ndarray
 
     def describe(self) -> tuple:
-        """("scaled-inv-chi2", ν, s²) for k = 1, ("inverse-Wishart", ν, S) otherwise."""
+        """("scaled-inv-chi2", ν, s²) for k = 1, ("inverse-Wishart", ν, S) otherwise.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> Prior(2.0, np.array([[4.0]])).describe(), Prior(3.0, np.eye(2)).describe()[0]
+        (('scaled-inv-chi2', 2.0, 2.0), 'inverse-Wishart')
+        """
         if self.scale.shape == (1, 1):
             s2 = float(self.scale[0, 0]) / self.df if self.df != 0 else 0.0
             return ("scaled-inv-chi2", self.df, s2)
@@ -246,7 +260,13 @@ class GibbsOptions:
 
     @property
     def kept(self) -> int:
-        """Number of draws kept."""
+        """Number of draws kept.
+
+        Examples
+        --------
+        >>> GibbsOptions(n_iter=300, burn=100, thin=2).kept
+        100
+        """
         return len(range(self.burn, self.n_iter, self.thin))
 
 
