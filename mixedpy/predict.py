@@ -46,7 +46,16 @@ def _as_fitted_levels(data: pd.DataFrame, c: str, fitted_col: pd.Series) -> None
 
 
 def predict(result, newdata: object, include_random: bool = True) -> pd.Series:
-    """Predictions of a fitted model for the rows of ``newdata`` (see module docstring)."""
+    """Predictions of a fitted model for the rows of ``newdata`` (see module docstring).
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> d = mixedpy.datasets.load("dyestuff")
+    >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", d)
+    >>> predict(m, d.head(2)).round(3).tolist(), predict(m, d.head(2), include_random=False).round(3).tolist()
+    ([1509.893, 1509.893], [1527.5, 1527.5])
+    """
     data = as_dataframe(newdata).copy()
     data.columns = [str(c) for c in data.columns]
     f = result.frame.formula
