@@ -42,6 +42,14 @@ class Estimates:
     params : ndarray, optional
         The model's parameter vector when random terms have covariance structures (their ψ,
         :mod:`mixedpy.model.parameters`); None when it is θ itself.
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+    >>> e = m.estimates
+    >>> type(e).__name__, e.opt.method, e.anova_table is None
+    ('Estimates', 'lbfgs', True)
     """
 
     opt: OptSummary
