@@ -51,7 +51,15 @@ ABSORBED_TOL = 1e-11  # a column keeping less than this share of its squared nor
 @dataclass(frozen=True)
 class Stage:
     """The fit of y on span(X, Z_1, …, Z_j): residual sum of squares, rank, and tr(Z_lᵀ P_j Z_l)
-    for every random factor l."""
+    for every random factor l.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = Stage(rss=58830.0, rank=6, traces=np.array([0.0]))
+    >>> s.rss, s.rank
+    (58830.0, 6)
+    """
 
     rss: float
     rank: int
