@@ -26,7 +26,15 @@ TARGET_Q2 = 400   # size of the subsample's Schur complement
 
 
 def subsample_rows(random: RandomDesign, q2: int, seed: int = 20261125) -> np.ndarray | None:
-    """Rows of a level subsample of the largest term outside the first one (None if pointless)."""
+    """Rows of a level subsample of the largest term outside the first one (None if pointless).
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> m = mixedpy.fit("diameter ~ 1 + (1 | plate) + (1 | sample)", mixedpy.datasets.load("penicillin"))
+    >>> subsample_rows(m.random, 6) is None  # 6 samples: too few levels to subsample
+    True
+    """
     if len(random.terms) < 2:
         return None
     term = max(random.terms[1:], key=lambda t: t.q)
@@ -50,7 +58,15 @@ def _map_theta(full: RandomDesign, sub: RandomDesign, theta_sub: np.ndarray) -> 
 
 
 def starting_theta(frame: ModelFrame, ws: Workspace, reml: bool) -> np.ndarray:
-    """θ₀ of lme4, or a subsample fit's θ when the dense Schur complement is large (see module)."""
+    """θ₀ of lme4, or a subsample fit's θ when the dense Schur complement is large (see module).
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> m = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+    >>> starting_theta(m.frame, m.workspace, reml=True).tolist()  # small model: lme4's θ₀
+    [1.0, 0.0, 1.0]
+    """
     random = ws.random
     if ws.augmented is not None:
         return random.theta0
