@@ -36,7 +36,23 @@ DENSE_AINV_Q = 3000  # A⁻¹ formed from the factor up to this q
 
 def ainv_inner_product(inner, theta: np.ndarray) -> Callable[[sp.spmatrix], float] | None:
     """D ↦ ⟨A⁻¹, D⟩ for sparse D on the pattern of A(θ) of the whitened workspace ``inner``, or
-    None when the engine offers no entries of A⁻¹ (blocked with a dense Schur part, large q)."""
+    None when the engine offers no entries of A⁻¹ (blocked with a dense Schur part, large q).
+
+    Examples
+    --------
+    >>> import numpy as np, mixedpy
+    >>> m = mixedpy.fit("Reaction ~ Days + (1 | Subject)", mixedpy.datasets.load("sleepstudy"),
+    ...                 residual="ar1(Days | Subject)")
+    >>> ws = m.workspace
+    >>> import scipy.sparse as sp
+    >>> theta, phi = ws.split(m.theta)
+    >>> inner = ws.at(phi)["inner"]
+    >>> f = ainv_inner_product(inner, theta)
+    >>> ZL = sp.csr_matrix(inner.random.Z) @ inner.random.Lambda(theta)
+    >>> A = (ZL.T @ ZL).toarray() + np.eye(inner.random.q)  # A(θ) of the whitened problem
+    >>> bool(np.isclose(f(sp.identity(inner.random.q, format="csr")), np.trace(np.linalg.inv(A))))
+    True
+    """
     inner.update(theta)
     system, q = inner.system, inner.random.q
     if q <= DENSE_AINV_Q:
@@ -65,7 +81,17 @@ def ainv_inner_product(inner, theta: np.ndarray) -> Callable[[sp.spmatrix], floa
 def phi_pieces(ws, params: np.ndarray, reml: bool) -> tuple[np.ndarray, np.ndarray] | None:
     """∂φ of a = log|R| + log|A| (+ log|M| for REML) and of pwrss for a
     :class:`~mixedpy.whitened.WhitenedWorkspace` with random terms (module docstring), or None
-    when the inner engine cannot give A⁻¹'s entries."""
+    when the inner engine cannot give A⁻¹'s entries.
+
+    Examples
+    --------
+    >>> import numpy as np, mixedpy
+    >>> m = mixedpy.fit("Reaction ~ Days + (1 | Subject)", mixedpy.datasets.load("sleepstudy"),
+    ...                 residual="ar1(Days | Subject)")
+    >>> ws = m.workspace
+    >>> [piece.shape for piece in phi_pieces(ws, m.theta, reml=True)]
+    [(1,), (1,)]
+    """
     theta, phi = ws.split(params)
     w = ws.at(phi)
     inner = w["inner"]
@@ -96,7 +122,18 @@ def phi_pieces(ws, params: np.ndarray, reml: bool) -> tuple[np.ndarray, np.ndarr
 
 
 def phi_gradient(ws, params: np.ndarray, reml: bool) -> np.ndarray | None:
-    """∂d/∂φ (module docstring), or None when the inner engine cannot give A⁻¹'s entries."""
+    """∂d/∂φ (module docstring), or None when the inner engine cannot give A⁻¹'s entries.
+
+    Examples
+    --------
+    >>> import numpy as np, mixedpy
+    >>> m = mixedpy.fit("Reaction ~ Days + (1 | Subject)", mixedpy.datasets.load("sleepstudy"),
+    ...                 residual="ar1(Days | Subject)")
+    >>> ws = m.workspace
+    >>> g = phi_gradient(ws, m.theta, reml=True)
+    >>> g.shape, bool(abs(g[0]) < 1e-2)  # at the optimum
+    ((1,), True)
+    """
     pieces = phi_pieces(ws, params, reml)
     if pieces is None:
         return None
