@@ -36,6 +36,14 @@ class ModelWorkspace(Protocol):
     random : RandomDesign
     has_gradient : bool
         Whether :meth:`deviance_and_gradient` is analytic (else the optimizer is derivative-free).
+
+    Examples
+    --------
+    >>> import numpy as np, mixedpy
+    >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+    >>> ws = m.workspace
+    >>> isinstance(ws, ModelWorkspace), implements_protocol(ws)
+    (True, True)
     """
 
     n: int
@@ -45,19 +53,65 @@ class ModelWorkspace(Protocol):
     has_gradient: bool
 
     def deviance(self, theta: np.ndarray, reml: bool = True) -> float:
-        """The profiled deviance (REML criterion when ``reml``); ``inf`` where undefined."""
+        """The profiled deviance (REML criterion when ``reml``); ``inf`` where undefined.
+
+        Examples
+        --------
+        >>> import numpy as np, mixedpy
+        >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+        >>> ws = m.workspace
+        >>> bool(np.isclose(ws.deviance(m.theta, reml=True), m.reml_criterion))
+        True
+        """
 
     def parts(self, theta: np.ndarray) -> DevianceParts:
-        """Every piece of the deviance at θ (β̂, u, pwrss, log-determinants, RXᵀRX)."""
+        """Every piece of the deviance at θ (β̂, u, pwrss, log-determinants, RXᵀRX).
+
+        Examples
+        --------
+        >>> import numpy as np, mixedpy
+        >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+        >>> ws = m.workspace
+        >>> ws.parts(m.theta).beta.round(4).tolist()
+        [1527.5]
+        """
 
     def blups(self, parts: DevianceParts) -> np.ndarray:
-        """b, the BLUPs in ``random.Z``'s column order, from :meth:`parts`."""
+        """b, the BLUPs in ``random.Z``'s column order, from :meth:`parts`.
+
+        Examples
+        --------
+        >>> import numpy as np, mixedpy
+        >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+        >>> ws = m.workspace
+        >>> bool(np.allclose(ws.blups(ws.parts(m.theta)), m.solution.b))
+        True
+        """
 
     def conditional_variances(self, theta: np.ndarray, sigma: float) -> list[np.ndarray]:
-        """Per term, nlev × k × k blocks of Var(b − b̂ | y)."""
+        """Per term, nlev × k × k blocks of Var(b − b̂ | y).
+
+        Examples
+        --------
+        >>> import numpy as np, mixedpy
+        >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+        >>> ws = m.workspace
+        >>> [c.shape for c in ws.conditional_variances(m.theta, m.sigma)]
+        [(6, 1, 1)]
+        """
 
     def mme_system(self, theta: np.ndarray) -> tuple[sp.csc_matrix, np.ndarray, list[str]]:
-        """Henderson's MME matrix, right-hand side and the names of the random unknowns."""
+        """Henderson's MME matrix, right-hand side and the names of the random unknowns.
+
+        Examples
+        --------
+        >>> import numpy as np, mixedpy
+        >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+        >>> ws = m.workspace
+        >>> C, rhs, names = ws.mme_system(m.theta)
+        >>> C.shape, names[0]
+        ((7, 7), 'Batch:A:(Intercept)')
+        """
 
 
 def implements_protocol(ws: object) -> bool:
