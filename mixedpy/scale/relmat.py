@@ -15,13 +15,27 @@ __all__ = ["key_strings", "matrix_for", "relmat_frame"]
 
 
 def key_strings(values) -> list[str]:
-    """The keys by which individuals are matched (ids as strings)."""
+    """The keys by which individuals are matched (ids as strings).
+
+    Examples
+    --------
+    >>> key_strings([3, 3.0, "4"])
+    ['3', '3', '4']
+    """
     from ..genetics.pedigree import key_string
     return [key_string(v) for v in values]
 
 
 def relmat_frame(K) -> pd.DataFrame:
-    """A relationship matrix as a square labelled DataFrame (a Pedigree gives its dense A)."""
+    """A relationship matrix as a square labelled DataFrame (a Pedigree gives its dense A).
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> ped = mixedpy.Pedigree.from_frame(mixedpy.datasets.load("mrode_pedigree"))
+    >>> relmat_frame(ped).shape  # a pedigree gives its dense A
+    (8, 8)
+    """
     from ..genetics import Pedigree
     if isinstance(K, Pedigree):
         return K.A
@@ -34,7 +48,15 @@ def relmat_frame(K) -> pd.DataFrame:
 
 
 def matrix_for(K: pd.DataFrame, keys: list[str]) -> np.ndarray:
-    """K restricted to (and ordered by) the given individual keys (rows and columns)."""
+    """K restricted to (and ordered by) the given individual keys (rows and columns).
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> K = pd.DataFrame(np.array([[1.0, 0.5], [0.5, 2.0]]), index=[1, 2], columns=[1, 2])
+    >>> matrix_for(K, ["2", "1"]).tolist()
+    [[2.0, 0.5], [0.5, 1.0]]
+    """
     rk = pd.Index(key_strings(K.index))
     ck = pd.Index(key_strings(K.columns))
     ri, ci = rk.get_indexer(keys), ck.get_indexer(keys)
