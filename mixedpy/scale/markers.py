@@ -24,7 +24,15 @@ __all__ = ["MarkerSource", "bed_path", "marker_source", "open_bed_file", "read_b
 
 @dataclass
 class MarkerSource:
-    """Where the markers come from: an in-memory array or a PLINK .bed fileset."""
+    """Where the markers come from: an in-memory array or a PLINK .bed fileset.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> src = marker_source(np.array([[0.0, 1.0, 2.0], [2.0, 1.0, 0.0]]), ["a", "b"], None, None)
+    >>> src.kind, src.ids, src.m
+    ('array', ['a', 'b'], 3)
+    """
 
     kind: str                     # "array" or "bed"
     ids: list                     # individual keys, one per genotype row
@@ -37,10 +45,25 @@ class MarkerSource:
 
     @property
     def m(self) -> int:
+        """Number of markers.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> marker_source(np.zeros((2, 5)), ["a", "b"], None, None).m
+        5
+        """
         return len(self.names)
 
 
 def bed_path(markers) -> str | None:
+    """The .bed path of a PLINK fileset given by any of its names (None for in-memory markers).
+
+    Examples
+    --------
+    >>> bed_path("data/cattle"), bed_path("data/cattle.fam"), bed_path([[0.0, 1.0]])
+    ('data/cattle.bed', 'data/cattle.bed', None)
+    """
     if isinstance(markers, (str, Path)):
         p = Path(markers)
         if p.suffix.lower() in (".bed", ".bim", ".fam"):
@@ -50,6 +73,16 @@ def bed_path(markers) -> str | None:
 
 
 def open_bed_file(path: str, **kwargs):
+    """bed-reader's ``open_bed`` (raises MissingDependencyError without bed-reader).
+
+    Examples
+    --------
+    >>> import os, numpy as np, mixedpy
+    >>> bed = os.path.join(os.path.dirname(mixedpy.datasets.__file__), "cattle.bed")
+    >>> with open_bed_file(bed) as f:
+    ...     f.iid_count, f.sid_count
+    (300, 1000)
+    """
     try:
         from bed_reader import open_bed
     except ImportError:
@@ -76,6 +109,16 @@ def _no_root_logging_setup():
 
 
 def marker_source(markers, ids, marker_map, default_ids) -> MarkerSource:
+    """The markers (a PLINK fileset, a DataFrame or an array with ``ids``) as a :class:`MarkerSource`.
+
+    Examples
+    --------
+    >>> import os, numpy as np, mixedpy
+    >>> bed = os.path.join(os.path.dirname(mixedpy.datasets.__file__), "cattle.bed")
+    >>> src = marker_source(bed, None, None, None)
+    >>> src.kind, len(src.ids), src.m, src.names[:2].tolist()
+    ('bed', 300, 1000, ['snp1_1', 'snp1_2'])
+    """
     path = bed_path(markers)
     if path is not None:
         if not Path(path).exists():
@@ -111,5 +154,14 @@ def marker_source(markers, ids, marker_map, default_ids) -> MarkerSource:
 
 def read_bed_chunk(path: str, rows: np.ndarray, a: int, b: int, num_threads: int | None = None,
                     count_A1: bool = True) -> np.ndarray:
+    """Allele counts of the given rows and of markers a … b − 1 from a .bed file (float64, Fortran order).
+
+    Examples
+    --------
+    >>> import os, numpy as np, mixedpy
+    >>> bed = os.path.join(os.path.dirname(mixedpy.datasets.__file__), "cattle.bed")
+    >>> read_bed_chunk(bed, np.array([0, 1]), 0, 3).tolist()
+    [[1.0, 1.0, 1.0], [0.0, 2.0, 1.0]]
+    """
     with _no_root_logging_setup(), open_bed_file(path, count_A1=count_A1, num_threads=num_threads) as bed:
         return bed.read(index=np.s_[rows, a:b], dtype="float64", order="F")
