@@ -14,7 +14,7 @@ from mixedpy.covariance import STRUCTURES, matrix_jacobian
 from mixedpy.errors import ColumnNotFoundError, DataError, FormulaError, ModelSpecError
 
 REF = Path(__file__).parent / "reference"
-FEV = Path(__file__).parent.parent.parent / "shared" / "reference" / "fev_data.csv"
+FEV = Path(__file__).parent.parent / "mixedpy" / "datasets" / "fev_data.csv"  # shipped copy of mmrm's fev_data
 SAS = json.loads((REF / "expected_sas" / "sas_mmrm.json").read_text())
 
 

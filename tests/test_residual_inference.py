@@ -13,7 +13,7 @@ import pytest
 import mixedpy
 
 REF = Path(__file__).parent / "reference"
-FEV = Path(__file__).parent.parent.parent / "shared" / "reference" / "fev_data.csv"
+FEV = Path(__file__).parent.parent / "mixedpy" / "datasets" / "fev_data.csv"  # shipped copy of mmrm's fev_data
 SAS = json.loads((REF / "expected_sas" / "sas_mmrm.json").read_text())
 
 
