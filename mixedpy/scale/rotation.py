@@ -39,6 +39,15 @@ class Rotation:
         Number of records of each of those individuals.
     test : str
         ``"wald"`` or ``"f"``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y = np.array([1.0, 2.0, 0.5, 3.0, 2.5, 1.5])
+    >>> L, Q, r, beta = whiten(np.eye(6), np.ones((6, 1)), y)
+    >>> rot = Rotation(L, Q, r, None, np.ones(6), "wald")
+    >>> rot.rr
+    4.375
     """
 
     L: np.ndarray
@@ -54,6 +63,16 @@ class Rotation:
 
     @property
     def df_resid(self) -> int:
+        """Residual degrees of freedom with one marker in the model: n − p − 1.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> y = np.array([1.0, 2.0, 0.5, 3.0, 2.5, 1.5])
+        >>> L, Q, r, beta = whiten(np.eye(6), np.ones((6, 1)), y)
+        >>> Rotation(L, Q, r, None, np.ones(6), "f").df_resid
+        4
+        """
         n, p = self.Q.shape
         return n - p - 1
 
@@ -61,7 +80,18 @@ class Rotation:
 def whiten(V: np.ndarray, X: np.ndarray, y: np.ndarray
            ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """(L, Q̃, r̃, β̂) of the null model with covariance V (overwritten by its Cholesky factor L):
-    V = L Lᵀ, Q̃ an orthonormal basis of L⁻¹X, r̃ = L⁻¹y − Q̃Q̃ᵀL⁻¹y and β̂ the GLS fixed effects."""
+    V = L Lᵀ, Q̃ an orthonormal basis of L⁻¹X, r̃ = L⁻¹y − Q̃Q̃ᵀL⁻¹y and β̂ the GLS fixed effects.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y = np.array([1.0, 2.0, 0.5, 3.0, 2.5, 1.5])
+    >>> L, Q, r, beta = whiten(np.eye(6), np.ones((6, 1)), y)
+    >>> beta.round(4).tolist(), Q.shape
+    ([1.75], (6, 1))
+    >>> r.round(2).tolist()
+    [-0.75, 0.25, -1.25, 1.25, 0.75, -0.25]
+    """
     L = la.cholesky(V.T, lower=True, overwrite_a=True, check_finite=False)  # V symmetric: Vᵀ is F-ordered
     Xt = la.solve_triangular(L, X, lower=True, check_finite=False)
     yt = la.solve_triangular(L, y, lower=True, check_finite=False)
@@ -79,6 +109,19 @@ def test_chunk(rot: Rotation, G: np.ndarray, owned: bool = False) -> np.ndarray:
 
     ``owned=True`` lets the computation overwrite ``G`` (it then needs no copy of the chunk).
     Returns an array markers × 6 with the columns of :data:`SCAN_COLUMNS`.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> y = np.array([1.0, 2.0, 0.5, 3.0, 2.5, 1.5])
+    >>> L, Q, r, beta = whiten(np.eye(6), np.ones((6, 1)), y)
+    >>> rot = Rotation(L, Q, r, None, np.ones(6), "wald")
+    >>> G = np.array([[0, 1], [1, 1], [2, 0], [0, 2], [1, 1], [2, 0]], dtype=float)
+    >>> out = test_chunk(rot, G)
+    >>> out.shape
+    (2, 6)
+    >>> out[:, 3].round(4).tolist()  # p-values
+    [0.3173, 0.1023]
     """
     G = np.asarray(G, dtype=float)
     n_ind, c = G.shape
