@@ -33,6 +33,20 @@ def _array_chunk_task(rot: Rotation, G: np.ndarray):
 
 
 def local_chunk(rot: Rotation, src: MarkerSource, geno_rows: np.ndarray, a: int, b: int) -> np.ndarray:
+    """Test markers ``a:b`` of ``src`` (genotype rows ``geno_rows``) in this process.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mixedpy.scale.markers import marker_source
+    >>> from mixedpy.scale.rotation import Rotation, whiten
+    >>> L, Q, r, _ = whiten(np.eye(6), np.ones((6, 1)), np.array([1.0, 2.0, 0.5, 3.0, 2.5, 1.5]))
+    >>> rot = Rotation(L, Q, r, None, np.ones(6), "wald")
+    >>> G = np.array([[0, 1], [1, 1], [2, 0], [0, 2], [1, 1], [2, 0]], dtype=float)
+    >>> src = marker_source(G, list("abcdef"), None, None)
+    >>> local_chunk(rot, src, np.arange(6), 0, 2)[:, 3].round(4).tolist()  # p-values
+    [0.3173, 0.1023]
+    """
     if src.kind == "bed":
         G = read_bed_chunk(src.path, geno_rows, a, b, count_A1=src.count_A1)
     else:
@@ -43,7 +57,21 @@ def local_chunk(rot: Rotation, src: MarkerSource, geno_rows: np.ndarray, a: int,
 def run_local(rot: Rotation, src: MarkerSource, geno_rows: np.ndarray, bounds: list, progress: bool | None) -> list:
     """Chunks one after the other, the triangular solve using all BLAS threads (scipy's holds the GIL,
     so a thread pool would not help); see :func:`test_chunk` for why the numbers are those of a Dask
-    worker running the same chunk with one thread."""
+    worker running the same chunk with one thread.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from mixedpy.scale.markers import marker_source
+    >>> from mixedpy.scale.rotation import Rotation, whiten
+    >>> L, Q, r, _ = whiten(np.eye(6), np.ones((6, 1)), np.array([1.0, 2.0, 0.5, 3.0, 2.5, 1.5]))
+    >>> rot = Rotation(L, Q, r, None, np.ones(6), "wald")
+    >>> G = np.array([[0, 1], [1, 1], [2, 0], [0, 2], [1, 1], [2, 0]], dtype=float)
+    >>> src = marker_source(G, list("abcdef"), None, None)
+    >>> parts = run_local(rot, src, np.arange(6), [(0, 1), (1, 2)], progress=False)
+    >>> [p.shape for p in parts]
+    [(1, 6), (1, 6)]
+    """
     parts = []
     for a, b in tqdm(bounds, desc="scan", progress=progress, leave=False):
         parts.append(local_chunk(rot, src, geno_rows, a, b))
@@ -51,6 +79,17 @@ def run_local(rot: Rotation, src: MarkerSource, geno_rows: np.ndarray, bounds: l
 
 
 def run_dask(client, rot: Rotation, src: MarkerSource, geno_rows: np.ndarray, bounds: list, progress: bool | None):
+    """The chunks as tasks of a ``dask.distributed.Client`` (the rotation scattered once to every worker).
+
+    Examples
+    --------
+    Anything but a Dask client is refused before any work is scheduled:
+
+    >>> run_dask(object(), None, None, None, [], progress=False)
+    Traceback (most recent call last):
+    ...
+    mixedpy.errors.DataTypeError: client must be a dask.distributed.Client, got object
+    """
     if not (hasattr(client, "scatter") and hasattr(client, "submit")):
         raise DataTypeError(f"client must be a dask.distributed.Client, got {type(client).__name__}")
     from distributed import as_completed as dask_completed
