@@ -111,6 +111,19 @@ def manhattan(scan: pd.DataFrame, ax=None, threshold: float | str | None = 5e-8,
     Returns
     -------
     matplotlib Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import pandas as pd
+    >>> scan = pd.DataFrame({"chrom": [1, 1, 2, 2], "pos": [10, 20, 5, 15],
+    ...                      "p": [0.5, 1e-9, 0.01, 0.2]}, index=list("abcd"))
+    >>> ax = manhattan(scan, threshold="bonferroni", highlight=["b"])
+    >>> [t.get_text() for t in ax.get_xticklabels()]
+    ['1', '2']
+    >>> round(float(ax.lines[0].get_ydata()[0]), 4)  # -log10(0.05 / 4)
+    1.9031
     """
     ax = _axes(ax, figsize=(10, 3.5))
     p = _pvalues(scan)
@@ -176,6 +189,14 @@ def qq_pvalues(scan, ax=None, band: float | None = 0.95, annotate: bool = True, 
     Returns
     -------
     matplotlib Axes
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> ax = qq_pvalues([0.5, 1e-9, 0.01, 0.2])
+    >>> ax.texts[0].get_text().split(" = ")[1]  # the λ_GC annotation
+    '9.097'
     """
     ax = _axes(ax, figsize=(4.5, 4.5))
     p = _pvalues(scan)
