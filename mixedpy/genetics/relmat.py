@@ -52,6 +52,13 @@ class TermStructure:
         The original labels of K's levels (pedigree ids), for ``ranef``.
     name : str or None
         The relmat key (grouping factor), for messages.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = TermStructure("factor", K=np.array([[1.0, 0.5], [0.5, 1.0]]), name="animal")
+    >>> s.kind, s.name, TermStructure().kind
+    ('factor', 'animal', 'iid')
     """
 
     kind: str = "iid"
@@ -64,16 +71,44 @@ class TermStructure:
 
     @cached_property
     def F(self) -> np.ndarray | None:
-        """n × r factor with K = F Fᵀ (``factor``; None otherwise), computed on first use."""
+        """n × r factor with K = F Fᵀ (``factor``; None otherwise), computed on first use.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> TermStructure("factor", K=np.array([[1.0, 0.5], [0.5, 1.0]])).F.round(4).tolist()
+        [[1.0, 0.0], [0.5, 0.866]]
+        >>> TermStructure().F is None
+        True
+        """
         return dense_factor(self.K, self.name) if self.kind == "factor" else None
 
     def nlatent(self, nlev: int) -> int:
+        """Number of latent iid effects per term column: rank K (the columns of F) for ``factor``,
+        else ``nlev``.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> TermStructure("factor", K=np.ones((3, 3))).nlatent(3), TermStructure().nlatent(3)
+        (1, 3)
+        """
         return self.F.shape[1] if self.kind == "factor" else nlev
 
     def draw(self, z: np.ndarray) -> np.ndarray:
         """Correlated draws from standard normal ones: rows of ``L z`` with L Lᵀ = K (z has one row
         per level of K; K = I for "iid").  For "inverse" L = P'(I + L₁)⁻ᵀ D^(-1/2) from the sparse
-        LDLᵀ of K⁻¹, so K itself is never formed."""
+        LDLᵀ of K⁻¹, so K itself is never formed.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> s = TermStructure("factor", K=np.array([[1.0, 0.5], [0.5, 1.0]]))
+        >>> s.draw(np.array([1.0, 0.0])).round(4).tolist()
+        [1.0, 0.5]
+        >>> TermStructure().draw(np.array([1.0, 2.0])).tolist()
+        [1.0, 2.0]
+        """
         z = np.asarray(z, dtype=float)
         if self.kind == "iid":
             return z
@@ -93,11 +128,25 @@ class TermStructure:
 
 
 def psd_tolerance(K: np.ndarray) -> float:
-    """δ = ``PSD_TOL`` · n · max Kᵢᵢ: eigenvalues of K above −δ count as 0."""
+    """δ = ``PSD_TOL`` · n · max Kᵢᵢ: eigenvalues of K above −δ count as 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> psd_tolerance(np.array([[1.0, 0.5], [0.5, 1.0]]))
+    2e-08
+    """
     return PSD_TOL * K.shape[0] * max(float(np.max(np.diag(K))) if K.size else 0.0, 1e-300)
 
 
 def not_psd_error(name: str | None, smallest: float) -> DataError:
+    """The :class:`DataError` for a relationship matrix that is not positive semidefinite.
+
+    Examples
+    --------
+    >>> print(not_psd_error("animal", -0.25))
+    relmat['animal']: the relationship matrix is not positive semidefinite (smallest eigenvalue -0.25)
+    """
     what = f"relmat[{name!r}]: the" if name is not None else "the"
     return DataError(f"{what} relationship matrix is not positive semidefinite (smallest eigenvalue "
                      f"{smallest:.3g})")
@@ -133,7 +182,17 @@ def dense_factor(K: np.ndarray, name: str | None = None) -> np.ndarray:
 
 def check_psd(K: np.ndarray, name: str | None = None) -> None:
     """Raise :class:`DataError` (with the smallest eigenvalue) unless K is positive semidefinite up
-    to δ (:func:`psd_tolerance`): one Cholesky factorization of K + δI."""
+    to δ (:func:`psd_tolerance`): one Cholesky factorization of K + δI.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> check_psd(np.array([[1.0, 0.5], [0.5, 1.0]]))  # fine: returns None
+    >>> check_psd(np.array([[1.0, 2.0], [2.0, 1.0]]), "id")
+    Traceback (most recent call last):
+    ...
+    mixedpy.errors.DataError: relmat['id']: the relationship matrix is not positive semidefinite (smallest eigenvalue -1)
+    """
     try:
         la.cholesky(K + psd_tolerance(K) * np.eye(K.shape[0]), lower=True, check_finite=False)
     except la.LinAlgError:
@@ -206,6 +265,17 @@ def relmat_design(random_terms: tuple, data: pd.DataFrame, relmat: dict | None
     """The random design with relmat terms over all levels of their K, and each term's structure.
 
     Relmat terms come first (in formula order), then the others in lme4's order.
+
+    Examples
+    --------
+    >>> import numpy as np, pandas as pd
+    >>> import mixedpy
+    >>> from mixedpy.design.frame import make_frame
+    >>> frame = make_frame("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+    >>> K = pd.DataFrame(np.eye(6), index=list("ABCDEF"), columns=list("ABCDEF"))
+    >>> design, structures = relmat_design(frame.formula.random, frame.data, {"Batch": K})
+    >>> design.terms[0].group, len(design.terms[0].levels), [s.kind for s in structures]
+    ('Batch', 6, ['factor'])
     """
     relmat = dict(relmat or {})
     names = {t.name for t in random_terms}
@@ -288,14 +358,38 @@ class RelInverse:
 
     @property
     def shape(self) -> tuple[int, int]:
+        """(levels, levels).
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> RelInverse(np.array([[2.0, -1.0], [-1.0, 2.0]]), labels=["a", "b"]).shape
+        (2, 2)
+        """
         return self.Kinv.shape
 
     def to_numpy(self) -> np.ndarray:
-        """K⁻¹ as a dense array."""
+        """K⁻¹ as a dense array.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> RelInverse(np.array([[2.0, -1.0], [-1.0, 2.0]]), labels=["a", "b"]).to_numpy().tolist()
+        [[2.0, -1.0], [-1.0, 2.0]]
+        """
         return self.Kinv.toarray()
 
     def to_frame(self) -> pd.DataFrame:
-        """K⁻¹ as a dense DataFrame labelled by level."""
+        """K⁻¹ as a dense DataFrame labelled by level.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> RelInverse(np.array([[2.0, -1.0], [-1.0, 2.0]]), labels=["a", "b"]).to_frame()
+             a    b
+        a  2.0 -1.0
+        b -1.0  2.0
+        """
         return pd.DataFrame(self.to_numpy(), index=self.labels, columns=self.labels)
 
     def __repr__(self) -> str:
