@@ -42,7 +42,16 @@ MAX_DENSE = 8000  # largest dense n × n (or, through Woodbury's identity, q × 
 
 @dataclass(frozen=True)
 class KRAdjusted:
-    """pbkrtest's ``vcovAdj``: Φ_A with the P matrices and W needed by the F test."""
+    """pbkrtest's ``vcovAdj``: Φ_A with the P matrices and W needed by the F test.
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+    >>> kr = compute_vcov_adjusted(m)
+    >>> isinstance(kr, KRAdjusted), kr.PhiA.shape, len(kr.P), kr.W.shape
+    (True, (1, 1), 2, (2, 2))
+    """
 
     Phi: np.ndarray
     PhiA: np.ndarray
@@ -339,7 +348,15 @@ def vcov_adjusted(result) -> KRAdjusted:
 
 
 def compute_vcov_adjusted(result) -> KRAdjusted:
-    """The computation behind :func:`vcov_adjusted`."""
+    """The computation behind :func:`vcov_adjusted`.
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+    >>> compute_vcov_adjusted(m).PhiA.round(3).tolist()
+    [[375.717]]
+    """
     if result.method not in ("reml", "ml"):
         raise ModelSpecError(f"Kenward-Roger needs a REML or ML fit; this fit's method is {result.method!r}")
     fit = _reml_fit(result)
