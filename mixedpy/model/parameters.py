@@ -68,7 +68,20 @@ def cholesky(G):
 def term_structure(term):
     """The covariance structure object of a random term (None: lme4's unstructured θ).
 
-    Raises FormulaError (naming the term) when the structure does not fit the term."""
+    Raises FormulaError (naming the term) when the structure does not fit the term.
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> from mixedpy.model.spec import model_spec
+    >>> spec = model_spec("Reaction ~ Days + diag(1 + Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+    >>> pm = spec.parameters
+    >>> type(term_structure(spec.random.terms[0])).__name__
+    'Diag'
+    >>> plain = model_spec("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+    >>> term_structure(plain.random.terms[0]) is None
+    True
+    """
     src = term.source
     cov = getattr(src, "cov", None)
     if cov is None:
@@ -100,6 +113,15 @@ class ParameterMap:
         Free residual parameters, appended unchanged.
     structures : tuple
         Per term its CovStructure, or None.
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> from mixedpy.model.spec import model_spec
+    >>> spec = model_spec("Reaction ~ Days + diag(1 + Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+    >>> pm = spec.parameters
+    >>> pm.structured, pm.npar, pm.nphi
+    (True, 2, 0)
     """
 
     random: RandomDesign
@@ -108,36 +130,123 @@ class ParameterMap:
 
     @classmethod
     def build(cls, random: RandomDesign, nphi: int = 0) -> ParameterMap:
+        """The map of a random design (each term's structure from its formula).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> from mixedpy.model.spec import model_spec
+        >>> spec = model_spec("Reaction ~ Days + diag(1 + Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+        >>> pm = spec.parameters
+        >>> ParameterMap.build(spec.random).names()
+        ['Subject:diag[0]', 'Subject:diag[1]']
+        """
         return cls(random, int(nphi), tuple(term_structure(t) for t in random.terms))
 
     @property
     def structured(self) -> bool:
+        """Whether any term has a covariance structure (else params = θ).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> from mixedpy.model.spec import model_spec
+        >>> spec = model_spec("Reaction ~ Days + diag(1 + Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+        >>> pm = spec.parameters
+        >>> pm.structured
+        True
+        >>> model_spec("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff")).parameters.structured
+        False
+        """
         return any(s is not None for s in self.structures)
 
     def sizes(self) -> list[int]:
+        """Number of parameters of each term.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> from mixedpy.model.spec import model_spec
+        >>> spec = model_spec("Reaction ~ Days + diag(1 + Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+        >>> pm = spec.parameters
+        >>> pm.sizes()  # diag(1 + Days | Subject): two log standard deviations
+        [2]
+        """
         return [t.ntheta if s is None else s.npar for t, s in zip(self.random.terms, self.structures)]
 
     def offsets(self) -> list[int]:
+        """Position of each term's first parameter in ``params``.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> from mixedpy.model.spec import model_spec
+        >>> spec = model_spec("Reaction ~ Days + diag(1 + Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+        >>> pm = spec.parameters
+        >>> [int(o) for o in pm.offsets()]
+        [0]
+        """
         return list(np.concatenate([[0], np.cumsum(self.sizes())[:-1]]).astype(int)) if self.sizes() else []
 
     @property
     def npar(self) -> int:
+        """Length of ``params`` (term parameters and φ).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> from mixedpy.model.spec import model_spec
+        >>> spec = model_spec("Reaction ~ Days + diag(1 + Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+        >>> pm = spec.parameters
+        >>> pm.npar, spec.random.ntheta
+        (2, 3)
+        """
         return int(sum(self.sizes())) + self.nphi
 
     def term_params(self, params, j: int):
-        """The parameters of term j."""
+        """The parameters of term j.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> from mixedpy.model.spec import model_spec
+        >>> spec = model_spec("Reaction ~ Days + diag(1 + Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+        >>> pm = spec.parameters
+        >>> pm.term_params([1.0, 0.5], 0).tolist()
+        [1.0, 0.5]
+        """
         off = self.offsets()[j]
         return np.asarray(params)[off:off + self.sizes()[j]]
 
     def factor(self, j: int, par):
-        """Term j's T with T Tᵀ = G(ψ) (complex-safe)."""
+        """Term j's T with T Tᵀ = G(ψ) (complex-safe).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> from mixedpy.model.spec import model_spec
+        >>> spec = model_spec("Reaction ~ Days + diag(1 + Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+        >>> pm = spec.parameters
+        >>> pm.factor(0, [1.0, 0.5]).round(4).tolist()  # diag(exp(ψ))
+        [[2.7183, 0.0], [0.0, 1.6487]]
+        """
         s = self.structures[j]
         if getattr(s, "factor", None) is not None:
             return s.factor(par)
         return cholesky(s.matrix(par))
 
     def theta(self, params) -> np.ndarray:
-        """The engines' vector (θ, φ) at ``params`` (complex-safe)."""
+        """The engines' vector (θ, φ) at ``params`` (complex-safe).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> from mixedpy.model.spec import model_spec
+        >>> spec = model_spec("Reaction ~ Days + diag(1 + Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+        >>> pm = spec.parameters
+        >>> pm.theta([1.0, 0.5]).round(4).tolist()
+        [2.7183, 0.0, 1.6487]
+        """
         params = np.asarray(params)
         out = np.zeros(self.random.ntheta + self.nphi, dtype=np.result_type(params.dtype, float))
         for j, (t, s) in enumerate(zip(self.random.terms, self.structures)):
@@ -152,7 +261,17 @@ class ParameterMap:
 
     def jacobian(self, params) -> np.ndarray:
         """J = ∂θ/∂params (ntheta + nphi × npar) by the complex step (identity blocks where θ is
-        the parameter)."""
+        the parameter).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> from mixedpy.model.spec import model_spec
+        >>> spec = model_spec("Reaction ~ Days + diag(1 + Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+        >>> pm = spec.parameters
+        >>> pm.jacobian([1.0, 0.5]).round(4).tolist()
+        [[2.7183, 0.0], [0.0, 0.0], [0.0, 1.6487]]
+        """
         params = np.asarray(params, dtype=float)
         J = np.zeros((self.random.ntheta + self.nphi, self.npar))
         offs = self.offsets()
@@ -171,26 +290,69 @@ class ParameterMap:
         return J
 
     def start(self, theta0: np.ndarray | None = None) -> np.ndarray:
-        """Starting params: the structures' starts (G = I for most), θ0's elements elsewhere."""
+        """Starting params: the structures' starts (G = I for most), θ0's elements elsewhere.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> from mixedpy.model.spec import model_spec
+        >>> spec = model_spec("Reaction ~ Days + diag(1 + Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+        >>> pm = spec.parameters
+        >>> pm.start().tolist()
+        [0.0, 0.0]
+        """
         theta0 = self.random.theta0 if theta0 is None else np.asarray(theta0, dtype=float)
         parts = [theta0[t.theta_offset:t.theta_offset + t.ntheta] if s is None else s.start()
                  for t, s in zip(self.random.terms, self.structures)]
         return np.concatenate(parts + [np.zeros(0)])
 
     def lower(self) -> np.ndarray:
-        """lme4's bounds on θ elements, none on structure parameters (unconstrained)."""
+        """lme4's bounds on θ elements, none on structure parameters (unconstrained).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> from mixedpy.model.spec import model_spec
+        >>> spec = model_spec("Reaction ~ Days + diag(1 + Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+        >>> pm = spec.parameters
+        >>> pm.lower().tolist()
+        [-inf, -inf]
+        """
         parts = [self.random.lower[t.theta_offset:t.theta_offset + t.ntheta] if s is None else np.full(s.npar, -np.inf)
                  for t, s in zip(self.random.terms, self.structures)]
         return np.concatenate(parts + [np.zeros(0)])
 
     def scale(self) -> np.ndarray:
+        """The optimizer's typical size of each parameter (θ's scale, 1 for structure parameters).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> from mixedpy.model.spec import model_spec
+        >>> spec = model_spec("Reaction ~ Days + diag(1 + Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+        >>> pm = spec.parameters
+        >>> pm.scale().tolist()
+        [1.0, 1.0]
+        """
         sc = self.random.theta_scale()
         parts = [sc[t.theta_offset:t.theta_offset + t.ntheta] if s is None else np.ones(s.npar)
                  for t, s in zip(self.random.terms, self.structures)]
         return np.concatenate(parts + [np.zeros(0)])
 
     def names(self) -> list[str]:
-        """Names of the term parameters (θ elements as ``theta[i]``)."""
+        """Names of the term parameters (θ elements as ``theta[i]``).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> from mixedpy.model.spec import model_spec
+        >>> spec = model_spec("Reaction ~ Days + diag(1 + Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+        >>> pm = spec.parameters
+        >>> pm.names()
+        ['Subject:diag[0]', 'Subject:diag[1]']
+        >>> model_spec("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff")).parameters.names()
+        ['Batch:theta[0]']
+        """
         out = []
         for j, (t, s) in enumerate(zip(self.random.terms, self.structures)):
             label = self.random.term_labels()[j]
@@ -201,12 +363,37 @@ class ParameterMap:
         return out
 
     def objective(self, ws) -> StructuredObjective:
+        """The deviance over ``params`` on the workspace ``ws`` (:class:`StructuredObjective`).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> from mixedpy.model.spec import model_spec
+        >>> spec = model_spec("Reaction ~ Days + diag(1 + Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+        >>> pm = spec.parameters
+        >>> from mixedpy.model.workspace import workspace_for
+        >>> obj = pm.objective(workspace_for(spec))
+        >>> type(obj).__name__, obj.has_gradient
+        ('StructuredObjective', True)
+        """
         return StructuredObjective(ws, self)
 
 
 class StructuredObjective:
     """The deviance as a function of the model's params over an engine in θ: deviance(θ(params))
-    and the chain-rule gradient Jᵀ ∇_θ (derivative-free when the engine has no gradient)."""
+    and the chain-rule gradient Jᵀ ∇_θ (derivative-free when the engine has no gradient).
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> from mixedpy.model.spec import model_spec
+    >>> spec = model_spec("Reaction ~ Days + diag(1 + Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+    >>> pm = spec.parameters
+    >>> from mixedpy.model.workspace import workspace_for
+    >>> obj = pm.objective(workspace_for(spec))
+    >>> isinstance(obj, StructuredObjective)
+    True
+    """
 
     has_information = False
 
@@ -215,12 +402,39 @@ class StructuredObjective:
         self.has_gradient = bool(getattr(ws, "has_gradient", False))
 
     def deviance(self, params: np.ndarray, reml: bool = True) -> float:
+        """deviance(θ(params)) (inf where G(ψ) is not positive definite).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> from mixedpy.model.spec import model_spec
+        >>> spec = model_spec("Reaction ~ Days + diag(1 + Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+        >>> pm = spec.parameters
+        >>> from mixedpy.model.workspace import workspace_for
+        >>> obj = pm.objective(workspace_for(spec))
+        >>> round(obj.deviance([1.0, 0.5]), 4)
+        1804.1036
+        """
         try:
             return float(self.ws.deviance(self.pmap.theta(params), reml))
         except np.linalg.LinAlgError:
             return np.inf
 
     def deviance_and_gradient(self, params: np.ndarray, reml: bool = True) -> tuple[float, np.ndarray]:
+        """deviance(θ(params)) and its gradient Jᵀ ∇_θ deviance.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> from mixedpy.model.spec import model_spec
+        >>> spec = model_spec("Reaction ~ Days + diag(1 + Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+        >>> pm = spec.parameters
+        >>> from mixedpy.model.workspace import workspace_for
+        >>> obj = pm.objective(workspace_for(spec))
+        >>> f, g = obj.deviance_and_gradient([1.0, 0.5])
+        >>> round(f, 4), g.round(4).tolist()
+        (1804.1036, [25.9927, 32.8767])
+        """
         try:
             f, g = self.ws.deviance_and_gradient(self.pmap.theta(params), reml)
         except np.linalg.LinAlgError:
