@@ -179,7 +179,21 @@ def _user_prior(label: str, value, k: int, columns: list, nobs: int) -> Prior:
 
 
 def resolve_priors(terms, labels: list, X_terms: list, nlat: list, y: np.ndarray, prior: dict | None) -> dict:
-    """The default priors (module docstring) overridden by the validated ``prior`` entries."""
+    """The default priors (module docstring) overridden by the validated ``prior`` entries.
+
+    Examples
+    --------
+    >>> import mixedpy, numpy as np
+    >>> from mixedpy.model.spec import model_spec
+    >>> from mixedpy.model.workspace import workspace_for
+    >>> spec = model_spec("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"), method="bayes")
+    >>> ws, rd = workspace_for(spec), spec.random
+    >>> priors = resolve_priors(rd.terms, rd.term_labels(), [t.X for t in rd.terms], ws.nlat, ws.y, None)
+    >>> {k: (p.df, round(float(p.scale[0, 0]), 2)) for k, p in priors.items()}
+    {'Batch': (4.0, 3971.98), 'Residual': (4.0, 3971.98)}
+    >>> resolve_priors(rd.terms, ['Batch'], [t.X for t in rd.terms], ws.nlat, ws.y, {'Batch': (1.0, 100.0)})['Batch']
+    Prior(df=1.0, scale=array([[100.]]))
+    """
     out = _default_priors(terms, labels, X_terms, float(np.var(y, ddof=1)))
     info = {lab: (t.k, t.columns, nl) for lab, t, nl in zip(labels, terms, nlat)}
     info["Residual"] = (1, ["Residual"], len(y))
@@ -326,6 +340,19 @@ class GibbsSampler:
     priors : dict
         Component label → :class:`Prior` (including "Residual").
     rng : numpy.random.Generator
+
+    Examples
+    --------
+    >>> from mixedpy.variance.bayes import GibbsSampler, resolve_priors
+    >>> import mixedpy, numpy as np
+    >>> from mixedpy.model.spec import model_spec
+    >>> from mixedpy.model.workspace import workspace_for
+    >>> spec = model_spec("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"), method="bayes")
+    >>> ws, rd = workspace_for(spec), spec.random
+    >>> priors = resolve_priors(rd.terms, rd.term_labels(), [t.X for t in rd.terms], ws.nlat, ws.y, None)
+    >>> sampler = GibbsSampler(ws, priors, np.random.default_rng(1))
+    >>> sampler.labels
+    ['Batch']
     """
 
     def __init__(self, workspace, priors: dict, rng: np.random.Generator):
@@ -335,7 +362,22 @@ class GibbsSampler:
         self.Kinv = [st.Kinv if st.kind == "inverse" else None for st in workspace.structures]
 
     def location(self, covs: list, s2e: float) -> tuple[np.ndarray, np.ndarray]:
-        """(β, a) | Σ, σ²_e: β from its marginal, then the working coefficients a | β."""
+        """(β, a) | Σ, σ²_e: β from its marginal, then the working coefficients a | β.
+
+        Examples
+        --------
+        >>> from mixedpy.variance.bayes import GibbsSampler, resolve_priors
+        >>> import mixedpy, numpy as np
+        >>> from mixedpy.model.spec import model_spec
+        >>> from mixedpy.model.workspace import workspace_for
+        >>> spec = model_spec("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"), method="bayes")
+        >>> ws, rd = workspace_for(spec), spec.random
+        >>> priors = resolve_priors(rd.terms, rd.term_labels(), [t.X for t in rd.terms], ws.nlat, ws.y, None)
+        >>> sampler = GibbsSampler(ws, priors, np.random.default_rng(1))
+        >>> beta, a = sampler.location([np.array([[1500.0]])], 2500.0)
+        >>> beta.round(1).tolist(), a.shape
+        ([1533.8], (6,))
+        """
         ws, rng = self.ws, self.rng
         ws.update(_theta_of(ws.random, covs, s2e))
         sol = ws.factor.solve(np.column_stack([ws.ZtX, ws.Zty]))
@@ -348,12 +390,45 @@ class GibbsSampler:
         return beta, Cinvv - CinvW @ beta + np.sqrt(s2e) * ws.factor.draw(rng.standard_normal(ws.q))
 
     def residual_variance(self, beta: np.ndarray, b: np.ndarray) -> float:
+        """σ²_e | β, b ~ IW(ν_e + n, S_e + eᵀe), e = y − Xβ − Zb.
+
+        Examples
+        --------
+        >>> from mixedpy.variance.bayes import GibbsSampler, resolve_priors
+        >>> import mixedpy, numpy as np
+        >>> from mixedpy.model.spec import model_spec
+        >>> from mixedpy.model.workspace import workspace_for
+        >>> spec = model_spec("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"), method="bayes")
+        >>> ws, rd = workspace_for(spec), spec.random
+        >>> priors = resolve_priors(rd.terms, rd.term_labels(), [t.X for t in rd.terms], ws.nlat, ws.y, None)
+        >>> sampler = GibbsSampler(ws, priors, np.random.default_rng(1))
+        >>> beta, a = sampler.location([np.array([[1500.0]])], 2500.0)
+        >>> round(sampler.residual_variance(beta, ws.effects(a)), 1)
+        1961.2
+        """
         e = self.ws.y - self.ws.X @ beta - self.ws.Z @ b
         pe = self.priors["Residual"]
         return float(draw_inverse_wishart(self.rng, pe.df + self.ws.n, pe.scale + e @ e)[0, 0])
 
     def covariances(self, a: np.ndarray) -> list[np.ndarray]:
-        """Σ_j | a ~ IW(ν_j + q_j, S_j + A_jᵀ K_j⁻¹ A_j) for every term."""
+        """Σ_j | a ~ IW(ν_j + q_j, S_j + A_jᵀ K_j⁻¹ A_j) for every term.
+
+        Examples
+        --------
+        >>> from mixedpy.variance.bayes import GibbsSampler, resolve_priors
+        >>> import mixedpy, numpy as np
+        >>> from mixedpy.model.spec import model_spec
+        >>> from mixedpy.model.workspace import workspace_for
+        >>> spec = model_spec("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"), method="bayes")
+        >>> ws, rd = workspace_for(spec), spec.random
+        >>> priors = resolve_priors(rd.terms, rd.term_labels(), [t.X for t in rd.terms], ws.nlat, ws.y, None)
+        >>> sampler = GibbsSampler(ws, priors, np.random.default_rng(1))
+        >>> beta, a = sampler.location([np.array([[1500.0]])], 2500.0)
+        >>> sampler.residual_variance(beta, ws.effects(a)) > 0
+        True
+        >>> [S.round(1).tolist() for S in sampler.covariances(a)]
+        [[[1021.6]]]
+        """
         ws, out = self.ws, []
         for j, (lab, t) in enumerate(zip(self.labels, self.terms)):
             A = a[ws.woff[j]:ws.woff[j] + ws.nlat[j] * t.k].reshape(ws.nlat[j], t.k)
@@ -367,7 +442,22 @@ class GibbsSampler:
         return out
 
     def step(self, covs: list, s2e: float) -> tuple:
-        """One iteration: (β, b, Σ's, σ²_e)."""
+        """One iteration: (β, b, Σ's, σ²_e).
+
+        Examples
+        --------
+        >>> from mixedpy.variance.bayes import GibbsSampler, resolve_priors
+        >>> import mixedpy, numpy as np
+        >>> from mixedpy.model.spec import model_spec
+        >>> from mixedpy.model.workspace import workspace_for
+        >>> spec = model_spec("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"), method="bayes")
+        >>> ws, rd = workspace_for(spec), spec.random
+        >>> priors = resolve_priors(rd.terms, rd.term_labels(), [t.X for t in rd.terms], ws.nlat, ws.y, None)
+        >>> sampler = GibbsSampler(ws, priors, np.random.default_rng(1))
+        >>> beta, b, covs, s2e = sampler.step([np.array([[1500.0]])], 2500.0)
+        >>> beta.round(1).tolist(), b.shape, round(s2e, 1), covs[0].round(1).tolist()
+        ([1533.8], (6,), 1961.2, [[1021.6]])
+        """
         beta, a = self.location(covs, s2e)
         b = self.ws.effects(a)
         s2e = self.residual_variance(beta, b)
