@@ -19,6 +19,19 @@ cattle_genotypes     1,000 SNPs (0/1/2 copies of A1) of the 300 calves of genera
 met                  a simulated multi-environment variety trial: 24 genotypes × 6 environments × 3
                      replicates, ``yield`` (t/ha, 5 plots lost) and ``height`` (cm)
 fev_data             simulated clinical trial: FEV1 of 200 patients at 4 visits, 263 values missing
+cbpp                 contagious bovine pleuropneumonia: new cases (``incidence``) among ``size`` cattle,
+                     15 herds × 4 periods; ``prop`` = incidence / size (lme4)
+grouseticks          ticks on the heads of 403 red grouse chicks (``INDEX``) of 118 broods at 63 locations,
+                     1995-97, with the location's height above sea level (lme4)
+verbagg              verbal aggression: 316 subjects (``id``) × 24 items, ``r2`` = 1 for a "yes" or
+                     "perhaps" answer; trait anger, gender, behaviour type, situation (lme4)
+epil                 epileptic seizures of 59 patients: counts in the 8-week baseline (``period`` 0,
+                     ``exposure`` 4) and in four 2-week periods (``exposure`` 1); placebo or progabide
+                     (MASS)
+contraception        contraceptive use (``use`` = 1) of 1,934 women in 60 districts of Bangladesh (1989
+                     fertility survey): centred age, number of living children, urban / rural (mlmRev)
+guimmun              complete immunization (``immun`` = 1) of 2,159 children of 1,595 mothers in 161
+                     communities in Guatemala (mlmRev)
 ===================  ======================================================================================
 
 Sources. lme4's data sets are those of the R package lme4 (GPL ≥ 2; real data published in the
@@ -27,6 +40,12 @@ books and papers cited in its manual). Mrode's examples are the numbers printed 
 ``fev_data`` is the simulated data set of the R package **mmrm** (openpharma; Apache License 2.0),
 copied unchanged apart from the factor levels set below (``ARMCD``: PBO, TRT; ``SEX``: Male, Female).
 ``cattle_*`` and ``met`` are simulated by ``tools/make_datasets.py`` in mixedpy's repository (MIT).
+``cbpp``, ``grouseticks`` and ``verbagg`` are lme4's data sets (GPL ≥ 2), ``contraception`` and
+``guimmun`` those of the R package mlmRev (GPL ≥ 2), ``epil`` the seizure counts of the R package
+MASS (GPL-2 | GPL-3; Thall & Vail 1990) with the baseline count as period 0, as in Venables & Ripley
+(2002), *Modern Applied Statistics with S*, § 10.4; the binary responses (``r2``, ``use``, ``immun``)
+are coded 0/1. They are written by ``tests/reference/glmer_ref.R``, the script of mixedpy's GLMM
+reference values; the levels of their grouping factors are the sorted ids.
 
 Examples
 --------
@@ -66,6 +85,22 @@ _FILES: dict[str, tuple[str, dict]] = {
     "met": ("met.csv", {"env": None, "rep": None, "genotype": None}),
     "fev_data": ("fev_data.csv", {"USUBJID": "natural", "AVISIT": None, "ARMCD": ["PBO", "TRT"],
                                   "RACE": None, "SEX": ["Male", "Female"]}),
+    "cbpp": ("cbpp.csv", {"herd": None, "period": None}),
+    "grouseticks": ("grouseticks.csv", {"INDEX": None, "BROOD": None, "YEAR": None, "LOCATION": None}),
+    "verbagg": ("VerbAgg.csv", {"id": None, "item": [
+        "S1WantCurse", "S1WantScold", "S1WantShout", "S2WantCurse", "S2WantScold", "S2WantShout",
+        "S3WantCurse", "S3WantScold", "S3WantShout", "S4wantCurse", "S4WantScold", "S4WantShout",
+        "S1DoCurse", "S1DoScold", "S1DoShout", "S2DoCurse", "S2DoScold", "S2DoShout",
+        "S3DoCurse", "S3DoScold", "S3DoShout", "S4DoCurse", "S4DoScold", "S4DoShout"],
+        "Gender": ["F", "M"], "btype": ["curse", "scold", "shout"], "situ": ["other", "self"]}),
+    "epil": ("epil.csv", {"subject": None, "trt": ["placebo", "progabide"]}),
+    "contraception": ("Contraception.csv", {"woman": None, "district": None,
+                                            "livch": ["0", "1", "2", "3+"], "urban": ["N", "Y"]}),
+    "guimmun": ("guImmun.csv", {"kid": None, "mom": None, "comm": None, "kid2p": ["N", "Y"],
+                                "mom25p": ["N", "Y"], "ord": ["01", "23", "46", "7p"],
+                                "ethn": ["L", "N", "S"], "momEd": ["N", "P", "S"],
+                                "husEd": ["N", "P", "S", "U"], "momWork": ["N", "Y"],
+                                "rural": ["N", "Y"]}),
 }
 _PLINK = {"cattle_genotypes": "cattle"}
 
