@@ -38,7 +38,7 @@ def _reml(V, X, y):
 
 def _oracle(Vfun, psi, X, y):
     k = len(psi)
-    f = lambda ps: _reml(Vfun(ps), X, y)  # noqa: E731
+    f = lambda ps: _reml(Vfun(ps), X, y)
     H = np.zeros((k, k))
     hs = 1e-4 * np.maximum(1.0, np.abs(psi))
     for i in range(k):
