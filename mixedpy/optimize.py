@@ -131,6 +131,35 @@ def _bobyqa(f: _Counted, x0: np.ndarray, lower: np.ndarray, step: float = 0.75) 
     return optimize.OptimizeResult(x=np.asarray(x), success=ok, message=msg)
 
 
+def bobyqa(fun: Callable[[np.ndarray], float], x0: np.ndarray, lower: np.ndarray, step: float = 0.75,
+           method: str = "bobyqa") -> OptSummary:
+    """One BOBYQA run (NLopt) from ``x0`` with initial steps ``step`` × |x0| (at least ``step`` when
+    ``step`` ≥ 0.5, else 0.01): the GLMM stages, which start near their optimum, use small steps.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s = bobyqa(lambda t: float((t[0] - 2.0) ** 2 + (t[1] + 1.0) ** 2), np.array([1.0, 0.0]),
+    ...            np.array([0.0, -np.inf]))
+    >>> s.theta.round(4).tolist(), s.converged
+    ([2.0, -1.0], True)
+    """
+    t0 = time.perf_counter()
+    f = _Counted(fun)
+    x0 = np.asarray(x0, dtype=float)
+    if len(x0) == 0:
+        return OptSummary(method, x0, x0, f(x0), 1, True, "no parameters", np.zeros(0), 0.0)
+    if len(x0) == 1:  # NLopt's BOBYQA needs two or more variables: Powell's method (Brent line search)
+        bounds = [(None if not np.isfinite(lo) else float(lo), None) for lo in lower]
+        res = optimize.minimize(f, x0, method="Powell", bounds=bounds,
+                                options={"xtol": 1e-8, "ftol": 1e-13, "maxfev": 2000})
+    else:
+        res = _bobyqa(f, x0, np.asarray(lower, dtype=float), step=step)
+    x = f.best_x if f.best_x is not None else x0
+    return OptSummary(method, x0, x, f.best_f, f.n, bool(res.success), str(res.message), np.zeros(len(x0)),
+                      time.perf_counter() - t0)
+
+
 STEP = 1.0  # unit of the variables L-BFGS-B works in (its first step has unit length)
 
 

@@ -198,8 +198,9 @@ def _design_matrix(fixed: str, data: pd.DataFrame) -> tuple[np.ndarray, list, ob
     return np.asarray(mm, dtype=float), list(mm.columns), mm.model_spec, mm.model_spec.term_indices
 
 
-def fixed_design(response: str, fixed: str, data: pd.DataFrame) -> FixedDesign:
-    """Build y and X, dropping aliased columns of X with a :class:`ColumnsDroppedWarning`.
+def fixed_design(response: str, fixed: str, data: pd.DataFrame, y: np.ndarray | None = None) -> FixedDesign:
+    """Build y and X, dropping aliased columns of X with a :class:`ColumnsDroppedWarning` (``y``
+    given: the response as built elsewhere, e.g. a GLMM's ``cbind(...)`` proportion).
 
     Examples
     --------
@@ -208,7 +209,7 @@ def fixed_design(response: str, fixed: str, data: pd.DataFrame) -> FixedDesign:
     >>> fd.X.shape, fd.names, fd.has_intercept
     ((180, 2), ['(Intercept)', 'Days'], True)
     """
-    y = response_vector(response, data)
+    y = response_vector(response, data) if y is None else np.asarray(y, dtype=float)
     X, columns, spec, term_indices = _design_matrix(fixed, data)
     if not np.isfinite(X).all():
         bad = [c for c, ok in zip(columns, np.isfinite(X).all(axis=0)) if not ok]

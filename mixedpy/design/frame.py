@@ -386,7 +386,7 @@ def check_column_types(frame: pd.DataFrame, formula: ModelFormula) -> None:
                                 "formula (e.g. days since the start) or a factor (C(...) of its text)")
 
 
-def make_frame(formula: str | ModelFormula, data: object) -> ModelFrame:
+def make_frame(formula: str | ModelFormula, data: object, binary_warning: bool = True) -> ModelFrame:
     """Parse the formula against the data, check the columns and drop incomplete rows.
 
     ``data`` is any DataFrame :func:`as_dataframe` accepts (pandas, polars, pyarrow, ...).
@@ -424,13 +424,14 @@ def make_frame(formula: str | ModelFormula, data: object) -> ModelFrame:
     if len(sub) == 0:
         raise DataError("no complete rows left after dropping rows with missing values in "
                         f"{', '.join(repr(c) for c in cols)}")
-    warn_binary_response(sub, formula)
+    if binary_warning:  # a GLMM (family=...) does not warn
+        warn_binary_response(sub, formula)
     return ModelFrame(data=sub, formula=formula, dropped_rows=dropped)
 
 
 def warn_binary_response(frame: pd.DataFrame, formula: ModelFormula) -> None:
-    """A 0/1 response is fitted as a Gaussian linear mixed model (a linear probability model):
-    mixedpy has no GLMMs yet, so say so instead of fitting it without a word.
+    """A 0/1 response without ``family=`` is fitted as a Gaussian linear mixed model (a linear
+    probability model): say so, and point to ``family="binomial"``, instead of fitting it without a word.
 
     Examples
     --------
@@ -449,7 +450,7 @@ def warn_binary_response(frame: pd.DataFrame, formula: ModelFormula) -> None:
     if len(values) == 2 and set(values.tolist()) == {0.0, 1.0}:
         warnings.warn(f"the response {name!r} has only the values 0 and 1: mixedpy fits it as a Gaussian "
                       "linear mixed model (a linear probability model); generalized mixed models "
-                      "(binomial, as lme4's glmer) are not available yet", MixedpyWarning, stacklevel=5)
+                      "are fitted with family='binomial' (as lme4's glmer)", MixedpyWarning, stacklevel=5)
 
 
 def level_labels(values) -> pd.Index:

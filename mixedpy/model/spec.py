@@ -13,6 +13,9 @@ structures   per random term, its :class:`~mixedpy.genetics.relmat.TermStructure
 variances    known variance components ``{group label: variance, "Residual": σ²}`` (method "known")
 residual     the residual covariance Σ = σ² R(φ) with prior weights (``residual=``, ``weights=``;
              :mod:`mixedpy.covariance.residual`), None for Σ = σ² I
+family       the response distribution of a generalized linear mixed model (GLMM,
+             :mod:`mixedpy.families`); None for a linear mixed model.  A GLMM also has ``nagq``,
+             ``offset`` (from ``offset(...)`` terms) and ``prior_weights`` (binomial: the trials)
 params       what REML/ML optimize: θ, then the residual's free φ (``par_start``, ``par_lower``)
 """
 from __future__ import annotations
@@ -70,6 +73,17 @@ class ModelSpec:
         Name of the data shown by ``summary()``.
     residual : ResidualDesign or None
         Residual covariance structure and prior weights (None: σ² I).
+    family : Family or None
+        GLMMs: the response distribution and link (None: a linear mixed model).
+    nagq : int
+        GLMMs: 0 (β in the penalized IRLS, θ optimized), 1 (Laplace) or the number of adaptive
+        Gauss-Hermite quadrature points.
+    offset : ndarray or None
+        GLMMs: the sum of the ``offset(...)`` terms, per observation.
+    offset_terms : tuple of str
+        The offset expressions (evaluated again for new data).
+    prior_weights : ndarray or None
+        GLMMs: the prior weights (binomial: the number of trials).
 
     Examples
     --------
@@ -95,6 +109,23 @@ class ModelSpec:
     n_threads: int | None = None
     data_name: str = "data"
     residual: ResidualDesign | None = None
+    family: object | None = None
+    nagq: int = 1
+    offset: np.ndarray | None = None
+    offset_terms: tuple = ()
+    prior_weights: np.ndarray | None = None
+
+    @property
+    def is_glmm(self) -> bool:
+        """Whether the model is a generalized linear mixed model (a ``family`` is given).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> model_spec("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff")).is_glmm
+        False
+        """
+        return self.family is not None
 
     @property
     def nphi(self) -> int:
@@ -202,7 +233,7 @@ class ModelSpec:
         >>> s.replace(variances={"Batch": 1764.0, "Residual": 2451.0}).method
         'known'
         """
-        allowed = {"reml", "variances", "optimizer", "engine", "n_threads", "method"}
+        allowed = {"reml", "variances", "optimizer", "engine", "n_threads", "method", "nagq"}
         bad = sorted(set(changes) - allowed)
         if bad:
             raise ModelSpecError(f"a refit can change {', '.join(sorted(allowed))}; not {', '.join(bad)}")
@@ -263,7 +294,8 @@ def resolve_method(reml: bool, method: str | None) -> str:
 def model_spec(formula: str, data, *, reml: bool = True, method: str | None = None,
                optimizer: str = "lbfgs", engine: str = "auto", relmat: Mapping | None = None,
                variances: Mapping | None = None, n_threads: int | None = None,
-               data_name: str | None = None, residual: str | None = None, weights=None) -> ModelSpec:
+               data_name: str | None = None, residual: str | None = None, weights=None,
+               family=None, nAGQ: int = 1) -> ModelSpec:
     """Build and check the model: every input error is raised here, before any numerics.
 
     Parameters are those of :func:`mixedpy.fit`.
@@ -275,6 +307,14 @@ def model_spec(formula: str, data, *, reml: bool = True, method: str | None = No
     >>> s.method, s.n
     ('ml', 30)
     """
+    from ..families import family_from
+    fam = family_from(family)
+    if fam is not None:
+        return glmm_spec(formula, data, fam, nAGQ, weights=weights, engine=engine, n_threads=n_threads,
+                         data_name=data_name, reml=reml, method=method, relmat=relmat,
+                         variances=variances, residual=residual)
+    if nAGQ != 1:
+        raise ModelSpecError(f"nAGQ={nAGQ!r} belongs to generalized models (family='binomial', 'poisson')")
     how = resolve_method(reml, method)
     if optimizer not in OPTIMIZERS:
         raise ModelSpecError(f"optimizer {optimizer!r} is not supported; use one of {', '.join(OPTIMIZERS)}")
@@ -326,6 +366,73 @@ def model_spec(formula: str, data, *, reml: bool = True, method: str | None = No
                      variances=dict(variances) if variances is not None else None, method=how,
                      reml=how != "ml", optimizer=optimizer, engine=engine, n_threads=n_threads,
                      data_name=name, residual=rdesign)
+
+
+def glmm_spec(formula: str, data, family, nagq: int = 1, *, weights=None, engine: str = "auto",
+              n_threads: int | None = None, data_name: str | None = None, reml: bool = True,
+              method: str | None = None, relmat=None, variances=None, residual=None) -> ModelSpec:
+    """The specification of a generalized linear mixed model (glmer's ``glFormula``): response,
+    prior weights and offset as :mod:`mixedpy.model.glm_response`, X and Z as for linear models.
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> s = glmm_spec("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+    ...               mixedpy.datasets.load("cbpp"), mixedpy.families.Binomial())
+    >>> s.family, s.n, s.prior_weights[:3].tolist()
+    (Binomial(link='logit'), 56, [14.0, 12.0, 9.0])
+    """
+    from ..design.frame import as_dataframe
+    from .glm_response import check_nagq, glm_response, offset_vector, split_offsets
+    if method not in (None, "ml") or reml is not True and reml is not False:
+        raise ModelSpecError(f"generalized mixed models are fitted by maximum likelihood (Laplace or "
+                             f"quadrature); method={method!r} does not apply")
+    for name, value in (("relmat", relmat), ("variances", variances), ("residual", residual)):
+        if value is not None:
+            raise ModelSpecError(f"{name}= is not available for generalized mixed models (family={family!r})")
+    if engine not in ENGINES:
+        raise ModelSpecError(f"engine {engine!r} is not supported; use one of {', '.join(ENGINES)}")
+    df = as_dataframe(data)
+    positional = df.set_axis(pd.RangeIndex(len(df)), axis=0)
+    w_all = None
+    if weights is not None:
+        from .residual_spec import _weights
+        w_all = _weights(weights, df)
+        if np.any(~np.isfinite(w_all[~np.isnan(w_all)])) or np.any(w_all[~np.isnan(w_all)] < 0):
+            raise DataError("weights must be finite and non-negative")
+        positional = positional.loc[~np.isnan(w_all)]
+    frame = make_frame(formula, positional, binary_warning=False)
+    pos = frame.data.index.to_numpy()
+    used = np.zeros(len(df), dtype=bool)
+    used[pos] = True
+    frame = ModelFrame(data=frame.data.set_axis(df.index[pos], axis=0), formula=frame.formula,
+                       dropped_rows=df.index[~used])
+    fixed_text, offsets = split_offsets(frame.formula.fixed)
+    y, wt = glm_response(frame.formula.response, frame.data, family, None if w_all is None else w_all[pos])
+    fixed = fixed_design(frame.formula.response, fixed_text, frame.data, y=y)
+    random = random_design(frame.formula.random, frame.data)
+    nagq = check_nagq(nagq, random)
+    offset = offset_vector(offsets, frame.data)
+    n = len(y)
+    check_sizes(n, fixed.X.shape[1], random, lme4_rule=False)
+    for t in random.terms:
+        if t.nlev * t.k > n:
+            raise DataError(f"number of observations (={n}) < number of random effects (={t.nlev * t.k}) "
+                            f"for term {t.source}; the random-effects parameters are unidentifiable")
+    warn_same_grouping(random)
+    ro = [_readonly(a) for a in (wt, offset)]
+    name = data_name if data_name is not None else str(getattr(data, "attrs", {}).get("name", "data"))
+    return ModelSpec(formula=formula if isinstance(formula, str) else frame.formula.text, frame=frame,
+                     fixed=fixed, random=random, method="ml", reml=False, optimizer="bobyqa",
+                     engine=engine, n_threads=n_threads, data_name=name, family=family, nagq=nagq,
+                     offset=ro[1], offset_terms=offsets, prior_weights=ro[0])
+
+
+def _readonly(a):
+    if a is not None:
+        a = np.array(a, dtype=float)
+        a.flags.writeable = False
+    return a
 
 
 # --- checks made before any numerics -----------------------------------------------------------

@@ -1,0 +1,54 @@
+"""Hessians of a scalar function by central differences with Richardson extrapolation (the
+Hessian of a GLMM's Laplace deviance in (θ, β), from which glmer's ``use.hessian`` standard errors
+come).
+
+Examples
+--------
+>>> import numpy as np
+>>> H = fd_hessian(lambda x: x[0] ** 2 + 3 * x[0] * x[1] + 2 * x[1] ** 4, np.array([1.0, 1.0]))
+>>> H.round(5).tolist()
+[[2.0, 3.0], [3.0, 24.0]]
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+
+
+def _central(f: Callable, x: np.ndarray, h: np.ndarray, f0: float) -> np.ndarray:
+    d = len(x)
+    H = np.zeros((d, d))
+    E = np.diag(h)
+    fp = np.array([f(x + E[i]) for i in range(d)])
+    fm = np.array([f(x - E[i]) for i in range(d)])
+    for i in range(d):
+        H[i, i] = (fp[i] - 2 * f0 + fm[i]) / h[i] ** 2
+        for j in range(i):
+            fpp = f(x + E[i] + E[j])
+            fmm = f(x - E[i] - E[j])
+            # with the axis points: (f(+,+) + f(−,−) − f(+i) − f(−i) − f(+j) − f(−j) + 2 f0) / (2 hi hj)
+            H[i, j] = H[j, i] = (fpp + fmm - fp[i] - fm[i] - fp[j] - fm[j] + 2 * f0) / (2 * h[i] * h[j])
+    return H
+
+
+def fd_hessian(f: Callable[[np.ndarray], float], x: np.ndarray, step: float = 1e-3,
+               richardson: bool = True, scale: np.ndarray | None = None) -> np.ndarray:
+    """The Hessian of ``f`` at ``x``: central differences with steps ``step`` × max(1, |x_i|) (or
+    ``step`` × ``scale`` — e.g. standard errors — when given), Richardson-extrapolated from steps h
+    and 2h (error O(h⁴)) when ``richardson``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> fd_hessian(lambda x: float(np.exp(x[0])), np.array([0.0]), richardson=False).round(5).tolist()
+    [[1.0]]
+    """
+    x = np.asarray(x, dtype=float)
+    h = step * (np.maximum(1.0, np.abs(x)) if scale is None else np.asarray(scale, dtype=float))
+    f0 = float(f(x))
+    H1 = _central(f, x, h, f0)
+    if not richardson:
+        return H1
+    H2 = _central(f, x, 2 * h, f0)
+    return (4 * H1 - H2) / 3
