@@ -79,10 +79,13 @@ def profile_intervals(result, level: float = 0.95, which: str = "all", exact: bo
         for pr in profiles:
             if (which == "theta_" and pr.is_fixed) or (which == "beta_" and not pr.is_fixed):
                 continue
-            if exact:
-                rows[pr.name] = exact_interval(pr, dev0, z, cutoff, delta)
+            if exact or pr.transform is not None:  # residual parameters: exact roots
+                lo, hi = exact_interval(pr, dev0, z, cutoff, delta)
             else:
-                rows[pr.name] = lme4_interval(pr, dev0, z, cutoff, delta)
+                lo, hi = lme4_interval(pr, dev0, z, cutoff, delta)
+            if pr.transform is not None:
+                lo, hi = sorted(pr.transform(v) if np.isfinite(v) else np.nan for v in (lo, hi))
+            rows[pr.name] = (lo, hi)
     ws.parts(np.asarray(fit.theta, dtype=float))
     out = pd.DataFrame.from_dict(rows, orient="index", columns=["lower", "upper"])
     out.index.name = "parameter"

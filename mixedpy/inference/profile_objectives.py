@@ -55,6 +55,7 @@ class Profile:
     hessian: np.ndarray | None = None
     adjust: Callable | None = None  # (x, u) -> a feasible start for x
     is_fixed: bool = False  # a fixed effect (else a variance parameter)
+    transform: Callable | None = None  # the reported value of x (profiles run on another scale)
 
     def deviance(self, x: float) -> float:
         """The deviance minimized over the other parameters with this one held at ``x`` (cached).
@@ -210,7 +211,8 @@ def build_profiles(fit) -> list[Profile]:
     n = ws.n
     theta_hat = np.asarray(fit.theta, dtype=float)
     sigma_hat = float(fit.sigma)
-    tb = _theta_bounds(rd.lower)
+    residual = getattr(fit.spec, "residual", None)
+    tb = _theta_bounds(fit.spec.par_lower if residual is not None else rd.lower)
     profiles = []
 
     def ml_dev_sigma(theta, s):
@@ -312,6 +314,9 @@ def build_profiles(fit) -> list[Profile]:
     profiles.append(Profile(name="sigma", estimate=sigma_hat, lower_bound=0.0, upper_bound=np.inf,
                             objective=_safe(lambda x, u: ml_dev_sigma(u, x) if x > 0 else BIG),
                             u0=theta_hat, u_bounds=tb, scale=sigma_hat))
+    if residual is not None and residual.structure is not None:
+        from .profile_residual import residual_profiles
+        profiles += residual_profiles(fit, tb)
 
     beta_hat = np.asarray(fit.solution.beta)
     se = np.sqrt(np.diag(np.asarray(fit.solution.vcov)))

@@ -1,0 +1,130 @@
+"""Profiles of the residual-structure parameters (the rows of ``residual_parameters``).
+
+Each reported value g of a residual structure (SAS's "Covariance Parameter Estimates": variances
+including σ², correlations, covariances) is a function of the free structure parameters φ and σ².
+Two kinds cover every structure:
+
+* **scale-free** (correlations, AR(1), spatial ranges): g depends on φ only, through one φ_j.
+  The deviance is profiled over φ_j (σ² profiled analytically, every other θ, φ free) and the
+  ends mapped through g — profile intervals are invariant under a monotone change of parameter.
+* **scaled** (variances and covariances): g = σ²·h(φ).  For g held at x, σ² = x / h(φ) is
+  eliminated and the ML deviance ldL2 + n log(2πσ²) + pwrss/σ² minimized over θ and φ (x/h ≤ 0
+  is infeasible), as lme4 does for an SD of a random term.
+
+The ML deviance is used throughout (a REML fit is refitted with ML), as for every profile in
+:mod:`.profile`.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .profile_objectives import BIG, Profile
+
+__all__ = ["residual_profiles"]
+
+REL = 1e-7
+
+
+def _report(rd, phi: np.ndarray, s2: float) -> np.ndarray:
+    par = rd.full(phi)
+    return np.array([v for g in range(rd.ngroups) for _, v in rd.structure.report(par[g], s2)])
+
+
+def _names(fit) -> list[str]:
+    from .residual_intervals import residual_names
+    return residual_names(fit)
+
+
+def _classify(rd, phi: np.ndarray, s2: float):
+    """Per reported value: ("scaled", None) or ("free", j) with j its one φ coordinate, or None."""
+    g0 = _report(rd, phi, s2)
+    g2 = _report(rd, phi, 2 * s2)
+    dep = np.zeros((len(g0), len(phi)), dtype=bool)
+    for j in range(len(phi)):
+        h = 1e-5 * max(1.0, abs(phi[j]))
+        up, dn = phi.copy(), phi.copy()
+        up[j] += h
+        dn[j] -= h
+        dep[:, j] = np.abs(_report(rd, up, s2) - _report(rd, dn, s2)) > REL * (1 + np.abs(g0))
+    out = []
+    for k in range(len(g0)):
+        if np.isclose(g2[k], 2 * g0[k], rtol=1e-10, atol=1e-300) and g0[k] != 0:
+            out.append(("scaled", None))
+        elif np.isclose(g2[k], g0[k], rtol=1e-10) and dep[k].sum() == 1:
+            out.append(("free", int(np.flatnonzero(dep[k])[0])))
+        else:
+            out.append(None)
+    return g0, out
+
+
+def residual_profiles(fit, u_bounds: list) -> list[Profile]:
+    """One :class:`Profile` per reported residual parameter of an ML fit (see the module docstring).
+
+    ``u_bounds`` are the bounds of the full parameter vector (θ, φ).  A scale-free parameter's
+    profile runs on its φ coordinate: its ``transform`` maps the interval ends to the reported
+    scale.
+
+    Examples
+    --------
+    >>> import mixedpy, warnings
+    >>> warnings.simplefilter("ignore")
+    >>> d = mixedpy.datasets.load("sleepstudy")
+    >>> m = mixedpy.fit("Reaction ~ Days", d, residual="ar1(Days | Subject)", reml=False)
+    >>> [p.name for p in residual_profiles(m, [(None, None)])]
+    ['AR(1)', 'Residual']
+    """
+    ws, rd = fit.workspace, fit.spec.residual
+    params = np.asarray(fit.theta, dtype=float)
+    nt = fit.random.ntheta
+    s2_hat = float(fit.sigma) ** 2
+    phi_hat = params[nt:nt + rd.nphi]
+    g0, kinds = _classify(rd, phi_hat, s2_hat)
+    names = _names(fit)
+    out = []
+    for k, (name, kind) in enumerate(zip(names, kinds)):
+        if kind is None:
+            continue
+        if kind[0] == "free":
+            j = nt + kind[1]
+            others = np.ones(len(params), dtype=bool)
+            others[j] = False
+
+            def obj(x, u, j=j, others=others):
+                p = np.empty(len(params))
+                p[others] = u
+                p[j] = x
+                return ws.deviance(p, reml=False)
+
+            def transform(x, j=j, k=k):
+                ph = phi_hat.copy()
+                ph[j - nt] = x
+                return float(_report(rd, ph, s2_hat)[k])
+            out.append(Profile(name=name, estimate=float(params[j]), lower_bound=-np.inf, upper_bound=np.inf,
+                               objective=_guard(obj), u0=params[others],
+                               u_bounds=[b for i, b in enumerate(u_bounds) if others[i]],
+                               scale=1.0, transform=transform))
+        else:
+            def h_of(u, k=k):
+                return float(_report(rd, u[nt:nt + rd.nphi], 1.0)[k])
+
+            def obj(x, u, h_of=h_of):
+                s2 = x / h_of(u) if x != 0 else 0.0
+                if not s2 > 0:
+                    return BIG
+                return ws.parts(u).deviance_at(s2, reml=False)
+
+            positive = g0[k] > 0
+            out.append(Profile(name=name, estimate=float(g0[k]), lower_bound=0.0 if positive else -np.inf,
+                               upper_bound=np.inf if positive else 0.0, objective=_guard(obj),
+                               u0=params.copy(), u_bounds=list(u_bounds), scale=abs(float(g0[k]))))
+    return out
+
+
+def _guard(fn):
+    def wrapped(x, u):
+        try:
+            v = float(fn(x, u))
+        except (ValueError, FloatingPointError, np.linalg.LinAlgError, ZeroDivisionError):
+            return BIG
+        return v if np.isfinite(v) else BIG
+    return wrapped
