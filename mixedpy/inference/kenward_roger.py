@@ -35,6 +35,7 @@ import scipy.sparse as sp
 from ..errors import ModelSpecError
 from ..threads import blas_limit
 from .kr_ddf import kr_ddf
+from .latent_design import _latent_design
 from .satterthwaite import FTest
 
 MAX_DENSE = 8000  # largest dense n × n (or, through Woodbury's identity, q × q) matrix
@@ -62,65 +63,6 @@ class KRAdjusted:
 def _reml_fit(result):
     """The REML fit of the same model (refitted through the core: relmat and options kept)."""
     return result.reml_fit
-
-
-@dataclass(frozen=True)
-class _LatentTerm:
-    """A random term in its latent form b = (L_K ⊗ I_k) u, u iid per latent level (L_K L_Kᵀ = K)."""
-
-    k: int
-    nlev: int
-    offset: int
-    theta_offset: int
-    ntheta: int
-    source: object
-
-    @property
-    def q(self) -> int:
-        return self.nlev * self.k
-
-    def T(self, theta):
-        return self.source.T(theta)
-
-
-@dataclass(frozen=True)
-class _LatentDesign:
-    """Z̃ = Z (L_K ⊗ I_k) per term and its terms: Σ = Z̃ (I ⊗ σ²TTᵀ) Z̃ᵀ + σ²I is the model's
-    Σ = Z (K ⊗ σ²TTᵀ) Zᵀ + σ²I, and the derivative patterns I ⊗ E_ab map to K ⊗ E_ab, so pbkrtest's
-    algorithm applies unchanged to relationship-matrix terms."""
-
-    Z: sp.csc_matrix
-    terms: tuple
-
-    @property
-    def q(self) -> int:
-        return int(self.Z.shape[1])
-
-    def Lambda(self, theta) -> sp.csc_matrix:
-        return sp.block_diag([sp.kron(sp.identity(t.nlev), t.T(theta)) for t in self.terms], format="csc")
-
-
-def _latent_design(result):
-    """The random design of ``result`` in latent form (the design itself when no term has a K)."""
-    rd, structures = result.random, result.structures
-    if structures is None or all(st.kind == "iid" for st in structures):
-        return rd
-    Z = sp.csc_matrix(rd.Z)
-    blocks, terms, off = [], [], 0
-    for t, st in zip(rd.terms, structures):
-        Zt = Z[:, t.offset:t.offset + t.q]
-        if st.kind == "iid":
-            L = None
-            nlat = t.nlev
-        else:
-            L = st.F if st.kind == "factor" else st.draw(np.eye(t.nlev))
-            nlat = L.shape[1]
-            Zt = sp.csc_matrix(Zt @ sp.kron(sp.csc_matrix(L), sp.identity(t.k)))
-        blocks.append(Zt)
-        terms.append(_LatentTerm(k=t.k, nlev=nlat, offset=off, theta_offset=t.theta_offset,
-                                 ntheta=t.ntheta, source=t))
-        off += nlat * t.k
-    return _LatentDesign(Z=sp.csc_matrix(sp.hstack(blocks)), terms=tuple(terms))
 
 
 def _derivatives(fit, terms) -> list:
@@ -334,7 +276,7 @@ def _trace_pairs(M: np.ndarray, blocks, params) -> np.ndarray:
 def vcov_adjusted(result) -> KRAdjusted:
     """Kenward-Roger adjusted Var(β̂) of the REML fit (a ML fit is refitted with REML first),
     computed once per fit (the result's ``kr_adjusted``).  Terms with a relationship matrix K enter
-    in their latent form Z (L_K ⊗ I) (see :class:`_LatentDesign`).
+    in their latent form Z (L_K ⊗ I) (see :mod:`.latent_design`).
 
     Examples
     --------

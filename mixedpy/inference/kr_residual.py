@@ -127,7 +127,7 @@ class _MixedBlocks:
     def __init__(self, fit):
         from scipy.sparse.csgraph import connected_components
 
-        from .kenward_roger import _latent_design
+        from .latent_design import _latent_design
         rd = fit.spec.residual
         self.rd = rd
         psi_r, names_r, group_r = _psi(fit)

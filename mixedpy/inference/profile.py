@@ -23,6 +23,7 @@ from ..errors import ModelSpecError
 from ..threads import workspace_limit
 from .profile_bounds import exact_interval, grid_shift, lme4_interval, profile_end, zeta, zeta_function
 from .profile_objectives import Profile, build_profiles
+from .profile_residual import residual_profiles
 from .profile_spline import grid_cutoff
 
 __all__ = ["Profile", "build_profiles", "exact_interval", "lme4_interval", "profile_end",
@@ -73,6 +74,10 @@ def profile_intervals(result, level: float = 0.95, which: str = "all", exact: bo
     dev0 = float(ws.deviance(np.asarray(fit.theta, dtype=float), reml=False))
     z = float(stats.norm.ppf(0.5 + level / 2))
     profiles = build_profiles(fit)
+    residual = getattr(fit.spec, "residual", None)
+    if residual is not None and residual.structure is not None:  # after sigma, before the fixed effects
+        at = next((i for i, pr in enumerate(profiles) if pr.is_fixed), len(profiles))
+        profiles[at:at] = residual_profiles(fit)
     cutoff, delta = grid_cutoff(len(profiles))
     rows = {}
     with workspace_limit(ws):

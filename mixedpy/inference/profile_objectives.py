@@ -314,10 +314,6 @@ def build_profiles(fit) -> list[Profile]:
     profiles.append(Profile(name="sigma", estimate=sigma_hat, lower_bound=0.0, upper_bound=np.inf,
                             objective=_safe(lambda x, u: ml_dev_sigma(u, x) if x > 0 else BIG),
                             u0=theta_hat, u_bounds=tb, scale=sigma_hat))
-    if residual is not None and residual.structure is not None:
-        from .profile_residual import residual_profiles
-        profiles += residual_profiles(fit, tb)
-
     beta_hat = np.asarray(fit.solution.beta)
     se = np.sqrt(np.diag(np.asarray(fit.solution.vcov)))
     for j, name in enumerate(fit.fixed.names):

@@ -57,12 +57,11 @@ def _classify(rd, phi: np.ndarray, s2: float):
     return g0, out
 
 
-def residual_profiles(fit, u_bounds: list) -> list[Profile]:
+def residual_profiles(fit) -> list[Profile]:
     """One :class:`Profile` per reported residual parameter of an ML fit (see the module docstring).
 
-    ``u_bounds`` are the bounds of the full parameter vector (θ, φ).  A scale-free parameter's
-    profile runs on its φ coordinate: its ``transform`` maps the interval ends to the reported
-    scale.
+    A scale-free parameter's profile runs on its φ coordinate: its ``transform`` maps the interval
+    ends to the reported scale.
 
     Examples
     --------
@@ -70,10 +69,11 @@ def residual_profiles(fit, u_bounds: list) -> list[Profile]:
     >>> warnings.simplefilter("ignore")
     >>> d = mixedpy.datasets.load("sleepstudy")
     >>> m = mixedpy.fit("Reaction ~ Days", d, residual="ar1(Days | Subject)", reml=False)
-    >>> [p.name for p in residual_profiles(m, [(None, None)])]
+    >>> [p.name for p in residual_profiles(m)]
     ['AR(1)', 'Residual']
     """
     ws, rd = fit.workspace, fit.spec.residual
+    u_bounds = [(0.0 if np.isfinite(lo) else None, None) for lo in fit.spec.par_lower]
     params = np.asarray(fit.theta, dtype=float)
     nt = fit.random.ntheta
     s2_hat = float(fit.sigma) ** 2
