@@ -27,7 +27,7 @@ LAYERS = [
     ["mixedpy.warm_start"],
     ["mixedpy.estimates"],
     ["mixedpy.solution", "mixedpy.model.protocol", "mixedpy.model"],
-    ["mixedpy.whitened"],
+    ["mixedpy.whitened", "mixedpy.ai_reml"],
     ["mixedpy.genetics.mme", "mixedpy.genetics.tridiagonal", "mixedpy.objective", "mixedpy.pirls"],
     ["mixedpy.gradient", "mixedpy.whitened_gradient", "mixedpy.objective_dense", "mixedpy.genetics.elimination",
      "mixedpy.agq"],

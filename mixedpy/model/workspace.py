@@ -32,6 +32,10 @@ def workspace_for(spec: ModelSpec):
     X, y, random = spec.fixed.X, spec.fixed.y, spec.random
     if spec.residual is not None:
         from ..whitened import WhitenedWorkspace
+        if spec.method in ("reml", "ml") and spec.structures is not None:
+            from ..ai_reml import AIWorkspace, ai_capable
+            if ai_capable(random, spec.residual, list(spec.structures)):   # AI-REML (issue #15)
+                return AIWorkspace(X, y, random, spec.residual, list(spec.structures), spec.engine)
         return WhitenedWorkspace(X, y, random, spec.residual, spec.engine,
                                  list(spec.structures) if spec.structures is not None else None)
     if not spec.uses_mme and spec.engine != "mme":
