@@ -83,3 +83,63 @@ def test_profile_with_random_term_and_ar1_residual_brackets_the_estimates():
     for name in ("AR(1)", "Residual"):
         assert ci.loc[name, "lower"] < est[name] < ci.loc[name, "upper"]
     assert -1 < ci.loc["AR(1)", "lower"] and ci.loc["AR(1)", "upper"] < 1
+
+
+def _us2_profile_oracle(d, level=0.95):
+    """ML profile of the covariance UN(2,1) of a 2-visit unstructured model, from the definition."""
+    X = np.column_stack([np.ones(len(d)), (d["ARMCD"] == "TRT").to_numpy(float),
+                         (d["AVISIT"] == "VIS2").to_numpy(float)])
+    X = np.column_stack([X, X[:, 1] * X[:, 2]])
+    y = d["FEV1"].to_numpy(float)
+    v = (d["AVISIT"] == "VIS2").to_numpy(int)
+    n = len(y)
+    # per patient: the rows of its observed visits (1 or 2), as index arrays by pattern
+    rows = d.groupby("USUBJID", observed=True).indices
+    pats = {}
+    for r in rows.values():
+        r = r[np.argsort(v[r])]
+        pats.setdefault(tuple(v[r]), []).append(r)
+    pats = {k: np.array(rs) for k, rs in pats.items()}
+
+    def dev(s11, s21, s22):
+        S = np.array([[s11, s21], [s21, s22]])
+        if np.linalg.eigvalsh(S).min() <= 0:
+            return np.inf
+        XtVX, XtVy, ld, blocks = 0.0, 0.0, 0.0, []
+        for vis, R in pats.items():
+            Si = np.linalg.inv(S[np.ix_(vis, vis)])
+            ld += len(R) * np.linalg.slogdet(S[np.ix_(vis, vis)])[1]
+            Xb, yb = X[R], y[R]
+            XtVX = XtVX + np.einsum("sip,ij,sjq->pq", Xb, Si, Xb)
+            XtVy = XtVy + np.einsum("sip,ij,sj->p", Xb, Si, yb)
+            blocks.append((R, Si))
+        beta = np.linalg.solve(XtVX, XtVy)
+        q = sum(float(np.einsum("si,ij,sj->", y[R] - X[R] @ beta, Si, y[R] - X[R] @ beta)) for R, Si in blocks)
+        return n * np.log(2 * np.pi) + ld + q
+
+    def prof(x):
+        res = optimize.minimize(lambda w: dev(np.exp(w[0]), x, np.exp(w[1])), np.log([40.0, 26.0]),
+                                method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 4000})
+        return res.fun
+
+    full = optimize.minimize(lambda w: dev(np.exp(w[0]), w[1], np.exp(w[2])), [np.log(40.0), 10.0, np.log(26.0)],
+                             method="Nelder-Mead", options={"xatol": 1e-10, "fatol": 1e-12, "maxiter": 8000})
+    z2 = stats.norm.ppf(0.5 + level / 2) ** 2
+    est = full.x[1]
+    g = lambda x: prof(x) - full.fun - z2
+    return est, optimize.brentq(g, est - 30, est, xtol=1e-8), optimize.brentq(g, est, est + 30, xtol=1e-8)
+
+
+def test_covariance_interval_crosses_zero_and_equals_definitional_profile():
+    fev = mixedpy.datasets.load("fev_data")
+    d = fev[fev["AVISIT"].isin(["VIS1", "VIS2"])].dropna(subset=["FEV1"]).reset_index(drop=True)
+    d["AVISIT"] = d["AVISIT"].cat.remove_unused_categories()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m = mixedpy.fit("FEV1 ~ ARMCD * AVISIT", d, residual="us(AVISIT | USUBJID)", reml=False)
+    est, lo, hi = _us2_profile_oracle(d)
+    assert float(m.residual_parameters.set_index("parameter").loc["UN(2,1)", "estimate"]) == \
+        pytest.approx(est, rel=1e-5)
+    ci = m.confint(method="profile", which="theta_")
+    assert ci.loc["UN(2,1)", "lower"] == pytest.approx(lo, rel=2e-4)
+    assert ci.loc["UN(2,1)", "upper"] == pytest.approx(hi, rel=2e-4)

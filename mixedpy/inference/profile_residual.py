@@ -7,9 +7,12 @@ Two kinds cover every structure:
 * **scale-free** (correlations, AR(1), spatial ranges): g depends on φ only, through one φ_j.
   The deviance is profiled over φ_j (σ² profiled analytically, every other θ, φ free) and the
   ends mapped through g — profile intervals are invariant under a monotone change of parameter.
-* **scaled** (variances and covariances): g = σ²·h(φ).  For g held at x, σ² = x / h(φ) is
-  eliminated and the ML deviance ldL2 + n log(2πσ²) + pwrss/σ² minimized over θ and φ (x/h ≤ 0
-  is infeasible), as lme4 does for an SD of a random term.
+* **scaled** (variances): g = σ²·h(φ) with h > 0.  For g held at x, σ² = x / h(φ) is
+  eliminated and the ML deviance ldL2 + n log(2πσ²) + pwrss/σ² minimized over θ and φ, as lme4
+  does for an SD of a random term.
+* **signed** (covariances): g = σ²·h(φ) where h changes sign along one coordinate φ_c (an
+  off-diagonal element of the unstructured factor).  σ² joins the free parameters and φ_c is
+  solved from σ²·h(φ) = x (a root in one variable), so the profile crosses 0.
 
 The ML deviance is used throughout (a REML fit is refitted with ML), as for every profile in
 :mod:`.profile`.
@@ -35,8 +38,26 @@ def _names(fit) -> list[str]:
     return residual_names(fit)
 
 
+def _sign_changer(rd, phi: np.ndarray, k: int, dep: np.ndarray):
+    """The φ coordinate along which reported value k changes sign, or None."""
+    best, best_slope = None, 0.0
+    for j in np.flatnonzero(dep):
+        vals = []
+        for t in phi[j] + np.linspace(-20.0, 20.0, 81):
+            ph = phi.copy()
+            ph[j] = t
+            vals.append(_report(rd, ph, 1.0)[k])
+        vals = np.asarray(vals)
+        if vals.min() < 0 < vals.max():
+            slope = float(np.max(np.abs(np.diff(vals))))
+            if slope > best_slope:
+                best, best_slope = int(j), slope
+    return best
+
+
 def _classify(rd, phi: np.ndarray, s2: float):
-    """Per reported value: ("scaled", None) or ("free", j) with j its one φ coordinate, or None."""
+    """Per reported value: ("scaled", None), ("signed", c) or ("free", j) with c, j a φ
+    coordinate, or None."""
     g0 = _report(rd, phi, s2)
     g2 = _report(rd, phi, 2 * s2)
     dep = np.zeros((len(g0), len(phi)), dtype=bool)
@@ -49,7 +70,8 @@ def _classify(rd, phi: np.ndarray, s2: float):
     out = []
     for k in range(len(g0)):
         if np.isclose(g2[k], 2 * g0[k], rtol=1e-10, atol=1e-300) and g0[k] != 0:
-            out.append(("scaled", None))
+            c = _sign_changer(rd, phi, k, dep[k])
+            out.append(("scaled", None) if c is None else ("signed", c))
         elif np.isclose(g2[k], g0[k], rtol=1e-10) and dep[k].sum() == 1:
             out.append(("free", int(np.flatnonzero(dep[k])[0])))
         else:
@@ -103,6 +125,8 @@ def residual_profiles(fit) -> list[Profile]:
                                objective=_guard(obj), u0=params[others],
                                u_bounds=[b for i, b in enumerate(u_bounds) if others[i]],
                                scale=1.0, transform=transform))
+        elif kind[0] == "signed":
+            out.append(_signed_profile(ws, rd, name, k, nt + kind[1], params, nt, s2_hat, g0[k], u_bounds))
         else:
             def h_of(u, k=k):
                 return float(_report(rd, u[nt:nt + rd.nphi], 1.0)[k])
@@ -118,6 +142,44 @@ def residual_profiles(fit) -> list[Profile]:
                                upper_bound=np.inf if positive else 0.0, objective=_guard(obj),
                                u0=params.copy(), u_bounds=list(u_bounds), scale=abs(float(g0[k]))))
     return out
+
+
+def _signed_profile(ws, rd, name, k, c, params, nt, s2_hat, g_hat, u_bounds) -> Profile:
+    """Profile of a covariance: u = (θ, φ without φ_c, σ²); φ_c solves σ²·h(φ) = x."""
+    from scipy.optimize import brentq
+    others = np.ones(len(params), dtype=bool)
+    others[c] = False
+
+    def full(x, u):
+        p = np.empty(len(params))
+        p[others] = u[:-1]
+        s2 = u[-1]
+
+        def f(t):
+            p[c] = t
+            return _report(rd, p[nt:nt + rd.nphi], 1.0)[k] - x / s2
+        a, b = params[c] - 1.0, params[c] + 1.0
+        fa, fb = f(a), f(b)
+        for _ in range(40):
+            if fa * fb <= 0:
+                break
+            a, b = a - 2 * (b - a), b + 2 * (b - a)
+            fa, fb = f(a), f(b)
+        else:
+            raise ValueError("no root")
+        p[c] = brentq(f, a, b, xtol=1e-14, rtol=1e-14)
+        return p, s2
+
+    def obj(x, u):
+        if not u[-1] > 0:
+            return BIG
+        p, s2 = full(x, u)
+        return ws.parts(p).deviance_at(s2, reml=False)
+
+    bounds = [b for i, b in enumerate(u_bounds) if others[i]] + [(1e-12 * s2_hat, None)]
+    return Profile(name=name, estimate=float(g_hat), lower_bound=-np.inf, upper_bound=np.inf,
+                   objective=_guard(obj), u0=np.append(params[others], s2_hat), u_bounds=bounds,
+                   scale=abs(float(g_hat)) or 1.0)
 
 
 def _guard(fn):
