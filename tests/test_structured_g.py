@@ -196,8 +196,29 @@ def test_kenward_roger_structured_equals_pbkrtest(key, formula):
     np.testing.assert_allclose(vcov_adjusted(m).PhiA, np.array(ref["PhiA"]), rtol=2e-5, atol=1e-6)
 
 
-def test_profile_intervals_of_structured_terms_say_not_supported():
-    from mixedpy.errors import ModelSpecError
-    m = mixedpy.fit("score ~ Machine + diag(0 + Machine | Worker)", MACH)
-    with pytest.raises(ModelSpecError, match="diag.*'Worker'"):
-        m.confint(method="profile")
+def _exact_profile(formula, data):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return mixedpy.fit(formula, data).confint(method="profile", exact=True)
+
+
+def test_profile_intervals_of_diag_equal_lme4_profiles_of_the_same_model():
+    """diag(1 + Days | Subject) is lme4's (1 | Subject) + (0 + Days | Subject): the profiles over ψ
+    (variances) must be the squares of the θ-path's SD profiles (checked against lme4 elsewhere)."""
+    d = mixedpy.datasets.load("sleepstudy")
+    st = _exact_profile("Reaction ~ Days + diag(1 + Days | Subject)", d)
+    un = _exact_profile("Reaction ~ Days + (1 | Subject) + (0 + Days | Subject)", d)
+    np.testing.assert_allclose(st.loc["Var((Intercept))|Subject"], un.loc["sd_(Intercept)|Subject"] ** 2, rtol=2e-4)
+    np.testing.assert_allclose(st.loc["Var(Days)|Subject"], un.loc["sd_Days|Subject"] ** 2, rtol=2e-4)
+    for name in ("sigma", "(Intercept)", "Days"):
+        np.testing.assert_allclose(st.loc[name], un.loc[name], rtol=1e-4)
+
+
+def test_profile_intervals_of_cs_equal_those_of_the_two_term_model():
+    """cs(0 + env | genotype): CS = σ²_genotype, the diagonal excess = σ²_genotype:env."""
+    d = mixedpy.datasets.load("met")
+    st = _exact_profile("yield ~ env + cs(0 + env | genotype)", d)
+    un = _exact_profile("yield ~ env + (1 | genotype) + (1 | genotype:env)", d)
+    np.testing.assert_allclose(st.loc["CS|genotype"], un.loc["sd_(Intercept)|genotype"] ** 2, rtol=2e-4)
+    np.testing.assert_allclose(st.loc["Residual|genotype"], un.loc["sd_(Intercept)|genotype:env"] ** 2, rtol=2e-4)
+    np.testing.assert_allclose(st.loc["sigma"], un.loc["sigma"], rtol=1e-4)

@@ -23,7 +23,7 @@ from ..errors import ModelSpecError
 from ..threads import workspace_limit
 from .profile_bounds import exact_interval, grid_shift, lme4_interval, profile_end, zeta, zeta_function
 from .profile_objectives import Profile, build_profiles
-from .profile_residual import residual_profiles
+from .profile_params import params_profiles, residual_profiles
 from .profile_spline import grid_cutoff
 
 __all__ = ["Profile", "build_profiles", "exact_interval", "lme4_interval", "profile_end",
@@ -63,21 +63,18 @@ def profile_intervals(result, level: float = 0.95, which: str = "all", exact: bo
 
     if which not in ("all", "theta_", "beta_"):
         raise ModelSpecError(f"which must be 'all', 'theta_' or 'beta_', got {which!r}")
-    structured = [f"{st.name}(...) on {t.group!r}" for t, st in
-                  zip(result.random.terms, result.spec.parameters.structures) if st is not None]
-    if structured:  # the profiles below are over lme4's θ (sd/cor), not the structure's ψ
-        raise ModelSpecError(f"profile intervals are not available for random terms with a covariance "
-                             f"structure ({', '.join(structured)}): the profiles are over lme4's "
-                             "unstructured θ; use method='wald' or 'bootstrap'")
     fit = ml_fit(result)
     ws = fit.workspace
     dev0 = float(ws.deviance(np.asarray(fit.theta, dtype=float), reml=False))
     z = float(stats.norm.ppf(0.5 + level / 2))
-    profiles = build_profiles(fit)
-    residual = getattr(fit.spec, "residual", None)
-    if residual is not None and residual.structure is not None:  # after sigma, before the fixed effects
-        at = next((i for i, pr in enumerate(profiles) if pr.is_fixed), len(profiles))
-        profiles[at:at] = residual_profiles(fit)
+    if fit.spec.parameters.structured:  # over the structures' own parameters
+        profiles = params_profiles(fit)
+    else:
+        profiles = build_profiles(fit)
+        residual = getattr(fit.spec, "residual", None)
+        if residual is not None and residual.structure is not None:  # after sigma, before the fixed effects
+            at = next((i for i, pr in enumerate(profiles) if pr.is_fixed), len(profiles))
+            profiles[at:at] = residual_profiles(fit)
     cutoff, delta = grid_cutoff(len(profiles))
     rows = {}
     with workspace_limit(ws):
