@@ -52,3 +52,15 @@ def test_readme_names_no_undefined_data():
     for name in ("pedigree_df", "geno.bed", "trials", "pheno"):
         assert name not in "\n".join(readme_blocks()), f"README block uses undefined {name!r}"
     assert "## What mixedpy does not do yet" in text
+
+
+def test_limitations_page_repeats_the_readme_list():
+    """docs/limitations.md and the README's "What mixedpy does not do yet" list the same items."""
+    root = Path(__file__).resolve().parents[1]
+
+    def items(text):
+        return [b.strip() for b in re.split(r"\n- ", "\n" + text) if b.strip().startswith("**")]
+    readme = (root / "README.md").read_text().split("## What mixedpy does not do yet", 1)[1].split("\n## ", 1)[0]
+    page = (root / "docs" / "limitations.md").read_text().split("\n", 1)[1]
+    page = page.split("The README keeps", 1)[0]
+    assert items(readme) and items(readme) == items(page)
