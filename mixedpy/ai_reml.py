@@ -43,7 +43,7 @@ import scipy.sparse as sp
 from .covariance.base import matrix_jacobian
 from .covariance.residual import ResidualDesign
 from .design.random import RandomDesign
-from .deviance import dof, profiled_deviance
+from .deviance import DevianceParts, dof, profiled_deviance
 from .genetics.elimination import EliminationFactor
 from .genetics.mme import DENSE_MAX, THETA_FLOOR
 from .whitened import WhitenedWorkspace
@@ -114,6 +114,7 @@ class AIWorkspace(WhitenedWorkspace):
         self.q = random.q
         self._bases = [sp.coo_matrix(st.Kinv if st.kind == "inverse" else sp.identity(t.nlev))
                        for st, t in zip(self.structures, random.terms)]
+        self._last_parts = None
         self._build_pattern()
         if dense is None:
             dense = self.q <= DENSE_MAX or self._nnz > 0.1 * self.q * self.q
@@ -241,6 +242,9 @@ class AIWorkspace(WhitenedWorkspace):
         pwrss = float(ew @ ew) + sum(float(np.sum(Si * M)) for Si, M in zip(Siginv, quads))
         ldL2 = logdet_c + logdet_g + wh.logdet
         f = float(profiled_deviance(ldL2, ldRX2, pwrss, self.n, self.p, reml))
+        self._last_parts = (params.tobytes(), DevianceParts(
+            theta=params.copy(), beta=beta, u=u, pwrss=pwrss, ldL2=ldL2, ldRX2=ldRX2, RXtRX=Q, n=self.n,
+            p=self.p, resid=ew, AinvW=Wc))
         out = {"f": f}
         if not derivatives:
             return out
@@ -332,6 +336,30 @@ class AIWorkspace(WhitenedWorkspace):
         return Rinv, dR, dirs
 
     # --- the protocol ------------------------------------------------------------------------------
+    def parts(self, params: np.ndarray) -> DevianceParts:
+        """The deviance's pieces at (θ, φ) from the fixed-pattern factorization (those of the last
+        evaluation when it was at these parameters): the parent's, whitened residuals included.
+
+        Examples
+        --------
+        >>> import numpy as np, mixedpy
+        >>> from mixedpy.whitened import WhitenedWorkspace
+        >>> ped = mixedpy.Pedigree.from_frame(mixedpy.datasets.load("mrode_pedigree"))
+        >>> m = mixedpy.fit_multitrait(mixedpy.datasets.load("mrode_calves"), traits=["wwg", "pwg"],
+        ...                            fixed="sex", random="animal", relmat={"animal": ped})
+        >>> s = m.spec
+        >>> ref = WhitenedWorkspace(s.fixed.X, s.fixed.y, s.random, s.residual, "auto", list(s.structures))
+        >>> x = np.array([0.7, 0.3, 0.8, -0.2, 0.1])
+        >>> a, b = m.workspace.parts(x), ref.parts(x)
+        >>> bool(np.allclose(a.beta, b.beta) and np.allclose(a.u, b.u) and np.isclose(a.ldL2, b.ldL2))
+        True
+        """
+        params = np.asarray(params, dtype=float)
+        last = getattr(self, "_last_parts", None)
+        if last is None or last[0] != params.tobytes():
+            self._evaluate(params, True, False)
+        return self._last_parts[1]
+
     def deviance(self, params: np.ndarray, reml: bool = True) -> float:
         """Profiled deviance at (θ, φ) on the fixed pattern (equal to the parent's).
 

@@ -226,3 +226,79 @@ def test_wide_entry_bad_inputs():
         mixedpy.fit_multitrait(cal, traits=["wwg", "pwg"], random="animal", relmat={"dam": None})
     with pytest.raises(ModelSpecError, match="'trait'"):
         mixedpy.fit_multitrait(cal.assign(trait=1), traits=["wwg", "pwg"], random="animal")
+
+
+# --- average-information REML (issue #15: mixedpy.ai_reml.AIWorkspace) ---------------------------
+def _herd_fit(**options):
+    ped, A, wide = _herd()
+    m = mixedpy.fit_multitrait(wide, traits=["y1", "y2"], fixed="sex", random="animal", relmat={"animal": ped},
+                               **options)
+    return ped, A, wide, m
+
+
+@pytest.mark.parametrize("dense", [True, False])
+@pytest.mark.parametrize("reml", [True, False])
+def test_ai_gradient_equals_central_differences(dense, reml):
+    from mixedpy.ai_reml import AIWorkspace
+    from mixedpy.whitened import WhitenedWorkspace
+    _, _, _, m = _herd_fit()
+    s = m.spec
+    ws = AIWorkspace(s.fixed.X, s.fixed.y, s.random, s.residual, list(s.structures), dense=dense)
+    if not dense:
+        ws.factor.dense_min, ws.factor.dense_fraction = 20, 0.5   # levels before the dense core
+    x = np.array([1.1, 0.2, 0.6, 0.3, -0.4])  # θ (G₀'s factor), φ (R₀): far from the optimum
+    f, g, H = ws.deviance_gradient_information(x, reml)
+    ref = WhitenedWorkspace(s.fixed.X, s.fixed.y, s.random, s.residual, "auto", list(s.structures))
+    assert f == pytest.approx(ref.deviance(x, reml), abs=1e-9)      # the fixed-pattern deviance is the same
+    if not dense:
+        assert len(ws.factor.levels) > 0
+    fd = np.zeros_like(x)
+    for i in range(len(x)):
+        h = 1e-5 * np.eye(len(x))[i]
+        fd[i] = (ws.deviance(x + h, reml) - ws.deviance(x - h, reml)) / 2e-5
+    np.testing.assert_allclose(g, fd, rtol=1e-5, atol=1e-6)
+    assert np.all(np.linalg.eigvalsh(H) > 0)                          # the average information
+    Hfd = np.array([(ws.deviance_and_gradient(x + 1e-5 * e, reml)[1]
+                     - ws.deviance_and_gradient(x - 1e-5 * e, reml)[1]) / 2e-5 for e in np.eye(len(x))])
+    assert np.max(np.abs(H - Hfd)) < 0.5 * np.max(np.abs(Hfd))         # approximates the Hessian
+
+
+def test_ai_fit_equals_derivative_free_fit_and_dense_oracle():
+    import warnings
+    ped, A, wide, m = _herd_fit()
+    assert type(m.workspace).__name__ == "AIWorkspace" and m.optinfo.method == "ai-newton"
+    assert m.optinfo.converged and m.optinfo.nfev < 20
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        b = mixedpy.fit_multitrait(wide, traits=["y1", "y2"], fixed="sex", random="animal",
+                                   relmat={"animal": ped}, optimizer="bobyqa")
+    assert b.optinfo.method == "bobyqa"
+    assert m.reml_criterion <= b.reml_criterion + 1e-6
+    G, R = m.term_covariance(m.random.terms[0]), m.residual_cov().to_numpy()
+    np.testing.assert_allclose(G, b.term_covariance(b.random.terms[0]), rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(R, b.residual_cov().to_numpy(), rtol=1e-3, atol=1e-4)
+    # the dense definitional REML (missing values of both traits): same likelihood, same optimum
+    long = wide.melt(id_vars=["animal", "sex"], value_vars=["y1", "y2"], var_name="trait", value_name="y").dropna()
+    long["trait"] = pd.Categorical(long["trait"], categories=["y1", "y2"])
+    crit = _dense_reml(long, A, list(ped.ids.astype(int)))
+    assert m.reml_criterion == pytest.approx(crit(G, R), abs=1e-6)
+    best = minimize(lambda x: crit(*_from_pars(x)), _chol_pars(G, R) * 1.1, method="BFGS", options={"gtol": 1e-7})
+    assert m.reml_criterion <= best.fun + 1e-6
+    Gd, Rd = _from_pars(best.x)
+    np.testing.assert_allclose(G, Gd, rtol=1e-3, atol=1e-4)
+    np.testing.assert_allclose(R, Rd, rtol=1e-3, atol=1e-4)
+    # the solution pieces come from the same fixed-pattern factorization as the deviance
+    np.testing.assert_allclose(m.ranef["animal"].to_numpy(), b.ranef["animal"].to_numpy(), atol=2e-3)
+
+
+def test_ai_ml_fit_equals_derivative_free_fit():
+    import warnings
+    ped, A, wide, m = _herd_fit(reml=False)
+    assert m.optinfo.method == "ai-newton" and m.optinfo.converged
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        b = mixedpy.fit_multitrait(wide, traits=["y1", "y2"], fixed="sex", random="animal",
+                                   relmat={"animal": ped}, reml=False, optimizer="bobyqa")
+    assert m.deviance <= b.deviance + 1e-6
+    np.testing.assert_allclose(m.term_covariance(m.random.terms[0]), b.term_covariance(b.random.terms[0]),
+                               rtol=1e-3, atol=1e-4)
