@@ -11,6 +11,7 @@ import pandas as pd
 
 from .errors import ModelSpecError
 from .fitting import fit_model
+from .glmm_results import GlmmResult
 from .model.spec import model_spec
 from .results import LmmResult
 from .threads import blas_limit
@@ -24,8 +25,10 @@ Engine = Literal["auto", "blocked", "sparse", "mme"]
 def fit(formula: str, data: pd.DataFrame, reml: bool = True, *, method: Method | None = None,
         optimizer: Optimizer = "lbfgs", engine: Engine = "auto", relmat: Mapping | None = None,
         variances: Mapping | None = None, options: GibbsOptions | None = None,
-        n_threads: int | None = None, residual: str | None = None, weights=None) -> LmmResult:
-    """Fit a linear mixed model given by an lme4-style formula.
+        n_threads: int | None = None, residual: str | None = None, weights=None, family=None,
+        nAGQ: int = 1) -> LmmResult | GlmmResult:
+    """Fit a linear mixed model given by an lme4-style formula (or, with ``family=``, a generalized
+    linear mixed model as lme4's ``glmer``).
 
     Parameters
     ----------
@@ -71,10 +74,19 @@ def fit(formula: str, data: pd.DataFrame, reml: bool = True, *, method: Method |
         are fine.  Without random terms the model is GLS (nlme's ``gls``).
     weights : str or array, optional
         Prior weights (a column name or one number per row of ``data``): Var(e_i) = σ² R_ii / w_i.
+        With ``family="binomial"`` and a proportion as response: the number of trials.
+    family : str or mixedpy.families.Family, optional
+        "binomial", "poisson" or a family object such as ``mixedpy.families.Binomial(link="probit")``
+        ("gaussian" or None: a linear mixed model).  Binomial responses: 0/1 or boolean,
+        ``cbind(successes, failures)``, or a proportion with ``weights=``; ``offset(...)`` terms in
+        the formula.  Fitted by maximum likelihood as glmer (see :mod:`mixedpy.glmm_fit`).
+    nAGQ : int, default 1
+        GLMMs: 1 Laplace; 0 β inside the PIRLS (faster, approximate); > 1 adaptive Gauss-Hermite
+        points for a single scalar random-effects term.
 
     Returns
     -------
-    LmmResult
+    LmmResult or GlmmResult
 
     Examples
     --------
@@ -84,6 +96,10 @@ def fit(formula: str, data: pd.DataFrame, reml: bool = True, *, method: Method |
     1743.63
     >>> m.coef_table.round(3).loc["Days", ["estimate", "se"]].tolist()
     [10.467, 1.546]
+    >>> g = mixedpy.fit("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+    ...                 mixedpy.datasets.load("cbpp"), family="binomial")
+    >>> round(g.neg2loglik, 4)
+    184.0526
     """
     if options is not None and method != "bayes":
         raise ModelSpecError("options (GibbsOptions) belong to method='bayes'")
@@ -93,7 +109,7 @@ def fit(formula: str, data: pd.DataFrame, reml: bool = True, *, method: Method |
     with blas_limit(n_threads=1 if seeded else n_threads):
         spec = model_spec(formula, data, reml=reml, method=method, optimizer=optimizer, engine=engine,
                           relmat=relmat, variances=variances, n_threads=1 if seeded else n_threads,
-                          residual=residual, weights=weights)
+                          residual=residual, weights=weights, family=family, nAGQ=nAGQ)
     return fit_model(spec, options=options)
 
 

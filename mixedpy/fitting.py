@@ -22,7 +22,7 @@ from .model.workspace import workspace_for
 from .optimize import OptSummary, minimize_deviance, minimize_information
 from .results import LmmResult
 from .solution import solve_at
-from .threads import workspace_limit
+from .threads import blas_limit, workspace_limit
 from .warm_start import starting_theta
 
 
@@ -50,6 +50,8 @@ def fit_model(spec: ModelSpec, *, start: np.ndarray | None = None, fixed: Mappin
     >>> round(fit_model(spec).reml_criterion, 4)
     319.6543
     """
+    if spec.is_glmm:
+        return _fit_glmm(spec, start=start)
     ws = workspace_for(spec)
     ws.n_threads = spec.n_threads
     if spec.method in ("reml", "ml"):
@@ -67,6 +69,22 @@ def fit_model(spec: ModelSpec, *, start: np.ndarray | None = None, fixed: Mappin
         warnings.warn("boundary (singular) fit: a random-effect variance is estimated as 0 (or a "
                       "correlation as ±1); consider simplifying the random-effects structure",
                       SingularFitWarning, stacklevel=3)
+    return result
+
+
+# --- generalized linear mixed models (issue #18) -----------------------------------------------
+def _fit_glmm(spec: ModelSpec, *, start: np.ndarray | None = None):
+    """glmer's stages (:mod:`mixedpy.glmm_fit`) → :class:`~mixedpy.glmm_results.GlmmResult`."""
+    from .glmm_fit import optimize_glmm, workspace_for_glmm
+    from .glmm_results import GlmmResult
+    ws = workspace_for_glmm(spec)
+    with blas_limit(large=False):  # small dense blocks per PIRLS step: threads only add wake-up cost
+        est = optimize_glmm(spec, ws, start=start)
+    result = GlmmResult(spec=spec, workspace=ws, estimates=est, refitter=fit_model)
+    if result.is_singular:
+        warnings.warn("boundary (singular) fit: a random-effect variance is estimated as 0 (or a "
+                      "correlation as ±1); consider simplifying the random-effects structure",
+                      SingularFitWarning, stacklevel=4)
     return result
 
 

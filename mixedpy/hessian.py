@@ -16,6 +16,31 @@ from typing import Callable
 import numpy as np
 
 
+def fd_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, lower: np.ndarray | None = None,
+                step: float = 1e-4) -> np.ndarray:
+    """Central-difference gradient with steps ``step`` × max(1, |x_i|) (forward at a lower bound).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> fd_gradient(lambda x: float(x[0] ** 2 + 3 * x[1]), np.array([1.0, 0.0])).round(6).tolist()
+    [2.0, 3.0]
+    """
+    x = np.asarray(x, dtype=float)
+    g = np.zeros_like(x)
+    f0 = None
+    for i in range(len(x)):
+        h = step * max(1.0, abs(x[i]))
+        e = np.zeros_like(x)
+        e[i] = h
+        if lower is not None and x[i] - h < lower[i]:
+            f0 = float(f(x)) if f0 is None else f0
+            g[i] = (f(x + e) - f0) / h
+        else:
+            g[i] = (f(x + e) - f(x - e)) / (2 * h)
+    return g
+
+
 def _central(f: Callable, x: np.ndarray, h: np.ndarray, f0: float) -> np.ndarray:
     d = len(x)
     H = np.zeros((d, d))
@@ -33,10 +58,12 @@ def _central(f: Callable, x: np.ndarray, h: np.ndarray, f0: float) -> np.ndarray
 
 
 def fd_hessian(f: Callable[[np.ndarray], float], x: np.ndarray, step: float = 1e-3,
-               richardson: bool = True, scale: np.ndarray | None = None) -> np.ndarray:
+               richardson: bool = True, scale: np.ndarray | None = None,
+               lower: np.ndarray | None = None) -> np.ndarray:
     """The Hessian of ``f`` at ``x``: central differences with steps ``step`` × max(1, |x_i|) (or
     ``step`` × ``scale`` — e.g. standard errors — when given), Richardson-extrapolated from steps h
-    and 2h (error O(h⁴)) when ``richardson``.
+    and 2h (error O(h⁴)) when ``richardson``.  ``lower`` is accepted for symmetry with
+    :func:`fd_gradient`; the points may cross it (a GLMM deviance is even in each scalar θ).
 
     Examples
     --------

@@ -415,8 +415,10 @@ def _materialize(term: RandomTerm, data: pd.DataFrame):
     return X, rename(columns), codes, levels, spec
 
 
-def random_design(random: tuple, data: pd.DataFrame) -> RandomDesign:
-    """Materialize the random terms: Z blocks in lme4's term order and the θ → Λ map.
+def random_design(random: tuple, data: pd.DataFrame, residual: bool = True) -> RandomDesign:
+    """Materialize the random terms: Z blocks in lme4's term order and the θ → Λ map (``residual``:
+    the model has a residual variance, so a factor with a level per observation is confounded with
+    it; GLMMs without a scale parameter allow observation-level effects, as glmer).
 
     Examples
     --------
@@ -433,7 +435,7 @@ def random_design(random: tuple, data: pd.DataFrame) -> RandomDesign:
     terms = []
     for i in order:
         src, X, names, codes, levels, spec = built[i]
-        if len(levels) >= n and n > 1:
+        if residual and len(levels) >= n and n > 1:
             raise DataError(f"grouping factor {src.name!r} of {src} has {len(levels)} levels for {n} "
                             "observations: the random effects would be confounded with the residual")
         terms.append(ReTerm(group=src.name, columns=names, levels=levels, codes=codes, X=X, offset=0,

@@ -410,7 +410,7 @@ def glmm_spec(formula: str, data, family, nagq: int = 1, *, weights=None, engine
     fixed_text, offsets = split_offsets(frame.formula.fixed)
     y, wt = glm_response(frame.formula.response, frame.data, family, None if w_all is None else w_all[pos])
     fixed = fixed_design(frame.formula.response, fixed_text, frame.data, y=y)
-    random = random_design(frame.formula.random, frame.data)
+    random = random_design(frame.formula.random, frame.data, residual=False)
     nagq = check_nagq(nagq, random)
     offset = offset_vector(offsets, frame.data)
     n = len(y)
