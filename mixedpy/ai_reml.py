@@ -16,9 +16,11 @@ the parent's) whose deviance evaluations reuse ONE sparse pattern of the MME mat
 information (Gilmour, Thompson & Cullis 1995), so that the orchestrator
 (:func:`mixedpy.fitting.optimize_theta`) takes Newton steps (:func:`mixedpy.optimize.minimize_information`).
 
-Gradient (exact; P₀ the REML projection at σ² = 1, s = σ̂² = pwrss / m, ê the residuals, û the BLUPs)
--------------------------------------------------------------------------------------------------
-∂d/∂x = tr(P₀ ∂V₀/∂x) − (P₀y)ᵀ ∂V₀/∂x (P₀y) / s  (the σ̂² derivative vanishes: it is profiled), with
+Gradient
+--------
+Exact; P₀ is the REML projection at σ² = 1, s = σ̂² = pwrss / m, ê the residuals, û the BLUPs::
+
+    ∂d/∂x = tr(P₀ ∂V₀/∂x) − (P₀y)ᵀ ∂V₀/∂x (P₀y) / s    (σ̂² is profiled: its derivative vanishes)
 
     term j:    ∂d/∂Σ_j = n_j Σ_j⁻¹ − Σ_j⁻¹ (τ_j + U_jᵀ K_j⁻¹ U_j / s) Σ_j⁻¹,   ∂d/∂θ = 2 (∂d/∂Σ_j · T_j)[r, c]
                τ_j[a, b] = tr(C_full⁻¹ (K_j⁻¹ ⊗ E_ab)) = tr(C⁻¹ (K_j⁻¹ ⊗ E_ab)) + tr(Q⁻¹ W_aᵀ K_j⁻¹ W_b)
@@ -30,7 +32,9 @@ tr(C⁻¹ M) along the k(k+1)/2 directions K_j⁻¹ ⊗ (E_ab + E_ba) per term a
 with the factorization itself (:meth:`mixedpy.genetics.elimination.EliminationFactor.refactor`'s
 ``directions``; dense: from C⁻¹).
 
-Average information: working variates v_x = (∂V₀/∂x) P₀ y — term j: Z (I ⊗ ∂Σ_j Σ_j⁻¹) û, residual:
+Average information
+-------------------
+Working variates v_x = (∂V₀/∂x) P₀ y — term j: Z (I ⊗ ∂Σ_j Σ_j⁻¹) û, residual:
 (∂R_s/∂φ_i) ẽ_s, σ²: (Zû + ê)/s — give AI = vᵀ P₀ v / s by one more solve with the same factor;
 σ² is profiled out of it as in :meth:`mixedpy.genetics.mme.MMEWorkspace.deviance_gradient_information`.
 """
@@ -244,7 +248,7 @@ class AIWorkspace(WhitenedWorkspace):
                 with self._large():
                     return self.factor.solve(B)
             traces = np.asarray(self.factor.traces) if dirs else None
-        ZtX = np.asarray((Zw.T @ Xw))
+        ZtX = np.asarray(Zw.T @ Xw)
         Zty = np.asarray(Zw.T @ yw).ravel()
         sol = solve(np.column_stack([ZtX, Zty]))
         Wc, c = sol[:, :self.p], sol[:, self.p]

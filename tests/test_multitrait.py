@@ -293,7 +293,7 @@ def test_ai_fit_equals_derivative_free_fit_and_dense_oracle():
 
 def test_ai_ml_fit_equals_derivative_free_fit():
     import warnings
-    ped, A, wide, m = _herd_fit(reml=False)
+    ped, _, wide, m = _herd_fit(reml=False)
     assert m.optinfo.method == "ai-newton" and m.optinfo.converged
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
