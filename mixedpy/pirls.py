@@ -34,6 +34,7 @@ from .linalg.sparse_ldl import SparseLDL
 DENSE_Q = 100      # up to this q, A is factored densely
 BLOCKED_Q2 = 2000  # beyond the first term's columns, up to this many: blocked (dense Schur complement)
 BLOCKED_ENTRIES = 20_000_000  # ... and at most this many entries in the dense off-diagonal block
+BLOCKED_SPARSITY = 20  # ... of which at least 1 in this many is non-zero
 DECREMENT_TOL = 1e-20  # log det A is first-order in û's error (‖Δu‖ ≈ √decrement): converge fully
 MAX_ITER = 100
 MAX_HALVINGS = 30
@@ -252,13 +253,20 @@ class PirlsWorkspace:
         self._blocked = None
         if q <= DENSE_Q:
             self.factor = _DenseFactor(q, self._rows, self._cols)
-        elif q2 <= BLOCKED_Q2 and terms[0].q * q2 <= BLOCKED_ENTRIES:
+        elif q2 <= BLOCKED_Q2 and terms[0].q * q2 <= BLOCKED_ENTRIES and self._dense_enough(terms[0].q):
             self.factor = self._blocked = _BlockedFactor(self.C, terms[0].k, terms[0].nlev, q)
         else:
             init = np.where(self._rows == self._cols, float(q + 1), 1.0)  # diagonally dominant: factorable
             upper = sp.csc_matrix((init, (self._rows, self._cols)), shape=(q, q))
             self.factor = SparseLDL(upper)
         self._sparse = q > DENSE_Q and self._blocked is None
+
+    def _dense_enough(self, q1: int) -> bool:
+        """Whether the block coupling the first term with the others is dense enough (crossed
+        factors) for the blocked engine; nested factors leave it sparse: the sparse LDLᵀ wins."""
+        q2 = self.q - q1
+        off = (self._rows < q1) & (self._cols >= q1)
+        return q2 == 0 or int(off.sum()) * BLOCKED_SPARSITY >= q1 * q2
 
     def set_theta(self, theta: np.ndarray) -> None:
         """M = ZΛ(θ) on Z's pattern (skipped when θ is unchanged).
