@@ -481,6 +481,92 @@ class GlmmResult:
         out = eta if type == "link" else pd.Series(self.family.link.linkinv(eta.to_numpy()), index=eta.index)
         return out.rename("predicted")
 
+    # --- inference --------------------------------------------------------------------------------
+    @property
+    def ml_fit(self) -> GlmmResult:
+        """The fit itself (GLMMs are fitted by maximum likelihood), for likelihood-ratio tests.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+        ...                 mixedpy.datasets.load("cbpp"), family="binomial")
+        >>> m.ml_fit is m
+        True
+        """
+        return self
+
+    def compare(self, *others, names: list | None = None):
+        """Likelihood-ratio tests against other fits of the same data (glmer's ``anova(m0, m)``);
+        the "deviance" column is −2 log L.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> d = mixedpy.datasets.load("cbpp")
+        >>> m = mixedpy.fit("cbind(incidence, size - incidence) ~ period + (1 | herd)", d, family="binomial")
+        >>> m0 = mixedpy.fit("cbind(incidence, size - incidence) ~ 1 + (1 | herd)", d, family="binomial")
+        >>> round(float(m.compare(m0)["chisq"].iloc[-1]), 3)
+        25.61
+        """
+        from .inference.lrt import compare
+        models = (self, *others)
+        kinds = {(type(m).__name__, getattr(getattr(m, "family", None), "name", None)) for m in models}
+        if len(kinds) > 1:
+            raise ModelSpecError(f"likelihood-ratio tests compare models of one family; got {sorted(map(str, kinds))}")
+        return compare(*models, names=names)
+
+    def confint(self, method: str = "wald", level: float = 0.95) -> pd.DataFrame:
+        """Confidence intervals of the fixed effects: Wald (estimate ± z SE, glmer's
+        ``confint(m, method = "Wald")``, whose variance-parameter rows are NA and left out here).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+        ...                 mixedpy.datasets.load("cbpp"), family="binomial")
+        >>> m.confint().round(3).iloc[0].tolist()
+        [-1.854, -0.943]
+        """
+        if str(method).lower() != "wald":
+            raise ModelSpecError(f"confint method {method!r} is not available for GLMMs yet; use 'wald'")
+        if not 0 < level < 1:
+            raise ModelSpecError(f"level must be in (0, 1), got {level!r}")
+        ct = self.coef_table
+        z = stats.norm.ppf(0.5 + level / 2)
+        lo, hi = f"{100 * (1 - level) / 2:g} %", f"{100 * (1 + level) / 2:g} %"
+        return pd.DataFrame({lo: ct["estimate"] - z * ct["se"], hi: ct["estimate"] + z * ct["se"]})
+
+    def simulate(self, nsim: int = 1, seed=None, include_random: bool = False) -> pd.DataFrame:
+        """Responses simulated from the fitted model (glmer's ``simulate``): new random effects
+        b ~ N(0, ΛΛᵀ) (``include_random=True``: the conditional modes instead), then y ~ family;
+        binomial responses as proportions of the fitted trials (the scale of ``fixed.y``).
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+        ...                 mixedpy.datasets.load("cbpp"), family="binomial")
+        >>> m.simulate(3, seed=1).shape
+        (56, 3)
+        """
+        if not isinstance(nsim, (int, np.integer)) or nsim < 1:
+            raise ModelSpecError(f"nsim must be a positive integer, got {nsim!r}")
+        rng = np.random.default_rng(seed)
+        fixed = self.fixed.X @ self.solution.beta + (self.spec.offset if self.spec.offset is not None else 0.0)
+        Lam = self.random.Lambda(self.theta)
+        out = np.empty((self.nobs, nsim))
+        wt = np.asarray(self.spec.prior_weights)
+        for j in range(nsim):
+            b = self.solution.b if include_random else Lam @ rng.standard_normal(self.random.q)
+            mu = self.family.link.linkinv(fixed + self.random.Z @ b)
+            if self.family.name == "binomial":
+                trials = np.round(wt).astype(np.int64)
+                out[:, j] = np.divide(rng.binomial(trials, mu), trials, out=np.zeros(self.nobs), where=trials > 0)
+            else:
+                out[:, j] = rng.poisson(mu)
+        return pd.DataFrame(out, index=self.frame.data.index, columns=[f"sim_{j + 1}" for j in range(nsim)])
+
     # --- refits and presentation -----------------------------------------------------------------
     def refit(self, *, y=None, start=None, **changes) -> GlmmResult:
         """The same model fitted again (``nagq`` may change; ``y`` a new response on the same scale:
@@ -519,6 +605,21 @@ class GlmmResult:
         True
         """
         return self._refitter
+
+    def emmeans(self, specs, by=None, type: str = "link", level: float = 0.95, at=None):
+        """Estimated marginal means on the link or response scale (emmeans for glmer fits: z
+        inference); see :func:`mixedpy.inference.emmeans.emmeans`.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+        ...                 mixedpy.datasets.load("cbpp"), family="binomial")
+        >>> m.emmeans("period", type="response").table["prob"].round(4).tolist()
+        [0.198, 0.0839, 0.074, 0.0484]
+        """
+        from .inference.emmeans import emmeans
+        return emmeans(self, specs, by=by, ddf="asymptotic", level=level, at=at, type=type)
 
     def summary(self):
         """glmer's ``summary()`` as text (printable; ``str()`` gives the text).

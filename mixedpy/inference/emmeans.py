@@ -104,8 +104,14 @@ class EMM:
 
     def __init__(self, result, specs, by=None, ddf: str = "kenward-roger", level: float = 0.95,
                  at: dict | None = None, refgrid: RefGrid | None = None,
-                 inference: LinearInference | None = None):
+                 inference: LinearInference | None = None, type: str = "link"):
         self.result = result
+        self.family = getattr(result, "family", None)
+        if type not in ("link", "response"):
+            raise ModelSpecError(f"type must be 'link' or 'response', got {type!r}")
+        self.type = type
+        if self.family is not None and inference is None:
+            ddf = "asymptotic"  # glmer fits: z inference, as emmeans
         self.specs, self.by = parse_specs(specs, by)
         if not self.specs:
             raise ModelSpecError("specs must name at least one variable of the reference grid")
@@ -174,10 +180,37 @@ class EMM:
             est, se, df = self._summaries(self.L, self.estimable)
             q = stats.t.ppf(0.5 + self.level / 2, np.where(np.isnan(df), np.inf, df))
             out = self.grid.copy()
-            out["emmean"], out["se"], out["df"] = est, se, df
-            out["lower"], out["upper"] = est - q * se, est + q * se
+            lo, hi = est - q * se, est + q * se
+            if self._back_transform:  # emmeans' type = "response": delta-method SE, limits mapped
+                link = self.family.link
+                est, se = link.linkinv(est), np.abs(link.mu_eta(est)) * se
+                lo, hi = np.sort(np.vstack([link.linkinv(lo), link.linkinv(hi)]), axis=0)
+            out[self.estimate_name], out["se"], out["df"] = est, se, df
+            out["lower"], out["upper"] = lo, hi
             self._table = out
         return self._table.copy()
+
+    @property
+    def _back_transform(self) -> bool:
+        return self.type == "response" and self.family is not None and self.family.link.name != "identity"
+
+    @property
+    def estimate_name(self) -> str:
+        """The column of the means: ``emmean`` (link scale), or as emmeans names the response scale:
+        ``prob`` (binomial), ``rate`` (log link), ``response``.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("angle ~ recipe * temp + (1 | replicate)", mixedpy.datasets.load("cake"))
+        >>> emmeans(m, "recipe").estimate_name
+        'emmean'
+        """
+        if not self._back_transform:
+            return "emmean"
+        if self.family.name == "binomial":
+            return "prob"
+        return "rate" if self.family.link.name == "log" else "response"
 
     def _groups(self) -> list:
         """(by values, positions of the means) for each by group, in table order."""
@@ -232,7 +265,7 @@ class EMM:
         """
         em = self if by is None else EMM(self.result, self.specs + [b for b in self.by if b not in _names(by)],
                                          by=_names(by), level=self.level, refgrid=self.refgrid,
-                                         inference=self.inference)
+                                         inference=self.inference, type=self.type)
         return em._contrast(method, adjust, ref, reverse, exclude)
 
     def _contrast_rows(self, method, ref=1, reverse=False, exclude=()):
@@ -262,15 +295,30 @@ class EMM:
                     corr = C / np.outer(d, d)
             p, how = adjust_pvalues(t, df, how, n_means=fam.fam_size if fam.pairwise else None, corr=corr)
             used_adjust = how
-            part = pd.DataFrame({"contrast": fam.names})
+            names = [n.replace(" - ", " / ") for n in fam.names] if self._ratio_name else fam.names
+            part = pd.DataFrame({"contrast": names})
             for b, v in zip(self.by, key):
                 part[b] = v
-            part["estimate"], part["se"], part["df"], part["t"], part["p"] = est, se, df, t, p
+            if self._ratio_name:  # exp of a difference of logs / logits: ratio, SE by the delta method
+                est, se = np.exp(est), np.exp(est) * se
+            part[self._ratio_name or "estimate"], part["se"], part["df"] = est, se, df
+            part[self._stat_name], part["p"] = t, p
             frames.append(part)
         out = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(
-            columns=["contrast", *self.by, "estimate", "se", "df", "t", "p"])
+            columns=["contrast", *self.by, self._ratio_name or "estimate", "se", "df", self._stat_name, "p"])
         out.attrs["adjust"] = used_adjust
         return out
+
+    @property
+    def _stat_name(self) -> str:
+        return "z" if self.family is not None else "t"
+
+    @property
+    def _ratio_name(self) -> str | None:
+        """Contrasts back-transformed as emmeans does (tests stay on the link scale)."""
+        if not self._back_transform:
+            return None
+        return {"logit": "odds_ratio", "log": "ratio"}.get(self.family.link.name)
 
     def pairs(self, adjust: str = "tukey", reverse: bool = False) -> pd.DataFrame:
         """All pairwise differences ``"A - B"`` (first minus later level) within each by group.
@@ -312,7 +360,7 @@ class EMM:
         parts = []
         for key, idx in self._groups():
             sub = tab.loc[idx]
-            order = np.argsort(sub["emmean"].to_numpy(), kind="stable")
+            order = np.argsort(sub[self.estimate_name].to_numpy(), kind="stable")
             idx_sorted = np.asarray(idx)[order]
             k = len(idx_sorted)
             fam = contrast_family("revpairwise", [str(i) for i in range(k)])
@@ -350,7 +398,8 @@ class EMM:
             labels = [f"{lab} | " + " ".join(map(str, r))
                       for lab, r in zip(labels, tab[self.by].itertuples(index=False))]
         y = np.arange(len(tab))[::-1]
-        ax.errorbar(tab["emmean"], y, xerr=[tab["emmean"] - tab["lower"], tab["upper"] - tab["emmean"]],
+        est = tab[self.estimate_name]
+        ax.errorbar(est, y, xerr=[est - tab["lower"], tab["upper"] - est],
                     fmt=kwargs.pop("fmt", "o"), capsize=kwargs.pop("capsize", 3), **kwargs)
         ax.set_yticks(y)
         ax.set_yticklabels(labels)
@@ -440,7 +489,7 @@ def _make_letters(n: int, syms: list) -> list:
 
 
 def emmeans(result, specs, by=None, ddf: str = "kenward-roger", level: float = 0.95,
-            at: dict | None = None) -> EMM:
+            at: dict | None = None, type: str = "link") -> EMM:
     """Estimated marginal means of a fitted model, as R's ``emmeans(m, specs, by)``.
 
     Parameters
@@ -457,6 +506,11 @@ def emmeans(result, specs, by=None, ddf: str = "kenward-roger", level: float = 0
         Confidence level of the intervals.
     at : dict, optional
         Values of covariates (default: their mean) or a subset of a factor's levels.
+    type : {"link", "response"}
+        For generalized models: the means on the link scale (default) or back-transformed (emmeans'
+        ``type = "response"``: inverse link of the mean, delta-method SE, the link-scale limits
+        mapped; pairwise contrasts of logits become odds ratios and of logs ratios, tested on the
+        link scale).  A GLMM always has asymptotic (z) inference (``ddf`` is ignored).
 
     Returns
     -------
@@ -471,4 +525,4 @@ def emmeans(result, specs, by=None, ddf: str = "kenward-roger", level: float = 0
     >>> e.table[["recipe", "emmean"]].round(3).values.tolist()
     [['A', 33.122], ['B', 31.644], ['C', 31.6]]
     """
-    return EMM(result, specs, by=by, ddf=ddf, level=level, at=at)
+    return EMM(result, specs, by=by, ddf=ddf, level=level, at=at, type=type)

@@ -65,6 +65,20 @@ def lb_ddf(L: np.ndarray, V0: np.ndarray, P: list, W: np.ndarray) -> float:
     return kr_ddf(L, V0, P, W)[0]
 
 
+def fit_vcov(result) -> np.ndarray:
+    """Var(β̂) of a fit: the solution's (LMMs) or the result's ``vcov`` (GLMMs: Hessian-based).
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+    >>> fit_vcov(m).round(2).tolist()
+    [[375.72]]
+    """
+    v = getattr(result.solution, "vcov", None)
+    return np.asarray(v if v is not None else result.vcov, dtype=float)
+
+
 class LinearInference:
     """β̂, Var(β̂) and the df of linear functions of a fit under one df method.
 
@@ -85,6 +99,9 @@ class LinearInference:
         self.method = ddf_method(ddf)
         self.beta = np.asarray(result.solution.beta, dtype=float)
         self.mixed = bool(result.random.terms) or getattr(result.spec, "residual", None) is not None
+        if getattr(result, "family", None) is not None and self.method != "asymptotic":
+            raise ModelSpecError(f"a generalized linear mixed model has asymptotic (z) inference only; "
+                                 f"ddf={ddf!r} is for linear mixed models (use ddf='asymptotic')")
 
     @cached_property
     def _kr(self):
@@ -109,7 +126,7 @@ class LinearInference:
         """
         if self.method == "kenward-roger" and self.mixed:
             return np.asarray(self._kr.PhiA, dtype=float)
-        return np.asarray(self.result.solution.vcov, dtype=float)
+        return fit_vcov(self.result)
 
     def df(self, l: np.ndarray) -> float:
         """df of the single function l'β̂.
