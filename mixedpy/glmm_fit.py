@@ -114,12 +114,13 @@ def newton_polish(fun, x: np.ndarray, fx: float, lower: np.ndarray, max_steps: i
     ([0.86883, -0.5], True)
     """
     from .hessian import fd_gradient, fd_hessian
-    H, steps = None, 0
-    for _ in range(max_steps + 1):
+    # one Hessian (the steps are tiny: it hardly changes), a fresh gradient per step
+    H = fd_hessian(fun, x, step=1e-2 * 0.5, richardson=False, lower=lower)
+    steps = 0
+    for _ in range(max_steps):
         g = fd_gradient(fun, x, lower)
-        H = fd_hessian(fun, x, step=1e-2 * 0.5, richardson=False, lower=lower)
         free = ~((x <= lower) & (g > 0))
-        if steps == max_steps or not free.any():
+        if not free.any():
             break
         Hf = H[np.ix_(free, free)]
         try:

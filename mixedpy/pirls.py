@@ -234,6 +234,10 @@ class PirlsWorkspace:
         del rows
         self.state = None
         self.ll = _LogLik(family, self.y, self.wt)
+        # links whose inverse stays inside the family's range need no check per evaluation
+        self._range_safe = (family.name, family.link.name) in {
+            ("binomial", "logit"), ("binomial", "probit"), ("binomial", "cauchit"), ("binomial", "cloglog"),
+            ("poisson", "log")}
 
     # --- the pattern of A = MᵀWM + I -------------------------------------------------------------
     def _build_pattern(self) -> None:
@@ -310,7 +314,7 @@ class PirlsWorkspace:
         are those of Σ dev_resid + ‖u‖²)."""
         fam = self.family
         mu = fam.link.linkinv(eta)
-        if not fam.valid_mu(mu):
+        if not self._range_safe and not fam.valid_mu(mu):
             return mu, np.inf
         return mu, float(-2.0 * self.ll.kernel(mu) + u @ u)
 

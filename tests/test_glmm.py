@@ -335,3 +335,53 @@ def test_covariate_rescaling(scale):
     b = mixedpy.fit("y ~ x + (1 | g)", d.assign(x=d["x"] * scale), family="poisson")
     assert b.neg2loglik == pytest.approx(a.neg2loglik, abs=1e-6)
     assert float(b.fixef["x"]) * scale == pytest.approx(float(a.fixef["x"]), rel=1e-4)
+
+
+# --- Wald intervals, likelihood-ratio tests, simulation -------------------------------------------
+def test_confint_wald(case_fit):
+    case, m = case_fit
+    ref = case.get("confint_wald")
+    if not ref:
+        pytest.skip("no Wald intervals in the reference")
+    rows = [i for i, r in enumerate(ref["rownames"]) if not r.startswith(".sig")]
+    want = np.array(ref["values"])[rows]
+    got = m.confint().to_numpy()
+    half_width = (want[:, 1] - want[:, 0]) / 2
+    assert np.all(np.abs(got - want) <= 2e-3 * half_width[:, None] + 2e-4 * np.abs(want))
+
+
+def test_lrt(case_fit):
+    case, m = case_fit
+    lrt = case.get("lrt")
+    if not lrt or not lrt.get("null_formula"):
+        pytest.skip("no likelihood-ratio test in the reference")
+    fam = type(m.family)(link=m.family.link.name)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m0 = mixedpy.fit(lrt["null_formula"], _load(case["data"]), family=fam, nAGQ=case["nAGQ"],
+                         weights=case["weights"])
+    assert m0.neg2loglik <= lrt["null_minus2logLik"] + 1e-4
+    t = m.compare(m0)
+    assert float(t["chisq"].iloc[-1]) == pytest.approx(lrt["Chisq"], abs=2e-4)
+    assert int(t["df"].iloc[-1]) == lrt["Df"]
+
+
+def test_compare_rejects_mixed_families():
+    d = _cb()
+    m = mixedpy.fit("cbind(incidence, size - incidence) ~ period + (1 | herd)", d, family="binomial")
+    lmm = mixedpy.fit("prop ~ period + (1 | herd)", d)
+    with pytest.raises(ModelSpecError, match="one family"):
+        m.compare(lmm)
+
+
+def test_simulate_and_refit():
+    m = _cbpp_fit()
+    sims = m.simulate(200, seed=4)
+    assert sims.shape == (56, 200)
+    assert np.all((sims.to_numpy() >= 0) & (sims.to_numpy() <= 1))
+    # the mean over simulations is the marginal mean: near the fitted proportion overall
+    assert abs(sims.to_numpy().mean() - m.fixed.y.mean()) < 0.03
+    again = m.refit(y=sims.iloc[:, 0].to_numpy())
+    assert np.isfinite(again.neg2loglik) and again.nobs == m.nobs
+    assert mixedpy.fit("cbind(incidence, size - incidence) ~ period + (1 | herd)", _cb(), family="binomial"
+                       ).simulate(2, seed=9).equals(m.simulate(2, seed=9))
