@@ -27,9 +27,11 @@ def parameter_vector(result) -> pd.Series:
      'sigma': 25.5918, '(Intercept)': 251.4051, 'Days': 10.4673}
     """
     vals = {}
+    glmm = getattr(result, "family", None) is not None  # no σ: the random effects on the link scale
+    s2 = 1.0 if glmm else result.sigma ** 2
     for term in result.random.terms:
         T = term.T(result.theta)
-        cov = result.sigma ** 2 * (T @ T.T)
+        cov = s2 * (T @ T.T)
         sd = np.sqrt(np.diag(cov))
         r, c = term.tril()
         for a, b in zip(r, c):
@@ -38,7 +40,8 @@ def parameter_vector(result) -> pd.Series:
             else:
                 cor = cov[a, b] / (sd[a] * sd[b]) if sd[a] > 0 and sd[b] > 0 else np.nan
                 vals[f"cor_{term.columns[a]}.{term.columns[b]}|{term.group}"] = cor
-    vals["sigma"] = result.sigma
+    if not glmm:
+        vals["sigma"] = result.sigma
     for name, b in zip(result.fixed.names, result.solution.beta):
         vals[name] = b
     return pd.Series(vals, dtype=float)
@@ -57,6 +60,8 @@ def simulate_responses(result, nsim: int, seed=None) -> np.ndarray:
     >>> y.shape, bool(np.array_equal(y, simulate_responses(m, 3, seed=1)))
     ((3, 180), True)
     """
+    if getattr(result, "family", None) is not None:  # a GLMM: new random effects, then y ~ family
+        return result.simulate(nsim, seed=seed).to_numpy().T
     rng = np.random.default_rng(seed)
     X, Z = result.fixed.X, result.random.Z
     mu = X @ np.asarray(result.solution.beta)
@@ -117,7 +122,7 @@ def bootstrap_intervals(result, level: float = 0.95, nsim: int = 500, seed=None,
     """
     from ..progress import tqdm
 
-    if result.method not in ("reml", "ml"):
+    if getattr(result, "family", None) is None and result.method not in ("reml", "ml"):
         raise ModelSpecError(f"bootstrap intervals refit by REML/ML; this fit's method is {result.method!r}")
     names = list(parameter_vector(result).index)
     ys = simulate_responses(result, nsim, seed)

@@ -27,11 +27,12 @@ def wald_intervals(result, level: float = 0.95) -> pd.DataFrame:
     [[238.029, 264.781], [7.438, 13.497]]
     """
     z = stats.norm.ppf(0.5 + level / 2)
+    from .linfct import fit_vcov
     est = np.asarray(result.solution.beta)
-    se = np.sqrt(np.diag(np.asarray(result.solution.vcov)))
+    se = np.sqrt(np.diag(fit_vcov(result)))
     out = pd.DataFrame({"lower": est - z * se, "upper": est + z * se}, index=list(result.fixed.names))
-    rd = result.spec.residual
-    if rd is not None and rd.structure is not None and result.estimates.params is None:
+    rd = getattr(result.spec, "residual", None)
+    if rd is not None and rd.structure is not None and getattr(result.estimates, "params", None) is None:
         # the residual covariance parameters, named as in residual_parameters (delta method)
         from .residual_intervals import residual_wald
         out = pd.concat([residual_wald(result, level)[["lower", "upper"]], out])

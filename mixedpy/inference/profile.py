@@ -23,7 +23,7 @@ from ..errors import ModelSpecError
 from ..threads import workspace_limit
 from .profile_bounds import exact_interval, grid_shift, lme4_interval, profile_end, zeta, zeta_function
 from .profile_objectives import Profile, build_profiles
-from .profile_params import params_profiles, residual_profiles
+from .profile_params import glmm_profiles, params_profiles, residual_profiles
 from .profile_spline import grid_cutoff
 
 __all__ = ["Profile", "build_profiles", "exact_interval", "lme4_interval", "profile_end",
@@ -63,10 +63,11 @@ def profile_intervals(result, level: float = 0.95, which: str = "all", exact: bo
 
     if which not in ("all", "theta_", "beta_"):
         raise ModelSpecError(f"which must be 'all', 'theta_' or 'beta_', got {which!r}")
+    if getattr(result, "family", None) is not None:  # a GLMM: its own (Laplace / AGQ) deviance in (θ, β)
+        return _intervals(glmm_profiles(result), result.neg2loglik, level, which, exact=True)
     fit = ml_fit(result)
     ws = fit.workspace
     dev0 = float(ws.deviance(np.asarray(fit.theta, dtype=float), reml=False))
-    z = float(stats.norm.ppf(0.5 + level / 2))
     if fit.spec.parameters.structured:  # over the structures' own parameters
         profiles = params_profiles(fit)
     else:
@@ -75,20 +76,27 @@ def profile_intervals(result, level: float = 0.95, which: str = "all", exact: bo
         if residual is not None and residual.structure is not None:  # after sigma, before the fixed effects
             at = next((i for i, pr in enumerate(profiles) if pr.is_fixed), len(profiles))
             profiles[at:at] = residual_profiles(fit)
+    with workspace_limit(ws):
+        out = _intervals(profiles, dev0, level, which, exact)
+    ws.parts(np.asarray(fit.theta, dtype=float))
+    return out
+
+
+def _intervals(profiles: list, dev0: float, level: float, which: str, exact: bool) -> pd.DataFrame:
+    """The interval of each profile (exact roots, or lme4's grid and spline) as a table."""
+    z = float(stats.norm.ppf(0.5 + level / 2))
     cutoff, delta = grid_cutoff(len(profiles))
     rows = {}
-    with workspace_limit(ws):
-        for pr in profiles:
-            if (which == "theta_" and pr.is_fixed) or (which == "beta_" and not pr.is_fixed):
-                continue
-            if exact or pr.transform is not None:  # residual parameters: exact roots
-                lo, hi = exact_interval(pr, dev0, z, cutoff, delta)
-            else:
-                lo, hi = lme4_interval(pr, dev0, z, cutoff, delta)
-            if pr.transform is not None:
-                lo, hi = sorted(pr.transform(v) if np.isfinite(v) else np.nan for v in (lo, hi))
-            rows[pr.name] = (lo, hi)
-    ws.parts(np.asarray(fit.theta, dtype=float))
+    for pr in profiles:
+        if (which == "theta_" and pr.is_fixed) or (which == "beta_" and not pr.is_fixed):
+            continue
+        if exact or pr.transform is not None:  # profiles on another scale: exact roots
+            lo, hi = exact_interval(pr, dev0, z, cutoff, delta)
+        else:
+            lo, hi = lme4_interval(pr, dev0, z, cutoff, delta)
+        if pr.transform is not None:
+            lo, hi = sorted(pr.transform(v) if np.isfinite(v) else np.nan for v in (lo, hi))
+        rows[pr.name] = (lo, hi)
     out = pd.DataFrame.from_dict(rows, orient="index", columns=["lower", "upper"])
     out.index.name = "parameter"
     return out

@@ -19,7 +19,10 @@ minimization cover them all (ML deviance; a REML fit is refitted with ML):
 
 :func:`params_profiles` builds them for every parameter of a model with structured random terms
 (plus σ and the fixed effects, in params space); :func:`residual_profiles` only for the residual
-parameters of a model whose random terms are lme4's (their profiles are :mod:`.profile_objectives`').
+parameters of a model whose random terms are lme4's (their profiles are :mod:`.profile_objectives`');
+:func:`glmm_profiles` for a GLMM, p = (θ, β) and the Laplace (or quadrature) deviance, as lme4's
+``profile.merMod`` for glmer fits: the SDs and correlations of the random terms (no σ), then each
+fixed effect as a coordinate.
 """
 from __future__ import annotations
 
@@ -32,7 +35,7 @@ from scipy.optimize import brentq
 from ..deviance import profiled_deviance
 from .profile_objectives import BIG, Profile
 
-__all__ = ["params_profiles", "residual_profiles"]
+__all__ = ["glmm_profiles", "params_profiles", "residual_profiles"]
 
 REL = 1e-7
 SWEEP = np.linspace(-20.0, 20.0, 81)
@@ -55,6 +58,12 @@ class _Model:
     p_hat: np.ndarray
     s2_hat: float
     bounds: list
+    scales: np.ndarray | None = None   # step sizes of the coordinates (1 by default)
+    fixed: tuple = ()                  # coordinates that are fixed effects (GLMMs: p = (θ, β))
+
+    def __post_init__(self):
+        if self.scales is None:
+            object.__setattr__(self, "scales", np.ones(len(self.p_hat)))
 
 
 def _model(fit) -> _Model:
@@ -196,9 +205,10 @@ def _profile(g: Reported, m: _Model) -> Profile | None:
             q = p.copy()
             q[j] = x
             return float(g.value(q, s2))
-        return Profile(name=g.name, estimate=float(p[j]), lower_bound=-np.inf, upper_bound=np.inf,
+        lo = m.bounds[j][0] if m.bounds[j][0] is not None else -np.inf
+        return Profile(name=g.name, estimate=float(p[j]), lower_bound=lo, upper_bound=np.inf,
                        objective=_guard(obj), u0=p[keep], u_bounds=[b for i, b in enumerate(m.bounds) if keep[i]],
-                       scale=1.0, transform=transform)
+                       scale=m.scales[j], transform=transform, is_fixed=j in m.fixed)
     if a == 0:  # solved
         c = _sweeper(g, p, dep, need_sign=False)
         if c is None:
@@ -292,4 +302,52 @@ def params_profiles(fit) -> list[Profile]:
         out.append(Profile(name=name, estimate=float(beta[j]), lower_bound=-np.inf, upper_bound=np.inf,
                            objective=_guard(obj), u0=m.p_hat.copy(), u_bounds=list(m.bounds),
                            scale=float(se[j]), is_fixed=True))
+    return out
+
+
+def glmm_profiles(fit) -> list[Profile]:
+    """Profiles of a GLMM's parameters over p = (θ, β) (module docstring): ``sd_…|group`` and
+    ``cor_…|group`` of each random term, then the fixed effects.
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> m = mixedpy.fit("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+    ...                 mixedpy.datasets.load("cbpp"), family="binomial")
+    >>> [p.name for p in glmm_profiles(m)][:3]
+    ['sd_(Intercept)|herd', '(Intercept)', 'period[T.2]']
+    """
+    ws, rd = fit.workspace, fit.random
+    nth = rd.ntheta
+    beta = np.asarray(fit.solution.beta, dtype=float)
+    p_hat = np.concatenate([np.asarray(fit.theta, dtype=float), beta])
+    se = np.sqrt(np.diag(np.asarray(fit.vcov, dtype=float)))
+    bounds = [(0.0 if np.isfinite(lo) else None, None) for lo in rd.lower] + [(None, None)] * len(beta)
+    m = _Model(deviance=lambda p: ws.deviance(p), parts=None, p_hat=p_hat, s2_hat=1.0, bounds=bounds,
+               scales=np.concatenate([np.maximum(np.abs(p_hat[:nth]), 0.1), se]),
+               fixed=tuple(range(nth, nth + len(beta))))
+    reported = []
+    for t in rd.terms:
+        def cov(p, t=t):
+            T = t.T(np.asarray(p)[:nth])
+            return T @ T.T
+        for a in range(t.k):
+            reported.append(Reported(f"sd_{t.columns[a]}|{t.group}",
+                                     (lambda p, s2, a=a, cov=cov: float(np.sqrt(max(cov(p)[a, a], 0.0))))))
+        for a in range(t.k):
+            for b in range(a):
+                def cor(p, s2, a=a, b=b, cov=cov):
+                    C = cov(p)
+                    d = np.sqrt(C[a, a] * C[b, b])
+                    return float(C[a, b] / d) if d > 0 else 0.0
+                reported.append(Reported(f"cor_{t.columns[a]}.{t.columns[b]}|{t.group}", cor))
+    for j, name in enumerate(fit.coef_names):
+        reported.append(Reported(name, (lambda p, s2, j=j: float(p[nth + j]))))
+    out = []
+    for g in reported:
+        pr = _profile(g, m)
+        if pr is not None and pr.transform is not None and g.name.startswith("sd_") and pr.lower_bound == 0.0:
+            pr.transform = abs  # a scalar term's SD is |θ|: the coordinate itself
+        if pr is not None:
+            out.append(pr)
     return out
