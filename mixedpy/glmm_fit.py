@@ -100,27 +100,34 @@ def _snap(fun, x: np.ndarray, fx: float, nth: int, lower: np.ndarray) -> tuple[n
 
 
 def newton_polish(fun, x: np.ndarray, fx: float, lower: np.ndarray, max_steps: int = 3,
-                  tol: float = 1e-5) -> tuple[np.ndarray, float, np.ndarray | None, int]:
-    """Newton steps on finite-difference gradient and Hessian from a derivative-free optimum (the
-    last BOBYQA digits are slow; the deviance is smooth): coordinates at their lower bound with a
-    gradient pushing outward stay there.  Returns (x, f(x), the Hessian at x or None, steps taken).
+                  tol: float = 1e-5) -> tuple[np.ndarray, float, np.ndarray | None, int, bool]:
+    """Newton steps on finite-difference gradients and Hessian (the deviance is smooth): from a
+    derivative-free optimum, or from a nearby point (the nAGQ = 0 optimum).  Coordinates at their
+    lower bound with a gradient pushing outward stay there.  Returns (x, f(x), the Hessian near x or
+    None, steps taken, whether the last Newton step was below ``tol``).
 
     Examples
     --------
     >>> import numpy as np
     >>> f = lambda x: float((x[0] - 1) ** 2 + 2 * (x[1] + 0.5) ** 2 + 0.1 * x[0] ** 4)
-    >>> x, fx, H, k = newton_polish(f, np.array([0.9, -0.45]), f(np.array([0.9, -0.45])), np.array([0.0, -np.inf]))
-    >>> x.round(6).tolist(), k > 0
-    ([0.86883, -0.5], True)
+    >>> x, fx, H, k, ok = newton_polish(f, np.array([0.9, -0.45]), f(np.array([0.9, -0.45])), np.array([0.0, -np.inf]))
+    >>> x.round(6).tolist(), ok
+    ([0.868838, -0.5], True)
     """
     from .hessian import fd_gradient, fd_hessian
-    # one Hessian (the steps are tiny: it hardly changes), a fresh gradient per step
-    H = fd_hessian(fun, x, step=1e-2 * 0.5, richardson=False, lower=lower)
-    steps = 0
-    for _ in range(max_steps):
+
+    def hessian(at):
+        return fd_hessian(fun, at, step=5e-3, richardson=False, lower=lower)
+
+    H, at = hessian(x), x.copy()
+    steps, converged = 0, False
+    for _ in range(max_steps + 1):
+        if np.max(np.abs(x - at)) > 0.05:  # moved far: the Hessian there (Newton; and the SEs)
+            H, at = hessian(x), x.copy()
         g = fd_gradient(fun, x, lower)
         free = ~((x <= lower) & (g > 0))
         if not free.any():
+            converged = True
             break
         Hf = H[np.ix_(free, free)]
         try:
@@ -130,6 +137,9 @@ def newton_polish(fun, x: np.ndarray, fx: float, lower: np.ndarray, max_steps: i
         d = np.zeros_like(x)
         d[free] = -np.linalg.solve(Hf, g[free])
         if np.max(np.abs(d)) < tol:
+            converged = True
+            break
+        if steps == max_steps:
             break
         t = 1.0
         while t > 1e-3:
@@ -141,7 +151,9 @@ def newton_polish(fun, x: np.ndarray, fx: float, lower: np.ndarray, max_steps: i
             t /= 4
         else:
             break
-    return x, fx, H, steps
+    if np.max(np.abs(x - at)) > 1e-3:  # the standard errors come from this Hessian
+        H = hessian(x)
+    return x, fx, H, steps, converged
 
 
 def optimize_glmm(spec: ModelSpec, ws: PirlsWorkspace, *, start: np.ndarray | None = None) -> GlmmEstimates:
@@ -187,15 +199,25 @@ def optimize_glmm(spec: ModelSpec, ws: PirlsWorkspace, *, start: np.ndarray | No
         b0 = beta1 if beta_start is None else beta_start
         x0 = np.concatenate([th1, b0]) / sc
         lower = np.concatenate([th_lower, np.full(ws.p, -np.inf)])
-        fun = lambda x: ws.deviance(x * sc)  # noqa: E731
+        count = [0]
+
+        def fun(x):
+            count[0] += 1
+            return ws.deviance(x * sc)
         name = f"bobyqa ({'Laplace' if spec.nagq == 1 else f'nAGQ = {spec.nagq}'})"
-        s2 = bobyqa(fun, x0, lower, step=0.1, method=name)
-        x, fx = _snap(fun, s2.theta, s2.fun, nth, lower)
-        x, fx, hess, steps = newton_polish(fun, x, fx, lower)
+        # Newton from the stage-1 optimum (close to this one); BOBYQA first where that fails
+        x, fx, hess, steps, ok = newton_polish(fun, x0, fun(x0), lower, max_steps=8)
+        s2 = OptSummary(name.replace("bobyqa", "Newton"), x0, x, fx, 0, ok, "Newton steps from the nAGQ = 0 optimum",
+                        np.zeros(len(x)), 0.0)
+        if not ok or np.any(x[:nth][th_lower == 0] < 1e-3):
+            s2 = bobyqa(fun, x0, lower, step=0.1, method=name)
+            x, fx = _snap(fun, s2.theta, s2.fun, nth, lower)
+            x, fx, hess, steps, _ = newton_polish(fun, x, fx, lower)
         params = x * sc
         hess = hess / np.outer(sc, sc) if hess is not None else None
-        opt = OptSummary(name + f" + {steps} Newton step{'s' if steps != 1 else ''}", x0 * sc, params, fx,
-                         s2.nfev, bool(s2.converged or steps > 0), s2.message, np.zeros(len(x)), s2.seconds)
+        label = s2.method if s2.method.startswith("Newton") else s2.method + " + Newton"
+        opt = OptSummary(f"{label} ({steps} Newton step{'s' if steps != 1 else ''})", x0 * sc, params, fx,
+                         count[0], bool(s2.converged or steps > 0), s2.message, np.zeros(len(x)), s2.seconds)
         theta, beta, objective = params[:nth], params[nth:], fx
     if not opt.converged:
         warnings.warn(f"the optimizer ({opt.method}) did not report convergence after {opt.nfev} deviance "
