@@ -80,12 +80,16 @@ class _BlockedFactor:
         a2, b2 = np.triu_indices(K - k1)
         a2, b2 = a2 + k1, b2 + k1
         self.s_pairs = (a2, b2, (C[:, a2] - self.q1) * self.q2 + (C[:, b2] - self.q1))
+        self._s_diag = np.diag_indices(self.q2)
 
     def refactor_rows(self, W: np.ndarray, V: np.ndarray) -> None:
         k1, q1, q2 = self.k1, self.q1, self.q2
-        a, b, idx = self.d_pairs
-        D = np.bincount(idx.ravel(), weights=(W[:, None] * V[:, a] * V[:, b]).ravel(),
-                        minlength=self.nlev1 * k1 * k1).reshape(self.nlev1, k1, k1)
+        if k1 == 1:
+            D = np.bincount(self.level, weights=W * V[:, 0] ** 2, minlength=self.nlev1).reshape(-1, 1, 1)
+        else:
+            a, b, idx = self.d_pairs
+            D = np.bincount(idx.ravel(), weights=(W[:, None] * V[:, a] * V[:, b]).ravel(),
+                            minlength=self.nlev1 * k1 * k1).reshape(self.nlev1, k1, k1)
         if k1 > 1:  # symmetrize the blocks (only a ≤ b was scattered)
             lower = np.tril_indices(k1, -1)
             D[:, lower[0], lower[1]] = D[:, lower[1], lower[0]]
@@ -96,8 +100,7 @@ class _BlockedFactor:
         a2, b2, idx = self.s_pairs
         S = np.bincount(idx.ravel(), weights=(W[:, None] * V[:, a2] * V[:, b2]).ravel(),
                         minlength=q2 * q2).reshape(q2, q2).astype(float)
-        S = np.triu(S) + np.triu(S, 1).T
-        S[np.diag_indices(q2)] += 1.0
+        S[self._s_diag] += 1.0  # only the upper triangle is filled, and only it is read below
         if k1 == 1:
             self.Dinv = 1.0 / D[:, 0, 0]
             self.ldD = float(np.sum(np.log(D[:, 0, 0])))
@@ -229,6 +232,7 @@ class PirlsWorkspace:
         self.V = np.zeros((self.n, self.C.shape[1]))
         self.M = sp.csr_matrix((self.V.ravel(), self.C.ravel(), np.arange(self.n + 1) * self.C.shape[1]),
                                shape=(self.n, self.q))
+        self.Mt = self.M.T  # a CSC view sharing M's values (updated in place by set_theta)
         self.u = np.zeros(self.q)
         self._theta = None
         del rows
@@ -306,7 +310,7 @@ class PirlsWorkspace:
         self.factor.refactor(data)
 
     def _Mt(self, r: np.ndarray) -> np.ndarray:
-        return self.M.T @ r
+        return self.Mt @ r
 
     # --- PIRLS ----------------------------------------------------------------------------------
     def _eval(self, eta: np.ndarray, u: np.ndarray):
