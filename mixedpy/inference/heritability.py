@@ -11,7 +11,7 @@ def _components(result) -> tuple[list, list]:
     """(labels, term index) of the variance components making up the total: the intercept variance
     of each random term (its first θ element when its first column is the intercept)."""
     labels, terms = [], []
-    for label, t in zip(result._term_labels(), result.random.terms):
+    for label, t in zip(result.random.term_labels(), result.random.terms):
         if t.columns[0] == "(Intercept)":
             labels.append(label)
             terms.append(t)
@@ -28,6 +28,31 @@ def _delta(v: np.ndarray, cov: np.ndarray, g: int) -> tuple[float, float]:
     return h2, float(np.sqrt(var)) if var >= 0 else np.nan
 
 
+# the variance of the latent residual of a binomial GLMM per link (the threshold model's liability)
+LATENT_VARIANCE = {"probit": 1.0, "logit": np.pi ** 2 / 3, "cloglog": np.pi ** 2 / 6}
+
+
+def _liability(result, terms, g: int, group: str) -> pd.Series:
+    """h² on the liability scale of a binomial GLMM: σ²_g / (Σ σ²_terms + σ²_link)."""
+    fam = result.family
+    if fam.name != "binomial" or fam.link.name not in LATENT_VARIANCE:
+        raise ModelSpecError(f"heritability of a GLMM is on the liability scale of a binomial model with a "
+                             f"probit, logit or cloglog link; this model is {fam.name} with link {fam.link.name!r}")
+    theta = np.asarray(result.theta, dtype=float)
+    idx = [t.theta_offset for t in terms]
+    v = np.append(theta[idx] ** 2, LATENT_VARIANCE[fam.link.name])
+    H = result.hessian
+    nth = len(theta)
+    if H is None:  # nAGQ = 0: no Hessian in θ
+        return pd.Series({"estimate": float(v[g] / v.sum()), "se": np.nan}, name=f"h2:{group}")
+    A = 2.0 * np.linalg.inv(np.asarray(H, dtype=float))[:nth, :nth]
+    J = np.zeros((len(v), nth))
+    for r, i in enumerate(idx):
+        J[r, i] = 2.0 * theta[i]
+    h2, se = _delta(v, J @ A @ J.T, g)
+    return pd.Series({"estimate": h2, "se": se}, name=f"h2:{group}")
+
+
 def heritability(result, group: str) -> pd.Series:
     """σ²_group / (Σ σ²_terms + σ²_residual), with a delta-method standard error.
 
@@ -36,7 +61,10 @@ def heritability(result, group: str) -> pd.Series:
     Hessian of the REML/ML deviance in (θ, σ), :func:`mixedpy.inference.varpar.varpar_info`) mapped
     to the variances σ²θ_j² and σ² by the chain rule; for ``method="anova"`` the sampling covariance
     of the ANOVA estimators; for ``method="bayes"`` the posterior mean and SD of h² over the draws;
-    NaN for known variance components.
+    NaN for known variance components.  For a binomial GLMM (a threshold model: ``family=Binomial(
+    link="probit")`` with ``relmat``) the heritability is on the liability scale, σ²_g / (Σ σ²_terms +
+    σ²_link) with σ²_link = 1 (probit), π²/3 (logit) or π²/6 (cloglog), its SE from the Hessian of
+    the deviance in (θ, β) (without ``relmat`` this is the latent-scale intra-class correlation).
 
     Parameters
     ----------
@@ -62,6 +90,8 @@ def heritability(result, group: str) -> pd.Series:
         raise ModelSpecError(f"{group!r} is not a random-intercept group of the model; use one of "
                              f"{', '.join(map(repr, labels))}")
     g = labels.index(group)
+    if getattr(result, "family", None) is not None:
+        return _liability(result, terms, g, group)
     post = getattr(result, "posterior", None)
     if post is not None:
         from ..variance.bayes import covariance_columns
