@@ -317,7 +317,8 @@ def _snap_to_boundary(f: _Counted, theta: np.ndarray, lower: np.ndarray) -> np.n
 
 
 # --- Newton steps with an information matrix (engines with ``has_information``; issue #19) -------
-FINAL_STEP = 100.0  # a Newton decrement below FINAL_STEP · tol ends with that step on the deviance alone
+FINAL_STEP = 10.0  # a Newton decrement below FINAL_STEP · tol ends with that step on the deviance alone
+MODEL_STEP = 1e4   # ... below MODEL_STEP · tol too, when the deviance falls by the decrement (to that or 1 %)
 
 
 def minimize_information(fgh: Callable, fun: Callable[[np.ndarray], float], theta0: np.ndarray,
@@ -330,8 +331,11 @@ def minimize_information(fgh: Callable, fun: Callable[[np.ndarray], float], thet
     with ``fun`` only, until the deviance decreases (Armijo); H is shifted to positive definite.
     Converged when the Newton decrement gᵀH⁻¹g/2 is below ``FINAL_STEP`` · ``tol`` ·
     max(1, |deviance|/10⁴) or the step is below 10⁻⁸, after that last step (kept when the deviance
-    alone says it is no worse: one evaluation of ``fgh`` fewer, the optimum more exact); θ on a bound reports not converged, so the orchestrator's
-    derivative-free second opinion decides there.  With one parameter only the first evaluation
+    alone says it is no worse: one evaluation of ``fgh`` fewer, the optimum more exact); or, with
+    a decrement below ``MODEL_STEP`` · ``tol`` · max(1, |deviance|/10⁴), when the deviance at the
+    full step falls by the decrement to within that first tolerance or 1 % (the quadratic model holds:
+    large data sets, where the average information is close to the Hessian).  θ on a bound reports not converged, so the
+    orchestrator's derivative-free second opinion decides there.  With one parameter only the first evaluation
     uses ``fgh``: the Newton step from it is refined by successive parabolas through deviance
     values (``fun`` costs one factorization; ``fgh`` adds the traces and the dense core's inverse,
     about twice as much again), until the parabola predicts a decrease below the same tolerance.
@@ -371,6 +375,16 @@ def minimize_information(fgh: Callable, fun: Callable[[np.ndarray], float], thet
             # one parameter: successive parabolic steps on the deviance alone (a third of the cost
             # of a gradient-and-information evaluation: no traces, no inverse of the dense core)
             return _parabolic(fun, theta0, (theta, f, g), trial, lower, nfev, tol, t0)
+        if len(theta) > 1 and alpha == 1.0 and decrement < MODEL_STEP * tol * max(1.0, abs(f) / 1e4):
+            # near the optimum: the deviance alone at the full Newton step; when it falls by the
+            # decrement to within the final tolerance or 1 %, the quadratic model holds and the step
+            # ends the iterations (what it leaves is second order: one evaluation of ``fgh`` fewer)
+            ft = fun(trial)
+            nfev += 1
+            if abs((f - ft) - decrement) <= max(FINAL_STEP * tol * max(1.0, abs(f) / 1e4), 0.01 * decrement):
+                theta, f = trial, float(ft)
+                converged, msg = True, f"Newton decrement {decrement:.2e}, met by the deviance"
+                break
         out = fgh(trial)
         nfev += 1
         while not out[0] <= f - 1e-4 * alpha * 2 * decrement and alpha > 1e-6:
