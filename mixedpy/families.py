@@ -32,7 +32,7 @@ EPS = float(np.finfo(float).eps)
 _THRESH = 30.0  # R's logit mu_eta is ε beyond |η| > 30
 _LOGIT_CLAMP = -float(np.log(EPS))  # R's logit linkinv clamps η to ±36.04
 
-__all__ = ["Link", "Family", "Binomial", "Poisson", "family_from"]
+__all__ = ["Binomial", "Family", "Link", "Poisson", "family_from"]
 
 
 class Link:

@@ -1,13 +1,14 @@
-"""Estimation of a generalized linear mixed model, in glmer's two stages.
+"""Estimation of a generalized linear mixed model, in glmer's two stages::
 
     stage 1 (nAGQ = 0):  minimize over θ the Laplace deviance with (u, β) both from the PIRLS
     stage 2 (nAGQ ≥ 1):  from there, minimize over (θ, β) the Laplace (nAGQ = 1) or adaptive
                          Gauss-Hermite (nAGQ > 1) deviance, u from the PIRLS at each (θ, β)
 
-Both stages use BOBYQA (NLopt) as glmer; in stage 2 the β coordinates are measured in units of
-their stage-1 standard errors so that the trust region is well shaped.  Convergence is checked as
-for linear models: a fit the optimizer does not report converged warns
-(:class:`~mixedpy.errors.ConvergenceWarning`).
+Stage 1 uses BOBYQA (NLopt) as glmer.  Stage 2 starts close to its optimum, so it takes Newton steps
+on finite-difference gradients and Hessian (β in units of its stage-1 standard errors); where they
+fail (an indefinite Hessian, a variance at its bound) BOBYQA runs first and Newton steps polish its
+optimum.  The final Hessian gives glmer's ``use.hessian`` standard errors.  A fit the optimizer does
+not report converged warns (:class:`~mixedpy.errors.ConvergenceWarning`).
 """
 from __future__ import annotations
 
@@ -179,7 +180,7 @@ def optimize_glmm(spec: ModelSpec, ws: PirlsWorkspace, *, start: np.ndarray | No
             raise ModelSpecError(f"start must have {nth} (θ) or {nth + ws.p} (θ, β) elements, got {start.shape}")
         theta0 = start[:nth].copy()
         beta_start = start[nth:] if len(start) > nth else None
-    f0 = lambda th: ws.deviance(th)  # noqa: E731
+    f0 = lambda th: ws.deviance(th)
     s1 = bobyqa(f0, theta0, th_lower, step=0.75, method="bobyqa (nAGQ = 0)")
     th1, fx1 = _snap(f0, s1.theta, s1.fun, nth, th_lower)
     st = ws.pirls(th1, None)

@@ -278,7 +278,9 @@ class GlmmResult:
     # --- likelihood ------------------------------------------------------------------------------
     @property
     def neg2loglik(self) -> float:
-        """−2 log-likelihood at the optimum (Laplace or quadrature; glmer's ``-2*logLik``).
+        """−2 log-likelihood at the optimum (Laplace or quadrature; glmer's ``-2*logLik``).  For
+        nAGQ > 1 it is the full −2 log-likelihood; glmer's value leaves out the saturated model's
+        log-likelihood there (add it to compare glmer's number).
 
         Examples
         --------

@@ -3,17 +3,17 @@ squares (lme4's PIRLS), on one sparse pattern analysed once.
 
 Model: η = offset + Xβ + ZΛ(θ)u, u ~ N(0, I), y_i | u ~ family(μ_i = g⁻¹(η_i)) with prior weights.
 
-Glossary
---------
-M        ZΛ(θ) (n × q, the pattern of Z); stored as per-row values ``V`` (n × K) on the columns ``C``
-W        working weights wt (dμ/dη)² / V(μ) — the *expected* information, also for non-canonical links
-         (probit, cloglog), as glmer's PIRLS
-A        MᵀWM + I (q × q sparse SPD), factored by a sparse LDLᵀ whose symbolic analysis is done once
-         (:class:`~mixedpy.linalg.sparse_ldl.SparseLDL`; a dense Cholesky for small q)
-pdev     penalized deviance Σ dev_resid(y, μ) + ‖u‖², minimized over u (and β for nAGQ = 0)
-ldL2     log det A at the conditional modes û
-laplace  −2 log L ≈ −2 Σ log p(y_i | û) + ‖û‖² + ldL2 (glmer's ``-2*logLik``; R's ``family$aic`` term)
-RX       RXᵀRX = XᵀWX − XᵀWM A⁻¹ MᵀWX, the Schur complement of β (vcov(β) without the Hessian)
+Glossary::
+
+    M        ZΛ(θ) (n × q, the pattern of Z); stored as per-row values ``V`` (n × K) on the columns ``C``
+    W        working weights wt (dμ/dη)² / V(μ) — the *expected* information, also for non-canonical links
+             (probit, cloglog), as glmer's PIRLS
+    A        MᵀWM + I (q × q sparse SPD), factored by a sparse LDLᵀ whose symbolic analysis is done once
+             (:class:`~mixedpy.linalg.sparse_ldl.SparseLDL`; a dense Cholesky for small q)
+    pdev     penalized deviance Σ dev_resid(y, μ) + ‖u‖², minimized over u (and β for nAGQ = 0)
+    ldL2     log det A at the conditional modes û
+    laplace  −2 log L ≈ −2 Σ log p(y_i | û) + ‖û‖² + ldL2 (glmer's ``-2*logLik``; R's ``family$aic`` term)
+    RX       RXᵀRX = XᵀWX − XᵀWM A⁻¹ MᵀWX, the Schur complement of β (vcov(β) without the Hessian)
 
 Each PIRLS iteration: weights, one scatter of the row products onto A's stored pattern, one numeric
 refactorization, one solve; steps are halved while the penalized deviance does not decrease.  The

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..design.fixed import response_vector
-from ..errors import DataError, DataTypeError, ModelSpecError, MixedpyWarning
+from ..errors import DataError, DataTypeError, MixedpyWarning, ModelSpecError
 from ..formula.parse import split_terms
 
 MAX_AGQ = 100
@@ -59,7 +59,7 @@ def split_offsets(fixed: str) -> tuple[str, tuple[str, ...]]:
     """
     kept, offsets = [], []
     for sign, piece in split_terms(fixed):
-        m = re.fullmatch(r"offset\((.*)\)", piece.strip(), flags=re.S)
+        m = re.fullmatch(r"offset\((.*)\)", piece.strip(), flags=re.DOTALL)
         if m:
             if sign == "-":
                 raise ModelSpecError(f"cannot subtract an offset: -{piece}")
@@ -137,7 +137,7 @@ def glm_response(response: str, data: pd.DataFrame, family, weights: np.ndarray 
     """
     wt = np.ones(len(data)) if weights is None else np.asarray(weights, dtype=float).copy()
     lhs = response.strip()
-    m = re.fullmatch(r"cbind\((.*)\)", lhs, flags=re.S)
+    m = re.fullmatch(r"cbind\((.*)\)", lhs, flags=re.DOTALL)
     if m:
         if family.name != "binomial":
             raise ModelSpecError(f"cbind(successes, failures) is a binomial response; family is {family.name!r}")
