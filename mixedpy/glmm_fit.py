@@ -123,7 +123,8 @@ def newton_polish(fun, x: np.ndarray, fx: float, lower: np.ndarray, max_steps: i
     H, at = hessian(x), x.copy()
     steps, converged = 0, False
     for _ in range(max_steps + 1):
-        if np.max(np.abs(x - at)) > 0.05:  # moved far: the Hessian there (Newton; and the SEs)
+        moved = np.max(np.abs(x - at))
+        if moved > 1.0 or (steps in (3, 6) and moved > 1e-3):  # far, or slow: a fresh Hessian
             H, at = hessian(x), x.copy()
         g = fd_gradient(fun, x, lower)
         free = ~((x <= lower) & (g > 0))
