@@ -473,11 +473,19 @@ class GlmmResult:
                 self.fixed.X @ self.solution.beta + (self.spec.offset if self.spec.offset is not None else 0.0))
             eta = pd.Series(eta, index=self.frame.data.index)
         else:
-            from .design.frame import as_dataframe
+            from .design.frame import as_dataframe, referenced_names
             from .model.glm_response import offset_vector
             from .predict import predict as lmm_predict
-            eta = lmm_predict(self, newdata, include_random=include_random)
-            off = offset_vector(self.spec.offset_terms, as_dataframe(newdata))
+            data = as_dataframe(newdata).copy()
+            f = self.frame.formula
+            others = set(referenced_names(f.fixed)) | set(f.grouping_columns)
+            for t in f.random:
+                others |= set(referenced_names(t.expr))
+            for c in referenced_names(f.response):  # response columns (cbind(s, n - s)): not needed
+                if c not in data.columns and c not in others:
+                    data[c] = 0.0
+            eta = lmm_predict(self, data, include_random=include_random)
+            off = offset_vector(self.spec.offset_terms, data)
             if off is not None:
                 eta = eta + off
         out = eta if type == "link" else pd.Series(self.family.link.linkinv(eta.to_numpy()), index=eta.index)

@@ -410,3 +410,13 @@ def test_identity_link_poisson_and_agq_poisson():
     agq = mixedpy.fit("c ~ x + (1 | g)", d, family="poisson", nAGQ=9)
     assert abs(agq.neg2loglik - lap.neg2loglik) < 0.5  # many counts per group: Laplace is close
     np.testing.assert_allclose(agq.fixef.to_numpy(), lap.fixef.to_numpy(), rtol=2e-2)
+
+
+def test_predict_newdata_without_response_columns():
+    m = _cbpp_fit()
+    d = _cb()
+    new = d[["herd", "period"]].head(4)
+    np.testing.assert_allclose(m.predict(new, type="response").to_numpy(), m.fitted().to_numpy()[:4], rtol=1e-12)
+    unseen = pd.DataFrame({"herd": ["99"], "period": ["2"]})
+    fixed_only = m.predict(unseen, type="link")  # a new herd: random effect 0
+    assert float(fixed_only.iloc[0]) == pytest.approx(float(m.fixef.iloc[0] + m.fixef.iloc[1]), rel=1e-12)
