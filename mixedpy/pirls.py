@@ -232,6 +232,7 @@ class PirlsWorkspace:
         self.V = np.zeros((self.n, self.C.shape[1]))
         self.M = sp.csr_matrix((self.V.ravel(), self.C.ravel(), np.arange(self.n + 1) * self.C.shape[1]),
                                shape=(self.n, self.q))
+        self._sens = None
         self.Mt = self.M.T  # a CSC view sharing M's values (updated in place by set_theta)
         self.u = np.zeros(self.q)
         self._theta = None
@@ -346,6 +347,9 @@ class PirlsWorkspace:
             beta = self._beta0() if self.state is None or len(self.state.get("beta", ())) != self.p \
                 else self.state["beta"].copy()
         beta = np.asarray(beta, dtype=float).copy()
+        sens = self._sens
+        if not joint and u0 is None and sens is not None and np.array_equal(sens[0], self._theta):
+            u = sens[2] - sens[3] @ (beta - sens[1])  # û(β) to first order: dû/dβ = −A⁻¹MᵀWX
         fixed = self.offset + X @ beta
         eta = fixed + self.M @ u
         mu, pdev = self._eval(eta, u)
@@ -402,6 +406,8 @@ class PirlsWorkspace:
             if joint:
                 beta, fixed = b_new, fixed_new
         self.u = u.copy()
+        if not joint and self.p:  # the sensitivity of û to β, for the next evaluation at this θ
+            self._sens = (self._theta.copy(), beta.copy(), u.copy(), self.factor.solve(self._Mt(W[:, None] * X)))
         state = {"u": u, "beta": beta, "eta": eta, "mu": mu, "W": W, "pdev": pdev, "kernel": -(pdev - u @ u) / 2,
                  "ldL2": self.factor.logdet(), "iterations": it, "theta": np.asarray(theta, float).copy()}
         self.state = state
