@@ -76,16 +76,16 @@ class _BlockedFactor:
         self.d_pairs = (a, b, self.level[:, None] * (k1 * k1) + a * k1 + b)   # into D's flat blocks
         ia, jb = np.meshgrid(np.arange(k1), np.arange(k1, K), indexing="ij")
         ia, jb = ia.ravel(), jb.ravel()
-        self.b_pairs = (ia, jb, C[:, ia] * self.q2 + (C[:, jb] - self.q1))      # into B (q1 × q2)
+        self.b_pairs = (ia, jb, (C[:, ia] * self.q2 + (C[:, jb] - self.q1)).ravel())  # into B (q1 × q2)
         a2, b2 = np.triu_indices(K - k1)
         a2, b2 = a2 + k1, b2 + k1
-        self.s_pairs = (a2, b2, (C[:, a2] - self.q1) * self.q2 + (C[:, b2] - self.q1))
+        self.s_pairs = (a2, b2, ((C[:, a2] - self.q1) * self.q2 + (C[:, b2] - self.q1)).ravel())
         self._s_diag = np.diag_indices(self.q2)
 
     def refactor_rows(self, W: np.ndarray, V: np.ndarray) -> None:
         k1, q1, q2 = self.k1, self.q1, self.q2
         if k1 == 1:
-            D = np.bincount(self.level, weights=W * V[:, 0] ** 2, minlength=self.nlev1).reshape(-1, 1, 1)
+            D = np.bincount(self.level, weights=W * (V[:, 0] * V[:, 0]), minlength=self.nlev1).reshape(-1, 1, 1)
         else:
             a, b, idx = self.d_pairs
             D = np.bincount(idx.ravel(), weights=(W[:, None] * V[:, a] * V[:, b]).ravel(),
@@ -94,12 +94,13 @@ class _BlockedFactor:
             lower = np.tril_indices(k1, -1)
             D[:, lower[0], lower[1]] = D[:, lower[1], lower[0]]
         D = D + np.eye(k1)[None]
+        WV = W[:, None] * V
         ia, jb, idx = self.b_pairs
-        B = np.bincount(idx.ravel(), weights=(W[:, None] * V[:, ia] * V[:, jb]).ravel(),
-                        minlength=q1 * q2).reshape(q1, q2).astype(float)
+        B = np.bincount(idx, weights=(WV[:, ia] * V[:, jb]).ravel(),
+                        minlength=q1 * q2).reshape(q1, q2).astype(float, copy=False)
         a2, b2, idx = self.s_pairs
-        S = np.bincount(idx.ravel(), weights=(W[:, None] * V[:, a2] * V[:, b2]).ravel(),
-                        minlength=q2 * q2).reshape(q2, q2).astype(float)
+        S = np.bincount(idx, weights=(WV[:, a2] * V[:, b2]).ravel(),
+                        minlength=q2 * q2).reshape(q2, q2).astype(float, copy=False)
         S[self._s_diag] += 1.0  # only the upper triangle is filled, and only it is read below
         if k1 == 1:
             self.Dinv = 1.0 / D[:, 0, 0]
