@@ -420,3 +420,13 @@ def test_predict_newdata_without_response_columns():
     unseen = pd.DataFrame({"herd": ["99"], "period": ["2"]})
     fixed_only = m.predict(unseen, type="link")  # a new herd: random effect 0
     assert float(fixed_only.iloc[0]) == pytest.approx(float(m.fixef.iloc[0] + m.fixef.iloc[1]), rel=1e-12)
+
+
+def test_refit_checks_nagq():
+    m = _cbpp_fit()
+    assert m.refit(nagq=5).nagq == 5
+    with pytest.raises(ModelSpecError, match="nAGQ"):
+        m.refit(nagq=-2)
+    lmm = mixedpy.fit("prop ~ period + (1 | herd)", _cb())
+    with pytest.raises(ModelSpecError, match="nagq"):
+        lmm.refit(nagq=2)

@@ -238,6 +238,11 @@ class ModelSpec:
         if bad:
             raise ModelSpecError(f"a refit can change {', '.join(sorted(allowed))}; not {', '.join(bad)}")
         new = dict(changes)
+        if "nagq" in new:
+            if not self.is_glmm:
+                raise ModelSpecError("nagq belongs to generalized models (family='binomial', 'poisson')")
+            from .glm_response import check_nagq
+            new["nagq"] = check_nagq(new["nagq"], self.random)
         if "reml" in new and "method" not in new and self.method in ("reml", "ml", "known"):
             if self.method != "known":
                 new["method"] = "reml" if new["reml"] else "ml"
