@@ -12,6 +12,7 @@ not report converged warns (:class:`~mixedpy.errors.ConvergenceWarning`).
 """
 from __future__ import annotations
 
+import time
 import warnings
 from dataclasses import dataclass
 
@@ -101,17 +102,17 @@ def _snap(fun, x: np.ndarray, fx: float, nth: int, lower: np.ndarray) -> tuple[n
 
 
 def newton_polish(fun, x: np.ndarray, fx: float, lower: np.ndarray, max_steps: int = 3,
-                  tol: float = 1e-5) -> tuple[np.ndarray, float, np.ndarray | None, int, bool]:
+                  tol: float = 1e-5) -> tuple[np.ndarray, float, np.ndarray | None, int, bool, np.ndarray]:
     """Newton steps on finite-difference gradients and Hessian (the deviance is smooth): from a
     derivative-free optimum, or from a nearby point (the nAGQ = 0 optimum).  Coordinates at their
     lower bound with a gradient pushing outward stay there.  Returns (x, f(x), the Hessian near x or
-    None, steps taken, whether the last Newton step was below ``tol``).
+    None, steps taken, whether the last Newton step was below ``tol``, the last gradient).
 
     Examples
     --------
     >>> import numpy as np
     >>> f = lambda x: float((x[0] - 1) ** 2 + 2 * (x[1] + 0.5) ** 2 + 0.1 * x[0] ** 4)
-    >>> x, fx, H, k, ok = newton_polish(f, np.array([0.9, -0.45]), f(np.array([0.9, -0.45])), np.array([0.0, -np.inf]))
+    >>> x, fx, H, k, ok, g = newton_polish(f, np.array([0.9, -0.45]), f(np.array([0.9, -0.45])), np.array([0.0, -np.inf]))
     >>> x.round(6).tolist(), ok
     ([0.868838, -0.5], True)
     """
@@ -122,6 +123,7 @@ def newton_polish(fun, x: np.ndarray, fx: float, lower: np.ndarray, max_steps: i
 
     H, at = hessian(x), x.copy()
     steps, converged = 0, False
+    g = np.zeros_like(x)
     for _ in range(max_steps + 1):
         moved = np.max(np.abs(x - at))
         if moved > 1.0 or (steps in (3, 6) and moved > 1e-3):  # far, or slow: a fresh Hessian
@@ -155,7 +157,7 @@ def newton_polish(fun, x: np.ndarray, fx: float, lower: np.ndarray, max_steps: i
             break
     if np.max(np.abs(x - at)) > 1e-3:  # the standard errors come from this Hessian
         H = hessian(x)
-    return x, fx, H, steps, converged
+    return x, fx, H, steps, converged, g
 
 
 def optimize_glmm(spec: ModelSpec, ws: PirlsWorkspace, *, start: np.ndarray | None = None) -> GlmmEstimates:
@@ -208,18 +210,19 @@ def optimize_glmm(spec: ModelSpec, ws: PirlsWorkspace, *, start: np.ndarray | No
             return ws.deviance(x * sc)
         name = f"bobyqa ({'Laplace' if spec.nagq == 1 else f'nAGQ = {spec.nagq}'})"
         # Newton from the stage-1 optimum (close to this one); BOBYQA first where that fails
-        x, fx, hess, steps, ok = newton_polish(fun, x0, fun(x0), lower, max_steps=8)
+        t0 = time.perf_counter()
+        x, fx, hess, steps, ok, g = newton_polish(fun, x0, fun(x0), lower, max_steps=8)
         s2 = OptSummary(name.replace("bobyqa", "Newton"), x0, x, fx, 0, ok, "Newton steps from the nAGQ = 0 optimum",
                         np.zeros(len(x)), 0.0)
         if not ok or np.any(x[:nth][th_lower == 0] < 1e-3):
             s2 = bobyqa(fun, x0, lower, step=0.1, method=name)
             x, fx = _snap(fun, s2.theta, s2.fun, nth, lower)
-            x, fx, hess, steps, _ = newton_polish(fun, x, fx, lower)
+            x, fx, hess, steps, _, g = newton_polish(fun, x, fx, lower)
         params = x * sc
         hess = hess / np.outer(sc, sc) if hess is not None else None
         label = s2.method if s2.method.startswith("Newton") else s2.method + " + Newton"
         opt = OptSummary(f"{label} ({steps} Newton step{'s' if steps != 1 else ''})", x0 * sc, params, fx,
-                         count[0], bool(s2.converged or steps > 0), s2.message, np.zeros(len(x)), s2.seconds)
+                         count[0], bool(s2.converged or steps > 0), s2.message, g / sc, time.perf_counter() - t0)
         theta, beta, objective = params[:nth], params[nth:], fx
     if not opt.converged:
         warnings.warn(f"the optimizer ({opt.method}) did not report convergence after {opt.nfev} deviance "
@@ -229,6 +232,7 @@ def optimize_glmm(spec: ModelSpec, ws: PirlsWorkspace, *, start: np.ndarray | No
     vcov_rx = np.linalg.inv(ws.rx(theta, beta)) if ws.p else np.zeros((0, 0))
     st = ws.pirls(theta, beta)
     u = st["u"].copy()
+    pdev = float(np.sum(spec.family.dev_resids(ws.y, st["mu"], ws.wt)) + u @ u)
     return GlmmEstimates(opt=opt, stage1=stage1, theta=np.asarray(theta, float).copy(), beta=beta, u=u,
-                         b=ws.blups(theta, u), objective=float(objective), pdev=float(st["pdev"]),
+                         b=ws.blups(theta, u), objective=float(objective), pdev=pdev,
                          ldL2=float(st["ldL2"]), vcov_rx=vcov_rx, hessian=hess)
