@@ -121,14 +121,16 @@ def newton_polish(fun, x: np.ndarray, fx: float, lower: np.ndarray, max_steps: i
     def hessian(at):
         return fd_hessian(fun, at, step=5e-3, richardson=False, lower=lower)
 
-    H, at = hessian(x), x.copy()
+    # the Hessian's axis points give a first gradient for free (rougher: it only starts the steps)
+    (H, g), at = fd_hessian(fun, x, step=5e-3, richardson=False, lower=lower, with_gradient=True), x.copy()
+    rough = True
     steps, converged = 0, False
-    g = np.zeros_like(x)
-    for _ in range(max_steps + 1):
+    for _ in range(max_steps + 2):
         moved = np.max(np.abs(x - at))
         if moved > 1.0 or (steps in (3, 6) and moved > 1e-3):  # far, or slow: a fresh Hessian
             H, at = hessian(x), x.copy()
-        g = fd_gradient(fun, x, lower)
+        if not rough:
+            g = fd_gradient(fun, x, lower)
         free = ~((x <= lower) & (g > 0))
         if not free.any():
             converged = True
@@ -140,9 +142,13 @@ def newton_polish(fun, x: np.ndarray, fx: float, lower: np.ndarray, max_steps: i
             break
         d = np.zeros_like(x)
         d[free] = -np.linalg.solve(Hf, g[free])
-        if np.max(np.abs(d)) < tol:
+        if np.max(np.abs(d)) < tol or (rough and np.max(np.abs(d)) < 1e-3):
+            if rough:  # decide on an accurate gradient
+                rough = False
+                continue
             converged = True
             break
+        rough = False
         if steps == max_steps:
             break
         t = 1.0

@@ -41,7 +41,7 @@ def fd_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, lower: np.ndarr
     return g
 
 
-def _central(f: Callable, x: np.ndarray, h: np.ndarray, f0: float) -> np.ndarray:
+def _central(f: Callable, x: np.ndarray, h: np.ndarray, f0: float, forward_pairs: bool = False):
     d = len(x)
     H = np.zeros((d, d))
     E = np.diag(h)
@@ -51,19 +51,26 @@ def _central(f: Callable, x: np.ndarray, h: np.ndarray, f0: float) -> np.ndarray
         H[i, i] = (fp[i] - 2 * f0 + fm[i]) / h[i] ** 2
         for j in range(i):
             fpp = f(x + E[i] + E[j])
+            if forward_pairs:  # one point per pair, error O(h)
+                H[i, j] = H[j, i] = (fpp - fp[i] - fp[j] + f0) / (h[i] * h[j])
+                continue
             fmm = f(x - E[i] - E[j])
             # with the axis points: (f(+,+) + f(−,−) − f(+i) − f(−i) − f(+j) − f(−j) + 2 f0) / (2 hi hj)
             H[i, j] = H[j, i] = (fpp + fmm - fp[i] - fm[i] - fp[j] - fm[j] + 2 * f0) / (2 * h[i] * h[j])
-    return H
+    return H, (fp - fm) / (2 * h)
 
 
 def fd_hessian(f: Callable[[np.ndarray], float], x: np.ndarray, step: float = 1e-3,
                richardson: bool = True, scale: np.ndarray | None = None,
-               lower: np.ndarray | None = None) -> np.ndarray:
+               lower: np.ndarray | None = None, forward_pairs: bool = False,
+               with_gradient: bool = False):
     """The Hessian of ``f`` at ``x``: central differences with steps ``step`` × max(1, |x_i|) (or
     ``step`` × ``scale`` — e.g. standard errors — when given), Richardson-extrapolated from steps h
     and 2h (error O(h⁴)) when ``richardson``.  ``lower`` is accepted for symmetry with
     :func:`fd_gradient`; the points may cross it (a GLMM deviance is even in each scalar θ).
+    ``forward_pairs``: one point per off-diagonal pair (cheaper, error O(h): for Newton steps, not
+    for standard errors).  ``with_gradient``: also return the central-difference gradient from the
+    same points, as ``(H, g)``.
 
     Examples
     --------
@@ -74,8 +81,8 @@ def fd_hessian(f: Callable[[np.ndarray], float], x: np.ndarray, step: float = 1e
     x = np.asarray(x, dtype=float)
     h = step * (np.maximum(1.0, np.abs(x)) if scale is None else np.asarray(scale, dtype=float))
     f0 = float(f(x))
-    H1 = _central(f, x, h, f0)
-    if not richardson:
-        return H1
-    H2 = _central(f, x, 2 * h, f0)
-    return (4 * H1 - H2) / 3
+    H, g = _central(f, x, h, f0, forward_pairs)
+    if richardson:
+        H2, g2 = _central(f, x, 2 * h, f0, forward_pairs)
+        H, g = (4 * H - H2) / 3, (4 * g - g2) / 3
+    return (H, g) if with_gradient else H
