@@ -430,3 +430,25 @@ def test_refit_checks_nagq():
     lmm = mixedpy.fit("prop ~ period + (1 | herd)", _cb())
     with pytest.raises(ModelSpecError, match="nagq"):
         lmm.refit(nagq=2)
+
+
+def test_more_input_errors():
+    d = _cb().assign(w=lambda x: -x["size"], zero=0.0)
+    with pytest.raises(DataError, match="weights"):
+        mixedpy.fit("prop ~ period + (1 | herd)", d, family="binomial", weights="w")
+    with pytest.raises(DataError, match="offset"):
+        mixedpy.fit("incidence ~ period + offset(log(zero)) + (1 | herd)", d, family="poisson")
+    with pytest.raises(ModelSpecError, match="exactly two"):
+        mixedpy.fit("cbind(incidence, size, incidence) ~ period + (1 | herd)", d, family="binomial")
+    with pytest.raises(ModelSpecError, match="nAGQ"):
+        mixedpy.fit("prop ~ period + (1 | herd)", d, nAGQ=3)  # a linear model has no quadrature
+    with pytest.raises(ModelSpecError, match="relmat"):
+        mixedpy.fit("cbind(incidence, size - incidence) ~ period + (1 | herd)", d, family="binomial",
+                    relmat={"herd": None})
+    with pytest.raises(mixedpy.errors.ColumnNotFoundError):
+        mixedpy.fit("cbind(incidence, sizes - incidence) ~ period + (1 | herd)", d, family="binomial")
+    before = d.copy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mixedpy.fit("prop ~ period + (1 | herd)", d, family="binomial", weights="size")
+    pd.testing.assert_frame_equal(d, before)

@@ -72,15 +72,18 @@ def split_offsets(fixed: str) -> tuple[str, tuple[str, ...]]:
     return text, tuple(offsets)
 
 
-def _expression(expr: str, data: pd.DataFrame) -> np.ndarray:
-    """A numeric expression of columns (a plain column, or any formulaic expression via I(...))."""
+def _expression(expr: str, data: pd.DataFrame, what: str = "response") -> np.ndarray:
+    """A numeric expression of columns (a plain column, or any formulaic expression via I(...));
+    errors name ``what`` it is (the response, an offset)."""
     bare = expr.strip().strip("`")
-    if bare in data.columns:
-        col = data[bare]
-        if pd.api.types.is_bool_dtype(col.dtype):
-            return col.to_numpy(dtype=float)
-        return response_vector(bare, data)
-    return response_vector(f"I({expr})", data)
+    if bare in data.columns and pd.api.types.is_bool_dtype(data[bare].dtype):
+        return data[bare].to_numpy(dtype=float)
+    try:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            return response_vector(bare if bare in data.columns else f"I({expr})", data)
+    except DataError as exc:
+        raise DataError(str(exc).replace(f"response 'I({expr})'", f"{what} {expr!r}")
+                        .replace(f"response {('I(' + expr + ')')!r}", f"{what} {expr!r}")) from None
 
 
 def offset_vector(offsets: tuple[str, ...], data: pd.DataFrame) -> np.ndarray | None:
@@ -96,7 +99,7 @@ def offset_vector(offsets: tuple[str, ...], data: pd.DataFrame) -> np.ndarray | 
         return None
     out = np.zeros(len(data))
     for expr in offsets:
-        v = _expression(expr, data)
+        v = _expression(expr, data, "offset")
         if not np.all(np.isfinite(v)):
             raise DataError(f"offset({expr}) has non-finite values (e.g. log of zero) in "
                             f"{int((~np.isfinite(v)).sum())} rows")
