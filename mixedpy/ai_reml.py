@@ -363,6 +363,56 @@ class AIWorkspace(WhitenedWorkspace):
             dirs.append(self._on_pattern(sp.csr_matrix(self.Zs.T @ Dm @ self.Zs)))
         return Rinv, dR, dirs
 
+    # --- starting values ---------------------------------------------------------------------------
+    def starting_params(self) -> np.ndarray | None:
+        """Starting (θ, φ) from moments: P, the covariance between the traits of the least-squares
+        residuals (over the subjects observing both), split as R₀ = P/2 and G₀ = P/(2 · terms)
+        (heritability ½ as in the default start, but with the traits' own scales and correlation);
+        None when the structure is not ``us``/``diag`` of the terms' dimension or P is not positive
+        definite.
+
+        Examples
+        --------
+        >>> import numpy as np, mixedpy
+        >>> ped = mixedpy.Pedigree.from_frame(mixedpy.datasets.load("mrode_pedigree"))
+        >>> m = mixedpy.fit_multitrait(mixedpy.datasets.load("mrode_calves"), traits=["wwg", "pwg"],
+        ...                            fixed="sex", random="animal", relmat={"animal": ped})
+        >>> m.workspace.starting_params().round(3).tolist()
+        [1.0, 1.22, 0.399, -0.918, 1.22]
+        """
+        st = self.residual.structure
+        d = st.dim
+        if st.name not in ("us", "diag") or any(t.k != d for t in self.random.terms):
+            return None
+        beta = np.linalg.lstsq(self.X, self.y, rcond=None)[0] if self.p else np.zeros(0)
+        e = self.y - self.X @ beta
+        S, N = np.zeros((d, d)), np.zeros((d, d))
+        for b in self.residual.batches:
+            g, E = b.geometry, e[b.rows]
+            np.add.at(S, (g[:, :, None], g[:, None, :]), E[:, :, None] * E[:, None, :])
+            np.add.at(N, (g[:, :, None], g[:, None, :]), 1.0)
+        P = np.where(N > 0, S / np.maximum(N, 1.0), 0.0)
+        if st.name == "diag":
+            P = np.diag(np.diag(P))
+        if not P[0, 0] > 0:
+            return None
+        try:
+            L = np.linalg.cholesky(P / P[0, 0])
+        except np.linalg.LinAlgError:
+            return None
+        r, c = np.tril_indices(d, -1)
+        par = np.log(np.diag(L)) if st.name == "diag" else np.concatenate([np.log(np.diag(L)), L[r, c]])
+        phi = par[1:]
+        if not np.allclose(st.matrix(self.residual.full(phi)[0]), P / P[0, 0], rtol=1e-8, atol=1e-10):
+            return None
+        theta = np.zeros(self.ntheta)
+        LG = L / np.sqrt(len(self.random.terms))
+        for t in self.random.terms:
+            tr, tc = t.tril()
+            theta[t.theta_offset:t.theta_offset + t.ntheta] = LG[tr, tc]
+        params = np.concatenate([theta, phi])
+        return params if np.isfinite(self.deviance(params)) else None
+
     # --- the protocol ------------------------------------------------------------------------------
     def parts(self, params: np.ndarray) -> DevianceParts:
         """The deviance's pieces at (θ, φ) from the fixed-pattern factorization (those of the last

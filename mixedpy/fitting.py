@@ -138,6 +138,10 @@ def _start(spec: ModelSpec, ws, start, scale: np.ndarray) -> np.ndarray:
             raise ModelSpecError(f"start must have {len(spec.par_start)} elements (θ{', φ' if spec.nphi else ''}), "
                                  f"got {start.shape}")
         return start
+    own = getattr(ws, "starting_params", None)  # AI-REML engines start from moments (issue #15)
+    theta0 = own() if own is not None and not spec.parameters.structured else None
+    if theta0 is not None:
+        return theta0
     if spec.residual is not None or spec.parameters.structured:
         return spec.par_start * scale
     if hasattr(ws, "augmented") and random.terms:
