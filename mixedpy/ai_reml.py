@@ -410,8 +410,7 @@ class AIWorkspace(WhitenedWorkspace):
         for t in self.random.terms:
             tr, tc = t.tril()
             theta[t.theta_offset:t.theta_offset + t.ntheta] = LG[tr, tc]
-        params = np.concatenate([theta, phi])
-        return params if np.isfinite(self.deviance(params)) else None
+        return np.concatenate([theta, phi])   # G₀, R₀ positive definite: a finite deviance
 
     # --- the protocol ------------------------------------------------------------------------------
     def parts(self, params: np.ndarray) -> DevianceParts:
