@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import ConvergenceWarning, ModelSpecError
+from .laplace_gradient import has_analytic_gradient, laplace_gradient
 from .model.spec import ModelSpec
 from .optimize import OptSummary, bobyqa
 from .pirls import PirlsWorkspace
@@ -102,11 +103,13 @@ def _snap(fun, x: np.ndarray, fx: float, nth: int, lower: np.ndarray) -> tuple[n
 
 
 def newton_polish(fun, x: np.ndarray, fx: float, lower: np.ndarray, max_steps: int = 3,
-                  tol: float = 1e-5) -> tuple[np.ndarray, float, np.ndarray | None, int, bool, np.ndarray]:
+                  tol: float = 1e-5, grad=None) -> tuple[np.ndarray, float, np.ndarray | None, int, bool, np.ndarray]:
     """Newton steps on finite-difference gradients and Hessian (the deviance is smooth): from a
     derivative-free optimum, or from a nearby point (the nAGQ = 0 optimum).  Coordinates at their
     lower bound with a gradient pushing outward stay there.  Returns (x, f(x), the Hessian near x or
-    None, steps taken, whether the last Newton step was below ``tol``, the last gradient).
+    None, steps taken, whether the last Newton step was below ``tol``, the last gradient).  With
+    ``grad`` (an analytic gradient) the Hessians are central differences of it (2 d gradients instead
+    of 2 d² deviances).
 
     Examples
     --------
@@ -116,14 +119,20 @@ def newton_polish(fun, x: np.ndarray, fx: float, lower: np.ndarray, max_steps: i
     >>> x.round(6).tolist(), ok
     ([0.868838, -0.5], True)
     """
-    from .hessian import fd_gradient, fd_hessian
+    from .hessian import fd_gradient, fd_hessian, hessian_from_gradient
 
     def hessian(at):
+        if grad is not None:
+            return hessian_from_gradient(grad, at, step=1e-3)
         return fd_hessian(fun, at, step=5e-3, richardson=False, lower=lower)
 
-    # the Hessian's axis points give a first gradient for free (rougher: it only starts the steps)
-    (H, g), at = fd_hessian(fun, x, step=5e-3, richardson=False, lower=lower, with_gradient=True), x.copy()
-    rough = True
+    if grad is not None:
+        H, g, at, rough = hessian(x), grad(x), x.copy(), False
+        fd_gradient = lambda f, z, lo: grad(z)
+    else:
+        # the Hessian's axis points give a first gradient for free (rougher: it only starts the steps)
+        (H, g), at = fd_hessian(fun, x, step=5e-3, richardson=False, lower=lower, with_gradient=True), x.copy()
+        rough = True
     steps, converged = 0, False
     for _ in range(max_steps + 2):
         moved = np.max(np.abs(x - at))
@@ -190,7 +199,9 @@ def optimize_glmm(spec: ModelSpec, ws: PirlsWorkspace, *, start: np.ndarray | No
         theta0 = start[:nth].copy()
         beta_start = start[nth:] if len(start) > nth else None
     f0 = lambda th: ws.deviance(th)
-    s1 = bobyqa(f0, theta0, th_lower, step=0.75, method="bobyqa (nAGQ = 0)")
+    # stage 1 to a coarse tolerance when stage 2's Newton steps follow (they take the last digits)
+    s1 = bobyqa(f0, theta0, th_lower, step=0.75, method="bobyqa (nAGQ = 0)",
+                xtol=1e-10 if spec.nagq == 0 else 1e-3)
     th1, fx1 = _snap(f0, s1.theta, s1.fun, nth, th_lower)
     st = ws.pirls(th1, None)
     beta1 = st["beta"].copy()
@@ -217,13 +228,18 @@ def optimize_glmm(spec: ModelSpec, ws: PirlsWorkspace, *, start: np.ndarray | No
         name = f"bobyqa ({'Laplace' if spec.nagq == 1 else f'nAGQ = {spec.nagq}'})"
         # Newton from the stage-1 optimum (close to this one); BOBYQA first where that fails
         t0 = time.perf_counter()
-        x, fx, hess, steps, ok, g = newton_polish(fun, x0, fun(x0), lower, max_steps=8)
+        grad = None
+        if has_analytic_gradient(ws):
+            def grad(x):
+                count[0] += 1
+                return laplace_gradient(ws, x * sc)[1] * sc
+        x, fx, hess, steps, ok, g = newton_polish(fun, x0, fun(x0), lower, max_steps=8, grad=grad)
         s2 = OptSummary(name.replace("bobyqa", "Newton"), x0, x, fx, 0, ok, "Newton steps from the nAGQ = 0 optimum",
                         np.zeros(len(x)), 0.0)
         if not ok or np.any(x[:nth][th_lower == 0] < 1e-3):
             s2 = bobyqa(fun, x0, lower, step=0.1, method=name)
             x, fx = _snap(fun, s2.theta, s2.fun, nth, lower)
-            x, fx, hess, steps, _, g = newton_polish(fun, x, fx, lower)
+            x, fx, hess, steps, _, g = newton_polish(fun, x, fx, lower, grad=grad)
         params = x * sc
         hess = hess / np.outer(sc, sc) if hess is not None else None
         label = s2.method if s2.method.startswith("Newton") else s2.method + " + Newton"

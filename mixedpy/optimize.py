@@ -111,16 +111,17 @@ def _simplex(x0: np.ndarray, bounds) -> np.ndarray:
     return np.array(pts)
 
 
-def _bobyqa(f: _Counted, x0: np.ndarray, lower: np.ndarray, step: float = 0.75) -> optimize.OptimizeResult:
+def _bobyqa(f: _Counted, x0: np.ndarray, lower: np.ndarray, step: float = 0.75,
+            xtol: float = 1e-10) -> optimize.OptimizeResult:
     """Powell's BOBYQA through NLopt (as lme4's default ``nloptwrap`` and MixedModels.jl)."""
     import nlopt
 
     opt = nlopt.opt(nlopt.LN_BOBYQA, len(x0))
     opt.set_lower_bounds(np.where(np.isfinite(lower), lower, -np.inf))
     opt.set_min_objective(lambda x, grad: f(np.array(x)))
-    opt.set_ftol_rel(1e-12)
-    opt.set_ftol_abs(1e-10)
-    opt.set_xtol_abs(1e-10)
+    opt.set_ftol_rel(1e-12 if xtol <= 1e-10 else 0.0)
+    opt.set_ftol_abs(1e-10 if xtol <= 1e-10 else 0.0)
+    opt.set_xtol_abs(xtol)
     opt.set_maxeval(100_000)
     opt.set_initial_step(np.maximum(step * np.abs(x0), step if step >= 0.5 else 0.01))
     try:
@@ -132,9 +133,10 @@ def _bobyqa(f: _Counted, x0: np.ndarray, lower: np.ndarray, step: float = 0.75) 
 
 
 def bobyqa(fun: Callable[[np.ndarray], float], x0: np.ndarray, lower: np.ndarray, step: float = 0.75,
-           method: str = "bobyqa") -> OptSummary:
+           method: str = "bobyqa", xtol: float = 1e-10) -> OptSummary:
     """One BOBYQA run (NLopt) from ``x0`` with initial steps ``step`` × |x0| (at least ``step`` when
     ``step`` ≥ 0.5, else 0.01): the GLMM stages, which start near their optimum, use small steps.
+    ``xtol``: the absolute tolerance in x (a coarse one when Newton steps follow).
 
     Examples
     --------
@@ -152,9 +154,9 @@ def bobyqa(fun: Callable[[np.ndarray], float], x0: np.ndarray, lower: np.ndarray
     if len(x0) == 1:  # NLopt's BOBYQA needs two or more variables: Powell's method (Brent line search)
         bounds = [(None if not np.isfinite(lo) else float(lo), None) for lo in lower]
         res = optimize.minimize(f, x0, method="Powell", bounds=bounds,
-                                options={"xtol": 1e-8, "ftol": 1e-13, "maxfev": 2000})
+                                options={"xtol": max(1e-8, xtol), "ftol": 1e-13, "maxfev": 2000})
     else:
-        res = _bobyqa(f, x0, np.asarray(lower, dtype=float), step=step)
+        res = _bobyqa(f, x0, np.asarray(lower, dtype=float), step=step, xtol=xtol)
     x = f.best_x if f.best_x is not None else x0
     return OptSummary(method, x0, x, f.best_f, f.n, bool(res.success), str(res.message), np.zeros(len(x0)),
                       time.perf_counter() - t0)

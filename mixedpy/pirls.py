@@ -135,6 +135,40 @@ class _BlockedFactor:
     def logdet(self) -> float:
         return self.ldD + (2.0 * float(np.sum(np.log(np.diag(self.cf[0])))) if self.q2 else 0.0)
 
+    def entries(self, rows: np.ndarray, cols: np.ndarray) -> np.ndarray:
+        """(A⁻¹)[rows, cols] for index pairs on A's pattern (two first-term indices are of one level).
+
+        Examples
+        --------
+        >>> import numpy as np, mixedpy
+        >>> from mixedpy.model.spec import model_spec
+        >>> s = model_spec("r2 ~ Anger + (1 | id) + (1 | item)", mixedpy.datasets.load("verbagg"),
+        ...                family="binomial")
+        >>> ws = PirlsWorkspace(s.fixed.X, s.fixed.y, s.random, s.family, s.prior_weights)
+        >>> st = ws.pirls(np.array([1.0, 0.5]), np.array([0.0, 0.05]))
+        >>> r, c = ws.C[:3, 0], ws.C[:3, 1]
+        >>> A = (ws.M.T @ sp.diags(st["W"]) @ ws.M + sp.eye(ws.q)).toarray()
+        >>> bool(np.allclose(ws.factor.entries(r, c), np.linalg.inv(A)[r, c]))
+        True
+        """
+        q1, k1 = self.q1, self.k1
+        Sinv = la.cho_solve(self.cf, np.eye(self.q2), check_finite=False) if self.q2 else np.zeros((0, 0))
+        GS = self.DiB @ Sinv                                     # −(A⁻¹)₁₂
+        G = self.DiB.reshape(self.nlev1, k1, self.q2)
+        Dinv = self.Dinv[:, None, None] if k1 == 1 else self.Dinv
+        blocks = Dinv + np.einsum("laj,lbj->lab", GS.reshape(self.nlev1, k1, self.q2), G)
+        out = np.empty(len(rows))
+        r1, c1 = rows < q1, cols < q1
+        both = r1 & c1
+        out[both] = blocks[rows[both] // k1, rows[both] % k1, cols[both] % k1]
+        m = r1 & ~c1
+        out[m] = -GS[rows[m], cols[m] - q1]
+        m = ~r1 & c1
+        out[m] = -GS[cols[m], rows[m] - q1]
+        m = ~r1 & ~c1
+        out[m] = Sinv[rows[m] - q1, cols[m] - q1]
+        return out
+
     def inverse_blocks(self, idx: np.ndarray) -> np.ndarray:
         """Diagonal blocks (index blocks of one term, nblock × k) of A⁻¹."""
         Sinv = la.cho_solve(self.cf, np.eye(self.q2), check_finite=False) if self.q2 else np.zeros((0, 0))
