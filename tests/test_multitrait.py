@@ -302,3 +302,24 @@ def test_ai_ml_fit_equals_derivative_free_fit():
     assert m.deviance <= b.deviance + 1e-6
     np.testing.assert_allclose(m.term_covariance(m.random.terms[0]), b.term_covariance(b.random.terms[0]),
                                rtol=1e-3, atol=1e-4)
+
+
+def test_ai_gradient_with_a_second_iid_term():
+    """Two random terms (relmat 2-column animal, iid 1-column group) and the us residual: the
+    fixed-pattern deviance is the whitened engine's, the gradient the central differences'."""
+    from mixedpy.whitened import WhitenedWorkspace
+    ped, _, wide = _herd()
+    wide = wide.assign(grp=np.random.default_rng(5).choice(list("abcdef"), len(wide)))
+    long = wide.melt(id_vars=["animal", "sex", "grp"], value_vars=["y1", "y2"], var_name="trait",
+                     value_name="y").dropna()
+    long["trait"] = pd.Categorical(long["trait"], categories=["y1", "y2"])
+    m = mixedpy.fit("y ~ 0 + trait + trait:sex + (0 + trait | animal) + (1 | grp)", long, relmat={"animal": ped},
+                    residual="us(trait | animal)")
+    ws, s = m.workspace, m.spec
+    assert type(ws).__name__ == "AIWorkspace" and m.optinfo.method == "ai-newton" and m.optinfo.converged
+    x = m.theta + 0.1
+    f, g, _ = ws.deviance_gradient_information(x)
+    ref = WhitenedWorkspace(s.fixed.X, s.fixed.y, s.random, s.residual, "auto", list(s.structures))
+    assert f == pytest.approx(ref.deviance(x), abs=1e-9)
+    fd = np.array([(ws.deviance(x + 1e-5 * e) - ws.deviance(x - 1e-5 * e)) / 2e-5 for e in np.eye(len(x))])
+    np.testing.assert_allclose(g, fd, rtol=1e-5, atol=1e-6)
