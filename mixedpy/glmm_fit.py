@@ -4,10 +4,12 @@
     stage 2 (nAGQ ≥ 1):  from there, minimize over (θ, β) the Laplace (nAGQ = 1) or adaptive
                          Gauss-Hermite (nAGQ > 1) deviance, u from the PIRLS at each (θ, β)
 
-Stage 1 uses BOBYQA (NLopt) as glmer.  Stage 2 starts close to its optimum, so it takes Newton steps
-on finite-difference gradients and Hessian (β in units of its stage-1 standard errors); where they
-fail (an indefinite Hessian, a variance at its bound) BOBYQA runs first and Newton steps polish its
-optimum.  The final Hessian gives glmer's ``use.hessian`` standard errors.  A fit the optimizer does
+Stage 1 uses BOBYQA (NLopt) as glmer (to a coarse tolerance when stage 2 follows).  Stage 2 starts
+close to its optimum, so it takes Newton steps (β in units of its stage-1 standard errors) on the
+analytic gradient of :mod:`mixedpy.laplace_gradient` (canonical links, dense or blocked engine) with
+Hessians from its central differences, or else on finite-difference gradients and Hessians; where
+they fail (an indefinite Hessian, a variance at its bound) BOBYQA runs first and Newton steps polish
+its optimum.  The final Hessian gives glmer's ``use.hessian`` standard errors.  A fit the optimizer does
 not report converged warns (:class:`~mixedpy.errors.ConvergenceWarning`).
 """
 from __future__ import annotations
