@@ -51,6 +51,9 @@ def fit_model(spec: ModelSpec, *, start: np.ndarray | None = None, fixed: Mappin
     319.6543
     """
     if spec.is_glmm:
+        if fixed:
+            raise ModelSpecError("fixed= (θ elements held at values) is not available for generalized mixed "
+                                 "models; profile them with the workspace's deviance over (θ, β)")
         return _fit_glmm(spec, start=start)
     ws = workspace_for(spec)
     ws.n_threads = spec.n_threads
