@@ -4,12 +4,15 @@ others, φ of a residual structure): for values reported as functions of them.
 Every reported variance parameter g (a variance, SD, covariance or correlation of a random term —
 as the structure's ``report`` gives it — or a row of ``residual_parameters``) is a function g(p, σ²)
 of the parameter vector p and σ², homogeneous in σ²: g = (σ²)^a · h(p) with a = 0 (correlations,
-AR(1), spatial ranges), ½ (SDs) or 1 (variances, covariances).  Four kinds of constrained
+AR(1), spatial ranges), ½ (SDs) or 1 (variances, covariances).  Five kinds of constrained
 minimization cover them all (ML deviance; a REML fit is refitted with ML):
 
 * **coordinate** (a = 0, h depends on one p_j): the deviance is profiled over p_j (σ² profiled
   analytically) and the ends mapped through g — profile intervals are invariant under a monotone
   change of parameter.
+* **row-scaled** (a = 0, g > 0 homogeneous of degree 1 in the p it depends on: the SD of a GLMM's
+  vector term, ‖row of T‖): those p are scaled to give g = x (one of them, the largest, held at
+  its estimate so that the rest is a parameterization), the others minimized.
 * **solved** (a = 0, h depends on several p): one coordinate p_c along which g sweeps its range
   is solved from h(p) = x (a root in one variable) and the rest minimized, σ² profiled.
 * **scaled** (a > 0, h > 0): σ² = (x / h(p))^(1/a) is eliminated and the ML deviance
@@ -142,6 +145,15 @@ def _dependence(g: Reported, p, s2) -> np.ndarray:
     return dep
 
 
+def _homogeneous(g: Reported, p, dep) -> bool:
+    """Whether g is positive and homogeneous of degree 1 in the coordinates it depends on (an SD of a
+    term's row of T: scaling the row scales the SD)."""
+    g0 = g.value(p, 1.0)
+    q = p.copy()
+    q[dep] *= 2.0
+    return g0 > 0 and bool(np.isclose(g.value(q, 1.0), 2.0 * g0, rtol=1e-9))
+
+
 def _sweeper(g: Reported, p, dep, need_sign: bool) -> int | None:
     """The coordinate along which g sweeps the widest range (crossing 0 when ``need_sign``)."""
     best, width = None, 0.0
@@ -209,6 +221,20 @@ def _profile(g: Reported, m: _Model) -> Profile | None:
         return Profile(name=g.name, estimate=float(p[j]), lower_bound=lo, upper_bound=np.inf,
                        objective=_guard(obj), u0=p[keep], u_bounds=[b for i, b in enumerate(m.bounds) if keep[i]],
                        scale=m.scales[j], transform=transform, is_fixed=j in m.fixed)
+    if a == 0 and _homogeneous(g, p, dep):  # an SD of a vector term: scale its row of T
+        c = int(np.flatnonzero(dep)[np.argmax(np.abs(p[dep]))])
+        keep = np.arange(len(p)) != c
+
+        def obj(x, u):
+            q = np.empty(len(p))
+            q[keep], q[c] = u, p[c]
+            v = g.value(q, 1.0)
+            if not (x > 0 and v > 0):
+                return BIG
+            q[dep] *= x / v
+            return m.deviance(q)
+        return Profile(name=g.name, estimate=g0, lower_bound=0.0, upper_bound=np.inf, objective=_guard(obj),
+                       u0=p[keep], u_bounds=[b for i, b in enumerate(m.bounds) if keep[i]], scale=abs(g0) or 1.0)
     if a == 0:  # solved
         c = _sweeper(g, p, dep, need_sign=False)
         if c is None:
