@@ -189,8 +189,12 @@ class AIWorkspace(WhitenedWorkspace):
         return blas_limit(large=self.q >= LARGE_SCHUR, n_threads=getattr(self, "n_threads", None))
 
     def _evaluate(self, params: np.ndarray, reml: bool, derivatives: bool) -> dict:
-        with blas_limit(large=False):
-            return self._evaluate_at(np.asarray(params, dtype=float), reml, derivatives)
+        # far steps can overflow R(φ) = exp(…): then the deviance is infinite, without warnings
+        with blas_limit(large=False), np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+            out = self._evaluate_at(np.asarray(params, dtype=float), reml, derivatives)
+        if not np.isfinite(out["f"]) or ("g" in out and not np.all(np.isfinite(out["g"]))):
+            raise FloatingPointError("the deviance is not finite here")
+        return out
 
     def _evaluate_at(self, params: np.ndarray, reml: bool, derivatives: bool) -> dict:
         theta, phi = self.split(params)

@@ -119,7 +119,14 @@ def optimize_theta(spec: ModelSpec, ws, *, start: np.ndarray | None = None,
             method = "bobyqa"
         # --- engines with an information matrix (AI-REML Newton steps; issue #19) ---
         if getattr(obj, "has_information", False) and not fixed and spec.optimizer in ("lbfgs", "lbfgsb"):
-            opt = minimize_information(lambda th: ws.deviance_gradient_information(th, reml), fun, x0, lower)
+            own = getattr(ws, "starting_params", None) if start is None else None
+            x_ai = own() if own is not None else None  # multi-trait AI-REML: a start from moments (#15)
+            opt = minimize_information(lambda th: ws.deviance_gradient_information(th, reml), fun,
+                                       x0 if x_ai is None else x_ai, lower)
+            if not opt.converged and own is not None and len(x0):
+                # ... and, failing, the derivative-free path from the usual start (issue #15)
+                other = minimize_deviance(fun, x0, lower, "bobyqa", fun_and_grad=fg, scale=sc)
+                opt = other if other.fun < opt.fun else opt
         # --- end issue #19 ---
         else:
             opt = minimize_deviance(fun, x0, lower, method, fun_and_grad=fg, scale=sc)
@@ -141,10 +148,6 @@ def _start(spec: ModelSpec, ws, start, scale: np.ndarray) -> np.ndarray:
             raise ModelSpecError(f"start must have {len(spec.par_start)} elements (θ{', φ' if spec.nphi else ''}), "
                                  f"got {start.shape}")
         return start
-    own = getattr(ws, "starting_params", None)  # AI-REML engines start from moments (issue #15)
-    theta0 = own() if own is not None and not spec.parameters.structured else None
-    if theta0 is not None:
-        return theta0
     if spec.residual is not None or spec.parameters.structured:
         return spec.par_start * scale
     if hasattr(ws, "augmented") and random.terms:
