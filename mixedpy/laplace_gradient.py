@@ -32,8 +32,8 @@ import numpy as np
 
 
 def has_analytic_gradient(ws) -> bool:
-    """Whether :func:`laplace_gradient` applies: canonical link, Laplace (nAGQ ≤ 1), a dense or
-    blocked factor.
+    """Whether :func:`laplace_gradient` applies: a plain :class:`~mixedpy.pirls.PirlsWorkspace`
+    (not a subclass with another layout), canonical link, Laplace (nAGQ ≤ 1), a dense or blocked factor.
 
     Examples
     --------
@@ -45,6 +45,9 @@ def has_analytic_gradient(ws) -> bool:
     >>> has_analytic_gradient(PirlsWorkspace(s.fixed.X, s.fixed.y, s.random, s.family, s.prior_weights))
     True
     """
+    from .pirls import PirlsWorkspace
+    if type(ws) is not PirlsWorkspace:  # the formulas read its layout of M = ZΛ (rows V on columns C)
+        return False
     fam = ws.family
     return bool(fam.is_canonical and fam.name in ("binomial", "poisson") and ws.nagq <= 1
                 and not ws._sparse and ws.q > 0)
