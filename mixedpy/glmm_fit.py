@@ -89,6 +89,10 @@ def workspace_for_glmm(spec: ModelSpec) -> PirlsWorkspace:
     if not spec.random.terms:
         raise ModelSpecError("a generalized mixed model needs at least one random term; without one it is "
                              "a GLM (use statsmodels' GLM)")
+    if spec.structures is not None and any(st.kind != "iid" for st in spec.structures):
+        from .pirls_latent import LatentPirlsWorkspace  # relmat terms: the latent design
+        return LatentPirlsWorkspace(spec.fixed.X, spec.fixed.y, spec.random, spec.structures, spec.family,
+                                    spec.prior_weights, spec.offset, spec.nagq)
     return PirlsWorkspace(spec.fixed.X, spec.fixed.y, spec.random, spec.family, spec.prior_weights,
                           spec.offset, spec.nagq)
 

@@ -442,7 +442,7 @@ def test_more_input_errors():
         mixedpy.fit("cbind(incidence, size, incidence) ~ period + (1 | herd)", d, family="binomial")
     with pytest.raises(ModelSpecError, match="nAGQ"):
         mixedpy.fit("prop ~ period + (1 | herd)", d, nAGQ=3)  # a linear model has no quadrature
-    with pytest.raises(ModelSpecError, match="relmat"):
+    with pytest.raises(mixedpy.errors.DataTypeError, match=r"relmat\['herd'\]"):  # not a K
         mixedpy.fit("cbind(incidence, size - incidence) ~ period + (1 | herd)", d, family="binomial",
                     relmat={"herd": None})
     with pytest.raises(mixedpy.errors.ColumnNotFoundError):

@@ -28,7 +28,7 @@ LAYERS = [
     ["mixedpy.estimates"],
     ["mixedpy.solution", "mixedpy.model.protocol", "mixedpy.model"],
     ["mixedpy.whitened", "mixedpy.ai_reml"],
-    ["mixedpy.genetics.mme", "mixedpy.genetics.tridiagonal", "mixedpy.objective", "mixedpy.pirls",
+    ["mixedpy.genetics.mme", "mixedpy.genetics.tridiagonal", "mixedpy.objective", "mixedpy.pirls", "mixedpy.pirls_latent",
      "mixedpy.laplace_gradient"],
     ["mixedpy.gradient", "mixedpy.whitened_gradient", "mixedpy.objective_dense", "mixedpy.genetics.elimination",
      "mixedpy.agq"],

@@ -392,7 +392,7 @@ def glmm_spec(formula: str, data, family, nagq: int = 1, *, weights=None, engine
     if method not in (None, "ml") or reml is not True and reml is not False:
         raise ModelSpecError(f"generalized mixed models are fitted by maximum likelihood (Laplace or "
                              f"quadrature); method={method!r} does not apply")
-    for name, value in (("relmat", relmat), ("variances", variances), ("residual", residual)):
+    for name, value in (("variances", variances), ("residual", residual)):
         if value is not None:
             raise ModelSpecError(f"{name}= is not available for generalized mixed models (family={family!r})")
     if engine not in ENGINES:
@@ -415,13 +415,20 @@ def glmm_spec(formula: str, data, family, nagq: int = 1, *, weights=None, engine
     fixed_text, offsets = split_offsets(frame.formula.fixed)
     y, wt = glm_response(frame.formula.response, frame.data, family, None if w_all is None else w_all[pos])
     fixed = fixed_design(frame.formula.response, fixed_text, frame.data, y=y)
-    random = random_design(frame.formula.random, frame.data, residual=False)
+    structures = None
+    if relmat:  # relationship matrices: terms over all levels of K (ancestors too), latent PIRLS engine
+        random, structures = relmat_design(frame.formula.random, frame.data, relmat)
+        structures = tuple(structures)
+        if nagq > 1:
+            raise ModelSpecError(f"nAGQ = {nagq} (quadrature) is not available with relmat; use nAGQ = 1 or 0")
+    else:
+        random = random_design(frame.formula.random, frame.data, residual=False)
     nagq = check_nagq(nagq, random)
     offset = offset_vector(offsets, frame.data)
     n = len(y)
     check_sizes(n, fixed.X.shape[1], random, lme4_rule=False)
-    for t in random.terms:
-        if t.nlev * t.k > n:
+    for t, st in zip(random.terms, structures or [None] * len(random.terms)):
+        if (st is None or st.kind == "iid") and t.nlev * t.k > n:
             raise DataError(f"number of observations (={n}) < number of random effects (={t.nlev * t.k}) "
                             f"for term {t.source}; the random-effects parameters are unidentifiable")
     warn_same_grouping(random)
@@ -430,7 +437,7 @@ def glmm_spec(formula: str, data, family, nagq: int = 1, *, weights=None, engine
     return ModelSpec(formula=formula if isinstance(formula, str) else frame.formula.text, frame=frame,
                      fixed=fixed, random=random, method="ml", reml=False, optimizer="bobyqa",
                      engine=engine, n_threads=n_threads, data_name=name, family=family, nagq=nagq,
-                     offset=ro[1], offset_terms=offsets, prior_weights=ro[0])
+                     offset=ro[1], offset_terms=offsets, prior_weights=ro[0], structures=structures)
 
 
 def _readonly(a):
