@@ -157,9 +157,9 @@ class LatentPirlsWorkspace:
         >>> K = pd.DataFrame(np.eye(15), index=d["herd"].cat.categories, columns=d["herd"].cat.categories)
         >>> m = mixedpy.fit("cbind(incidence, size - incidence) ~ period + (1 | herd)", d,
         ...                 family="binomial", relmat={"herd": K})
-        >>> st = m.workspace.pirls(m.theta, None)
+        >>> st = m.workspace.pirls(m.theta, None)   # β in the PIRLS (glmer's nAGQ = 0 step)
         >>> st["beta"].round(4).tolist()
-        [-1.3985, -0.9923, -1.1287, -1.5803]
+        [-1.3605, -0.9761, -1.111, -1.5596]
         """
         M = self._M(theta)
         X, link, fam = self.X, self.family.link, self.family
