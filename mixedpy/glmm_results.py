@@ -526,9 +526,11 @@ class GlmmResult:
             raise ModelSpecError(f"likelihood-ratio tests compare models of one family; got {sorted(map(str, kinds))}")
         return compare(*models, names=names)
 
-    def confint(self, method: str = "wald", level: float = 0.95) -> pd.DataFrame:
-        """Confidence intervals of the fixed effects: Wald (estimate ± z SE, glmer's
-        ``confint(m, method = "Wald")``, whose variance-parameter rows are NA and left out here).
+    def confint(self, method: str = "wald", level: float = 0.95, **kwargs) -> pd.DataFrame:
+        """Confidence intervals, as for linear models (:func:`mixedpy.inference.confint.confint`):
+        ``"wald"`` (fixed effects, estimate ± z SE with the Hessian SEs: glmer's ``method = "Wald"``),
+        ``"profile"`` (the Laplace deviance profiled over (θ, β): SDs, correlations and fixed effects,
+        lme4's ``profile``), ``"bootstrap"`` (parametric, through :meth:`simulate`; ``nsim``, ``seed``).
 
         Examples
         --------
@@ -537,15 +539,26 @@ class GlmmResult:
         ...                 mixedpy.datasets.load("cbpp"), family="binomial")
         >>> m.confint().round(3).iloc[0].tolist()
         [-1.854, -0.943]
+        >>> m.confint(method="profile").round(3).loc["sd_(Intercept)|herd"].tolist()
+        [0.346, 1.1]
         """
-        if str(method).lower() != "wald":
-            raise ModelSpecError(f"confint method {method!r} is not available for GLMMs yet; use 'wald'")
-        if not 0 < level < 1:
-            raise ModelSpecError(f"level must be in (0, 1), got {level!r}")
-        ct = self.coef_table
-        z = stats.norm.ppf(0.5 + level / 2)
-        lo, hi = f"{100 * (1 - level) / 2:g} %", f"{100 * (1 + level) / 2:g} %"
-        return pd.DataFrame({lo: ct["estimate"] - z * ct["se"], hi: ct["estimate"] + z * ct["se"]})
+        from .inference.confint import confint
+        return confint(self, method=method, level=level, **kwargs)
+
+    def heritability(self, group: str) -> pd.Series:
+        """h² on the liability scale of a binomial model (threshold model with ``relmat``); see
+        :func:`mixedpy.inference.heritability.heritability`.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("cbind(incidence, size - incidence) ~ period + (1 | herd)",
+        ...                 mixedpy.datasets.load("cbpp"), family="binomial")
+        >>> round(float(m.heritability("herd")["estimate"]), 4)   # σ²_herd / (σ²_herd + π²/3)
+        0.1114
+        """
+        from .inference.heritability import heritability
+        return heritability(self, group)
 
     def simulate(self, nsim: int = 1, seed=None, include_random: bool = False) -> pd.DataFrame:
         """Responses simulated from the fitted model (glmer's ``simulate``): new random effects
