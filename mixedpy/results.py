@@ -48,7 +48,32 @@ def _frames_copy(frames: dict) -> dict:
     return {k: v.copy() for k, v in frames.items()}
 
 
-class LmmResult:
+class FrozenResult:
+    """What every fitted model shares: attributes fixed at construction (setting or deleting one
+    raises :class:`~mixedpy.errors.FrozenResultError`) and the views of its specification.
+
+    Examples
+    --------
+    >>> import mixedpy
+    >>> m = mixedpy.fit("Yield ~ 1 + (1 | Batch)", mixedpy.datasets.load("dyestuff"))
+    >>> isinstance(m, FrozenResult), m.frame.data.shape
+    (True, (30, 2))
+    """
+
+    def __setattr__(self, name, value):
+        raise FrozenResultError(f"{type(self).__name__} is frozen: cannot set {name!r}")
+
+    def __delattr__(self, name):
+        raise FrozenResultError(f"{type(self).__name__} is frozen: cannot delete {name!r}")
+
+    formula = property(lambda self: self.spec.formula, doc="The formula as given.")
+    frame = property(lambda self: self.spec.frame, doc="The model frame (rows and columns used).")
+    random = property(lambda self: self.spec.random, doc="The random-effects design.")
+    data_name = property(lambda self: self.spec.data_name, doc="Name of the data in summaries.")
+    dropped_rows = property(lambda self: self.spec.frame.dropped_rows, doc="Rows dropped for NAs.")
+
+
+class LmmResult(FrozenResult):
     """A fitted linear mixed model (or a linear model when the formula has no random term).
 
     Frozen: every field is given to the constructor, arrays are read-only, pandas views
@@ -106,22 +131,11 @@ class LmmResult:
         d["sigma"] = float(estimates.solution.sigma)
         d["nobs"] = len(spec.fixed.y)
 
-    def __setattr__(self, name, value):
-        raise FrozenResultError(f"LmmResult is frozen: cannot set {name!r}")
-
-    def __delattr__(self, name):
-        raise FrozenResultError(f"LmmResult is frozen: cannot delete {name!r}")
-
     # --- the model -----------------------------------------------------------------------------
-    formula = property(lambda self: self.spec.formula, doc="The formula as given.")
-    frame = property(lambda self: self.spec.frame, doc="The model frame (rows and columns used).")
     fixed = property(lambda self: self.spec.fixed, doc="y and X.")
-    random = property(lambda self: self.spec.random, doc="The random-effects design.")
     reml = property(lambda self: self.spec.reml, doc="Whether the REML criterion was the objective.")
     method = property(lambda self: self.spec.method, doc="The estimation method.")
-    data_name = property(lambda self: self.spec.data_name, doc="Name of the data in summaries.")
     structures = property(lambda self: self.spec.structures, doc="Relationship structure per term.")
-    dropped_rows = property(lambda self: self.spec.frame.dropped_rows, doc="Rows dropped for NAs.")
     raw_variances = property(lambda self: self.estimates.raw_variances)
 
     # --- animal models at scale (issue #19) ---------------------------------------------------------
