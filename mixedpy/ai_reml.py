@@ -49,7 +49,7 @@ from .covariance.residual import ResidualDesign
 from .design.random import RandomDesign
 from .deviance import DevianceParts, dof, profiled_deviance
 from .genetics.elimination import EliminationFactor
-from .genetics.mme import DENSE_MAX, THETA_FLOOR
+from .genetics.mme import DENSE_MAX, floored_factor
 from .threads import LARGE_SCHUR, blas_limit
 
 # The sparse elimination hands over to the dense core at this density of the remaining matrix (the
@@ -176,10 +176,8 @@ class AIWorkspace(WhitenedWorkspace):
         return out
 
     def _sigma(self, j: int, theta: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """T_j (diagonal floored at THETA_FLOOR in absolute value) and Σ_j = T_j T_jᵀ."""
-        T = self.random.terms[j].T(theta)
-        d = np.diag(T)
-        T[np.diag_indices_from(T)] = np.where(np.abs(d) < THETA_FLOOR, THETA_FLOOR, d)
+        """T_j (diagonal floored: :func:`~mixedpy.genetics.mme.floored_factor`) and Σ_j = T_j T_jᵀ."""
+        T = floored_factor(self.random.terms[j].T(theta))
         return T, T @ T.T
 
     # --- one evaluation ----------------------------------------------------------------------------

@@ -471,3 +471,25 @@ def test_kenward_roger_for_relmat_terms_close_to_satterthwaite():
     kr = m.anova(ddf="kenward-roger")["den_df"].iloc[0]
     satt = m.anova(ddf="satterthwaite")["den_df"].iloc[0]
     assert 1 < kr < len(data) and kr == pytest.approx(satt, rel=0.1)
+
+
+def test_mme_engine_at_a_correlation_of_one_equals_the_lambda_form():
+    """A two-column relmat term at the boundary (correlation 1, slope 'θ' 0): with K = I the MME
+    engine's REML criterion equals lme4's Λ-form one (was 1.2e-2 too low with a 1e-7 floor)."""
+    import warnings
+    d = mixedpy.datasets.load("sleepstudy")
+    rng = np.random.default_rng(3)
+    subj = d["Subject"].astype(str)
+    lev = sorted(subj.unique())
+    um = dict(zip(lev, rng.normal(size=len(lev))))
+    d["y"] = (250 + 10 * d["Days"] + 20 * subj.map(um) + 2 * subj.map(um) * d["Days"]
+              + rng.normal(scale=25, size=len(d)))
+    K = pd.DataFrame(np.eye(len(lev)), index=lev, columns=lev)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        m0 = mixedpy.fit("y ~ Days + (Days | Subject)", d)
+        m1 = mixedpy.fit("y ~ Days + (Days | Subject)", d, relmat={"Subject": K})
+    assert m0.theta[2] == 0.0 and m0.varcorr["sd_cor"].iloc[2] == pytest.approx(1.0)
+    assert m1.workspace.deviance(m0.theta, True) == pytest.approx(m0.reml_criterion, abs=1e-6)
+    assert m1.reml_criterion == pytest.approx(m0.reml_criterion, abs=1e-6)
+    np.testing.assert_allclose(m1.coef_table["se"], m0.coef_table["se"], rtol=1e-5)

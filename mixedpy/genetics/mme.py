@@ -24,7 +24,11 @@ With Λ a factor of Γ (ΛΛᵀ = Γ), A = ΛᵀZᵀZΛ + I satisfies |A| = |Γ|
 
 and the ML and REML deviances are exactly those of :class:`mixedpy.objective.DevianceParts`.
 A θ element on its bound 0 makes Γ singular; diagonal elements of T are therefore evaluated at no
-less than ``THETA_FLOOR`` (1e-7): the deviance is even in each such element, so the error is O(1e-14).
+less than ``THETA_FLOOR`` (1e-7) for a one-column term: the deviance is even in each such element, so
+the error is O(1e-14).  For a term with several columns at a boundary (a correlation of ±1), Γ⁻¹'s
+entries of order floor⁻² meet ZᵀZ's in one matrix and the factorization loses floor⁻²·ε of its
+digits (1e-2 in the deviance at 1e-7); there the floor is ``VECTOR_FLOOR`` (1e-4), which balances that
+rounding against the O(floor²) change of the deviance (both ~1e-7; :func:`floored_factor`).
 
 Working coefficients and cross-products
 ---------------------------------------
@@ -52,6 +56,7 @@ from .elimination import EliminationFactor
 from .relmat import TermStructure
 
 THETA_FLOOR = 1e-7
+VECTOR_FLOOR = 1e-4
 DENSE_MAX = 2500
 
 
@@ -131,6 +136,23 @@ def _factor_t(F: np.ndarray, rows, k: int) -> np.ndarray:
         sub = rows[c::k]
         out[:, c, :] = (sub.T @ F).T if sp.issparse(sub) else F.T @ sub
     return out.reshape(F.shape[1] * k, rows.shape[1])
+
+
+def floored_factor(T: np.ndarray) -> np.ndarray:
+    """T with diagonal elements below the floor in absolute value set to it: ``THETA_FLOOR`` for a
+    1 × 1 T, ``VECTOR_FLOOR`` for a larger one (see the module docstring).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> floored_factor(np.array([[0.0]])).tolist(), floored_factor(np.array([[1.0, 0.0], [2.0, 0.0]])).tolist()
+    ([[1e-07]], [[1.0, 0.0], [2.0, 0.0001]])
+    """
+    T = np.array(T, dtype=float)
+    floor = THETA_FLOOR if T.shape[0] == 1 else VECTOR_FLOOR
+    d = np.diag(T)
+    T[np.diag_indices_from(T)] = np.where(np.abs(d) < floor, floor, d)
+    return T
 
 
 class MMEWorkspace:
@@ -259,7 +281,7 @@ class MMEWorkspace:
         return sp.csc_matrix((data, self._rows, self._indptr), shape=(self.q, self.q))
 
     def T(self, j: int, theta: np.ndarray) -> np.ndarray:
-        """T_j at θ with diagonal elements floored at THETA_FLOOR in absolute value.
+        """T_j at θ with its diagonal floored (:func:`floored_factor`).
 
         Examples
         --------
@@ -270,10 +292,7 @@ class MMEWorkspace:
         >>> ws.T(0, np.array([0.5])).tolist()
         [[0.5]]
         """
-        T = self.random.terms[j].T(np.asarray(theta, dtype=float))
-        d = np.diag(T)
-        T[np.diag_indices_from(T)] = np.where(np.abs(d) < THETA_FLOOR, THETA_FLOOR, d)
-        return T
+        return floored_factor(self.random.terms[j].T(np.asarray(theta, dtype=float)))
 
     def _pinv(self, theta: np.ndarray) -> list[np.ndarray]:
         """(T_j T_jᵀ)⁻¹ per term."""
