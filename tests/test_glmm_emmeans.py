@@ -120,3 +120,18 @@ def test_lmm_response_scale_is_the_link_scale():
     m = mixedpy.fit("angle ~ recipe * temp + (1 | replicate)", mixedpy.datasets.load("cake"))
     a, b = m.emmeans("recipe").table, mixedpy.inference.emmeans.emmeans(m, "recipe", type="response").table
     pd.testing.assert_frame_equal(a, b)
+
+
+def test_poisson_offset_enters_the_means_at_its_mean():
+    """emmeans treats an offset as a covariate at its mean (``.offset.``): log-rate means include
+    mean(log(exposure)); R script in /tests/reference (data simulated there, seed 11)."""
+    ref = json.loads((REF / "expected_glmer_emmeans" / "poisson_offset_trt.json").read_text())
+    d = pd.read_csv(REF / "data" / "poisson_offset.csv")
+    d["site"] = d["site"].astype(str).astype("category")
+    m = _fit(ref["formula"], d, "poisson")
+    assert m.neg2loglik <= ref["minus2logLik"] + 1e-4
+    _check_means(m.emmeans("trt").table, ref["emmeans_link"], "emmean")
+    _check_means(m.emmeans("trt", type="response").table, ref["emmeans_response"], "rate")
+    pl = m.emmeans("trt").pairs()
+    np.testing.assert_allclose(pl["estimate"], ref["pairs_link"]["estimate"], rtol=1e-4)
+    np.testing.assert_allclose(pl["se"], ref["pairs_link"]["SE"], rtol=SE_TOL)

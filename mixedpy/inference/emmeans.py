@@ -141,13 +141,16 @@ class EMM:
         order = list(reversed(keys))
         cells = _indices(rg.grid, order)
         combos = pd.MultiIndex.from_product([rg.levels[v] for v in order]).tolist() if keys else []
-        rows, labels = [], []
+        rows, labels, offs = [], [], []
         for c in combos:
             c = c if isinstance(c, tuple) else (c,)
             idx = cells[c]
             rows.append(rg.X[idx].mean(axis=0))
             labels.append(tuple(reversed(c)))
+            # offset() terms of a GLMM: part of the means (they cancel in contrasts of equal offsets)
+            offs.append(float(rg.offset[idx].mean()) if rg.offset is not None else 0.0)
         self.L_full = np.vstack(rows)
+        self.offset_full = np.array(offs)
         self.grid = pd.DataFrame(labels, columns=keys)
         self.estimable = rg.estimable(self.L_full)
         self.L = self.L_full[:, rg.kept]
@@ -178,6 +181,7 @@ class EMM:
         """
         if self._table is None:
             est, se, df = self._summaries(self.L, self.estimable)
+            est = est + self.offset_full
             q = stats.t.ppf(0.5 + self.level / 2, np.where(np.isnan(df), np.inf, df))
             out = self.grid.copy()
             lo, hi = est - q * se, est + q * se
@@ -276,14 +280,15 @@ class EMM:
                                   raw_labels=self._mean_labels(idx, raw=True))
             Lf = fam.coef.T @ self.L_full[idx]
             est_ok = self.refgrid.estimable(Lf) if len(Lf) else np.zeros(0, dtype=bool)
-            out.append((key, fam, Lf[:, self.refgrid.kept], est_ok))
+            out.append((key, fam, Lf[:, self.refgrid.kept], est_ok, fam.coef.T @ self.offset_full[idx]))
         return out
 
     def _contrast(self, method, adjust, ref, reverse, exclude) -> pd.DataFrame:
         frames = []
         used_adjust = None
-        for key, fam, L, ok in self._contrast_rows(method, ref, reverse, exclude):
+        for key, fam, L, ok, off in self._contrast_rows(method, ref, reverse, exclude):
             est, se, df = self._summaries(L, ok)
+            est = est + off
             t = est / se
             how = adjust_method(adjust if adjust is not None else fam.adjust)
             corr = None

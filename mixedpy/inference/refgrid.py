@@ -68,6 +68,7 @@ class RefGrid:
     kept: np.ndarray
     nbasis: np.ndarray | None
     nesting: dict = field(default_factory=dict)
+    offset: np.ndarray | None = None  # per cell: the model's offset() terms at the grid (GLMMs)
 
     @property
     def variables(self) -> list:
@@ -262,4 +263,14 @@ def reference_grid(result, at: dict | None = None, cov_reduce=None) -> RefGrid:
         Xfull = np.asarray(result.fixed.spec.get_model_matrix(data, na_action="ignore"), dtype=float)
         nbasis = _null_basis(Xfull)
     nesting = _find_nests(data, factors, levels)
-    return RefGrid(grid=grid, levels=levels, factors=factors, X=X, kept=kept, nbasis=nbasis, nesting=nesting)
+    return RefGrid(grid=grid, levels=levels, factors=factors, X=X, kept=kept, nbasis=nbasis, nesting=nesting,
+                   offset=_grid_offset(result, len(grid)))
+
+
+def _grid_offset(result, ncells: int) -> np.ndarray | None:
+    """The offset at each cell: the mean of the fit's offset values (emmeans treats the offset as a
+    covariate ``.offset.`` at its mean), or None without offset() terms."""
+    off = getattr(result.spec, "offset", None)
+    if off is None or not getattr(result.spec, "offset_terms", None):
+        return None
+    return np.full(ncells, float(np.mean(off)))
