@@ -26,7 +26,7 @@ def fit(formula: str, data: pd.DataFrame, reml: bool = True, *, method: Method |
         optimizer: Optimizer = "lbfgs", engine: Engine = "auto", relmat: Mapping | None = None,
         variances: Mapping | None = None, options: GibbsOptions | None = None,
         n_threads: int | None = None, residual: str | None = None, weights=None, family=None,
-        nAGQ: int = 1) -> LmmResult | GlmmResult:
+        nAGQ: int = 1, start=None) -> LmmResult | GlmmResult:
     """Fit a linear mixed model given by an lme4-style formula (or, with ``family=``, a generalized
     linear mixed model as lme4's ``glmer``).
 
@@ -83,6 +83,9 @@ def fit(formula: str, data: pd.DataFrame, reml: bool = True, *, method: Method |
     nAGQ : int, default 1
         GLMMs: 1 Laplace; 0 β inside the PIRLS (faster, approximate); > 1 adaptive Gauss-Hermite
         points for a single scalar random-effects term.
+    start : array, optional
+        Starting values of the covariance parameters, as lme4's ``start``: θ (then φ of a residual
+        structure; ψ for structured terms), in the order of ``result.params``; GLMMs θ or (θ, β).
 
     Returns
     -------
@@ -110,7 +113,7 @@ def fit(formula: str, data: pd.DataFrame, reml: bool = True, *, method: Method |
         spec = model_spec(formula, data, reml=reml, method=method, optimizer=optimizer, engine=engine,
                           relmat=relmat, variances=variances, n_threads=1 if seeded else n_threads,
                           residual=residual, weights=weights, family=family, nAGQ=nAGQ)
-    return fit_model(spec, options=options)
+    return fit_model(spec, options=options, start=start)
 
 
 def fit_bayes(formula: str, data: pd.DataFrame, *, relmat: Mapping | None = None, n_iter: int = 5000,

@@ -338,3 +338,25 @@ def test_ai_on_degenerate_data_falls_back_to_the_derivative_free_path():
                                    optimizer="bobyqa")
     assert type(m.workspace).__name__ == "AIWorkspace"
     assert m.reml_criterion <= b.reml_criterion + 1e-6
+
+
+def test_warm_start_from_the_first_animals_reaches_the_same_optimum(monkeypatch):
+    """A large pedigree's REML starts at the estimates of its first 40 % (a closed population):
+    the start changes, the optimum does not."""
+    import warnings
+
+    import mixedpy.multitrait as mt
+    ped = mixedpy.Pedigree.from_frame(mixedpy.datasets.load("cattle_pedigree"))
+    d = mixedpy.datasets.load("cattle_records")
+    d["w2"] = 0.5 * d["weight"] + np.random.default_rng(7).normal(scale=6.0, size=len(d))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        cold = mixedpy.fit_multitrait(d, ["weight", "w2"], "sex", "animal", relmat={"animal": ped})
+        monkeypatch.setattr(mt, "WARM_START_MIN", 100)
+        start = mt.warm_start(d, ["weight", "w2"], "sex", ["animal"], {"animal": ped}, "us", True, {})
+        warm = mixedpy.fit_multitrait(d, ["weight", "w2"], "sex", "animal", relmat={"animal": ped})
+    assert start is not None and start.shape == np.asarray(cold.theta).shape
+    np.testing.assert_allclose(warm.optinfo.theta0, start)          # the fit started there
+    assert not np.allclose(start, cold.theta, rtol=1e-3)            # ... which is not the optimum
+    assert warm.reml_criterion == pytest.approx(cold.reml_criterion, abs=1e-6)
+    np.testing.assert_allclose(warm.theta, cold.theta, rtol=5e-4, atol=2e-5)  # a flat direction
