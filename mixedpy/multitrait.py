@@ -46,8 +46,6 @@ from .results import LmmResult
 
 TRAIT, VALUE, RECORD = "trait", "y", "record"
 RESIDUALS = ("us", "diag")
-WARM_START_MIN = 10_000      # pedigree size from which REML starts from a sub-population's estimates
-WARM_START_FRACTION = 0.4    # ... the first 40 % of the (sorted) pedigree
 
 
 def _names(value, what: str) -> list[str]:
@@ -173,48 +171,5 @@ def fit_multitrait(data, traits: Sequence[str], fixed: str | None = None, random
     formula = multitrait_formula(fixed, groups)
     keep = [c for c in df.columns if c not in traits]
     long = long_format(df, traits, keep)
-    start = None
-    if variances is None and "start" not in options:
-        start = warm_start(df, traits, fixed, groups, relmat, residual, reml, options)
     return fit(formula, long, reml, relmat=relmat, variances=variances,
-               residual=f"{residual}({TRAIT} | {RECORD})", **({"start": start} if start is not None else {}),
-               **options)
-
-
-def warm_start(df: pd.DataFrame, traits, fixed, groups, relmat, residual: str, reml: bool, options: dict):
-    """REML (ML) estimates of a large pedigree's first ``WARM_START_FRACTION`` animals with their
-    records, to start the full fit from (None when not applicable or when that fit fails).
-
-    A sorted pedigree lists parents before offspring, so its first animals are a closed population:
-    their fit is the same model on a subset, its estimates close to the full ones.  Only the start
-    changes — the optimum is the full model's — and the average-information Newton steps of the full
-    fit drop from 5 to 3 on a 20,000-animal pedigree (benchmarks/bench_structured.py).
-
-    Examples
-    --------
-    >>> import mixedpy
-    >>> ped = mixedpy.Pedigree.from_frame(mixedpy.datasets.load("mrode_pedigree"))
-    >>> warm_start(mixedpy.datasets.load("mrode_calves"), ["wwg", "pwg"], "sex", ["animal"],
-    ...            {"animal": ped}, "us", True, {}) is None   # 8 animals: no warm start
-    True
-    """
-    import warnings
-
-    from .errors import MixedpyError
-    from .genetics.pedigree import Pedigree
-    if len(groups) != 1 or not isinstance(relmat, Mapping):
-        return None
-    ped = relmat.get(groups[0])
-    if not isinstance(ped, Pedigree) or len(ped.ids) < WARM_START_MIN:
-        return None
-    head = ped.to_frame().iloc[:int(WARM_START_FRACTION * len(ped.ids))]
-    ids = set(map(str, head["animal"]))
-    sub = df[df[groups[0]].astype(str).isin(ids)]
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            m = fit_multitrait(sub, traits, fixed, groups, relmat={groups[0]: Pedigree.from_frame(head)},
-                               residual=residual, reml=reml, **options)
-    except (MixedpyError, ValueError, np.linalg.LinAlgError):
-        return None
-    return np.asarray(m.params if m.estimates.params is not None else m.theta) if m.optinfo.converged else None
+               residual=f"{residual}({TRAIT} | {RECORD})", **options)
