@@ -236,20 +236,6 @@ class GlmmResult(FrozenResult):
         return self._varcorr.copy()
 
     @property
-    def ngroups(self) -> dict:
-        """Number of levels of each grouping factor.
-
-        Examples
-        --------
-        >>> import mixedpy
-        >>> m = mixedpy.fit("cbind(incidence, size - incidence) ~ period + (1 | herd)",
-        ...                 mixedpy.datasets.load("cbpp"), family="binomial")
-        >>> m.ngroups
-        {'herd': 15}
-        """
-        return {g: terms[0].nlev for g, terms in self.random.groups().items()}
-
-    @property
     def is_singular(self) -> bool:
         """lme4's ``isSingular``: a bounded θ element below 1e-4.
 

@@ -26,7 +26,7 @@ import scipy.sparse as sp
 from .design.random import RandomDesign
 from .errors import ModelSpecError
 from .linalg.sparse_ldl import SparseLDL
-from .pirls import _LogLik
+from .pirls import _LogLik, glm_start
 
 DENSE_Q = 3000
 TOL = 1e-12
@@ -211,15 +211,7 @@ class LatentPirlsWorkspace:
         return self.state
 
     def _beta0(self) -> np.ndarray:
-        """A GLM start for β: one weighted least-squares step from μ at the data (R's mustart)."""
-        fam, link = self.family, self.family.link
-        y = self.y
-        mu = (self.wt * y + 0.5) / (self.wt + 1.0) if fam.name == "binomial" else y + 0.1
-        eta = link.linkfun(mu)
-        me = link.mu_eta(eta)
-        W = self.wt * me ** 2 / fam.variance(mu)
-        z = eta - self.offset + (y - mu) / me
-        return np.linalg.lstsq(self.X * np.sqrt(W)[:, None], z * np.sqrt(W), rcond=None)[0]
+        return glm_start(self.X, self.y, self.wt, self.offset, self.family)
 
     def laplace(self, theta: np.ndarray, beta: np.ndarray | None = None) -> float:
         """−2 log-likelihood by the Laplace approximation at (θ, β) (β from the PIRLS when None).

@@ -72,6 +72,19 @@ class FrozenResult:
     data_name = property(lambda self: self.spec.data_name, doc="Name of the data in summaries.")
     dropped_rows = property(lambda self: self.spec.frame.dropped_rows, doc="Rows dropped for NAs.")
 
+    @property
+    def ngroups(self) -> dict:
+        """Number of levels of each grouping factor.
+
+        Examples
+        --------
+        >>> import mixedpy
+        >>> m = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+        >>> m.ngroups
+        {'Subject': 18}
+        """
+        return {g: terms[0].nlev for g, terms in self.random.groups().items()}
+
 
 class LmmResult(FrozenResult):
     """A fitted linear mixed model (or a linear model when the formula has no random term).
@@ -400,19 +413,6 @@ class LmmResult(FrozenResult):
         [['Batch', 1764.05], ['Residual', 2451.25]]
         """
         return self._varcorr.copy()
-
-    @property
-    def ngroups(self) -> dict:
-        """Number of levels of each grouping factor.
-
-        Examples
-        --------
-        >>> import mixedpy
-        >>> m = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy"))
-        >>> m.ngroups
-        {'Subject': 18}
-        """
-        return {g: terms[0].nlev for g, terms in self.random.groups().items()}
 
     @property
     def is_singular(self) -> bool:
