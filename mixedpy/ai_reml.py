@@ -49,7 +49,7 @@ from .covariance.residual import ResidualDesign
 from .design.random import RandomDesign
 from .deviance import DevianceParts, dof, profiled_deviance
 from .genetics.elimination import EliminationFactor
-from .genetics.mme import DENSE_MAX, floored_factor
+from .genetics.mme import DENSE_MAX, floored_factor, penalty_pieces
 from .threads import LARGE_SCHUR, blas_limit
 
 # The sparse elimination hands over to the dense core at this density of the remaining matrix (the
@@ -147,14 +147,7 @@ class AIWorkspace(WhitenedWorkspace):
         absZ = self.Zs.copy()
         absZ.data = np.ones_like(absZ.data)
         keys_z, _ = _upper_keys(absZ.T @ S @ absZ, q)
-        pieces = []
-        for j, t in enumerate(self.random.terms):
-            for a in range(t.k):
-                for b in range(a, t.k):
-                    E = np.zeros((t.k, t.k))
-                    E[a, b] = E[b, a] = 1.0
-                    keys, vals = _upper_keys(sp.kron(self._bases[j], E), q, t.offset)
-                    pieces.append((j, a, b, keys, vals))
+        pieces = penalty_pieces(self.random.terms, self._bases, [t.offset for t in self.random.terms], q)
         diag = np.arange(q, dtype=np.int64) * (q + 1)
         keys = np.unique(np.concatenate([keys_z, diag] + [p[3] for p in pieces]))
         self._keys = keys

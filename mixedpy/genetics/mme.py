@@ -138,6 +138,30 @@ def _factor_t(F: np.ndarray, rows, k: int) -> np.ndarray:
     return out.reshape(F.shape[1] * k, rows.shape[1])
 
 
+def penalty_pieces(terms, bases, offsets, q: int) -> list:
+    """The penalty K⁻¹ ⊗ G⁻¹ of the MME by entries of G⁻¹: per term j and entry (a, b) of its
+    k × k block, the (upper-triangle keys, values) of base_j ⊗ E_ab placed at ``offsets[j]`` (the
+    symbolic pieces every value of C is assembled from).
+
+    Examples
+    --------
+    >>> import numpy as np, scipy.sparse as sp, mixedpy
+    >>> m = mixedpy.fit("Reaction ~ Days + (Days | Subject)", mixedpy.datasets.load("sleepstudy"))
+    >>> pcs = penalty_pieces(m.random.terms, [sp.identity(18)], [0], 36)
+    >>> [(j, a, b) for j, a, b, _, _ in pcs]
+    [(0, 0, 0), (0, 0, 1), (0, 1, 1)]
+    """
+    pieces = []
+    for j, t in enumerate(terms):
+        for a in range(t.k):
+            for b in range(a, t.k):
+                E = np.zeros((t.k, t.k))
+                E[a, b] = E[b, a] = 1.0
+                keys, vals = _upper_keys(sp.kron(bases[j], E), q, offsets[j])
+                pieces.append((j, a, b, keys, vals))
+    return pieces
+
+
 def floored_factor(T: np.ndarray) -> np.ndarray:
     """T with diagonal elements below the floor in absolute value set to it: ``THETA_FLOOR`` for a
     1 × 1 T, ``VECTOR_FLOOR`` for a larger one (see the module docstring).
@@ -259,14 +283,7 @@ class MMEWorkspace:
     def _build_pattern(self, ZtZ: sp.spmatrix) -> None:
         q = self.q
         keys_ztz, vals_ztz = _upper_keys(ZtZ, q)
-        pieces = []
-        for j, t in enumerate(self.random.terms):
-            for a in range(t.k):
-                for b in range(a, t.k):
-                    E = np.zeros((t.k, t.k))
-                    E[a, b] = E[b, a] = 1.0
-                    keys, vals = _upper_keys(sp.kron(self._bases[j], E), q, self.woff[j])
-                    pieces.append((j, a, b, keys, vals))
+        pieces = penalty_pieces(self.random.terms, self._bases, self.woff, q)
         diag = np.arange(q, dtype=np.int64) * (q + 1)
         keys = np.unique(np.concatenate([keys_ztz, diag] + [p[3] for p in pieces]))
         self._rows = (keys % q).astype(np.int32) if q else np.zeros(0, np.int32)
