@@ -49,7 +49,7 @@ from .covariance.residual import ResidualDesign
 from .design.random import RandomDesign
 from .deviance import DevianceParts, dof, profiled_deviance
 from .genetics.elimination import EliminationFactor
-from .genetics.mme import DENSE_MAX, floored_factor, penalty_pieces
+from .genetics.mme import DENSE_MAX, _upper_keys, floored_factor, penalty_pieces
 from .threads import LARGE_SCHUR, blas_limit
 
 # The sparse elimination hands over to the dense core at this density of the remaining matrix (the
@@ -78,11 +78,6 @@ def ai_capable(random: RandomDesign, residual: ResidualDesign, structures) -> bo
     return (all(st.kind in ("inverse", "iid") for st in structures) and not residual.geometric
             and not residual.kron and residual.weights is None and residual.ngroups == 1
             and residual.nphi > 0)
-
-
-def _upper_keys(M: sp.spmatrix, q: int, offset: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    M = sp.triu(sp.coo_matrix(M), format="coo")
-    return (M.col.astype(np.int64) + offset) * q + (M.row.astype(np.int64) + offset), M.data
 
 
 class AIWorkspace(WhitenedWorkspace):
